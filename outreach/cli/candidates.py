@@ -1,0 +1,129 @@
+"""`outreach candidates …`: import, list, show, forget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from .. import candidates as core
+from .context import App, pass_app, print_json
+
+
+@click.group()
+def candidates() -> None:
+    """Import and manage candidates.
+
+    \b
+    Example:
+      outreach candidates import people.csv --tag backend
+    """
+
+
+@candidates.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--tag", "tags", multiple=True, help="Tag every imported candidate (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
+@pass_app
+def import_(app: App, file: Path, tags: tuple[str, ...], dry_run: bool) -> None:
+    """Import candidates from a CSV (header row) or JSON (list of objects) file.
+
+    Columns: email (required), name, headline, company, role, location, timezone,
+    language, skills and achievements (separated by ;), links, notes, tags; other
+    columns are kept as extra profile fields. Re-importing updates a candidate and
+    never erases a field the new file leaves empty.
+
+    \b
+    Example:
+      outreach candidates import people.csv --tag backend --dry-run
+    """
+    report = core.import_file(app.store, file, tags=tags, dry_run=dry_run)
+    for warning in report.warnings:
+        app.warn(warning)
+    for skipped in report.skipped:
+        app.warn(f"{file}, {skipped}")
+    for error in report.errors:
+        app.err.print(f"{file}, {error}", markup=False)
+    verb = "would import" if dry_run else "imported"
+    app.console.print(
+        f"{verb}: {report.created} new, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{len(report.skipped)} suppressed, {len(report.errors)} bad rows"
+    )
+    if report.errors:
+        raise click.exceptions.Exit(1)
+
+
+@candidates.command("list")
+@click.option("--tag", help="Only candidates with this tag.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def list_(app: App, tag: str | None, as_json: bool) -> None:
+    """List candidates.
+
+    \b
+    Example:
+      outreach candidates list --tag backend --json
+    """
+    rows = core.list_candidates(app.store, tag=tag)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("email", "name", "company", "headline", "tags", "status")
+    for row in rows:
+        table.add_row(
+            row["email"],
+            row["name"],
+            row["company"],
+            row["headline"][:50],
+            ", ".join(row["tags"]),
+            row["status"],
+        )
+    app.console.print(table)
+    app.console.print(f"{len(rows)} candidates")
+
+
+@candidates.command("show")
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def show(app: App, email: str, as_json: bool) -> None:
+    """Show one candidate's profile.
+
+    \b
+    Example:
+      outreach candidates show jamie@paywise.example
+    """
+    data = core.show_candidate(app.store, email)
+    if as_json:
+        print_json(data)
+        return
+    for key, value in data.items():
+        if isinstance(value, list):
+            value = "; ".join(str(v) for v in value)
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        if value not in ("", None):
+            app.console.print(f"[bold]{key}[/]: {value}", markup=True)
+
+
+@candidates.command("forget")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def forget(app: App, email: str, yes: bool) -> None:
+    """Erase a candidate and everything linked to them; never contact the address again.
+
+    Only a salted hash of the address is kept, in the suppression list.
+
+    \b
+    Example:
+      outreach candidates forget jamie@paywise.example --yes
+    """
+    if not yes:
+        click.confirm(f"Erase everything about {email} for good?", abort=True)
+    existed = core.forget(app.store, email)
+    if existed:
+        app.console.print(f"forgot {email}; the address is suppressed")
+    else:
+        app.console.print(f"no candidate with {email}; the address is suppressed all the same")

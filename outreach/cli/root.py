@@ -1,0 +1,41 @@
+"""The root command and its groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import __version__
+from .candidates import candidates
+from .context import App
+from .workspace import config_group, demo, init
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="outreach")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="OUTREACH_CONFIG",
+    help="config.toml to use (default: ./config.toml, or $OUTREACH_CONFIG).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """Draft personal recruiting mail, review every draft, send each exactly once.
+
+    \b
+    Example:
+      outreach init my-workspace && cd my-workspace
+      outreach candidates import candidates.csv --tag backend
+    """
+    app = App(config_path=config_path)
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+cli.add_command(init)
+cli.add_command(demo)
+cli.add_command(config_group)
+cli.add_command(candidates)

@@ -1,0 +1,140 @@
+"""`outreach init`, `outreach demo` and `outreach config check`."""
+
+from __future__ import annotations
+
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from ..config import CONFIG_NAME, imap_password, llm_api_key, load_config, smtp_password
+from ..errors import OutreachError
+from ..store import open_store
+from .context import App, pass_app
+
+STARTER = resources.files("outreach") / "starter"
+
+
+def write_workspace(directory: Path) -> list[str]:
+    """Write config.toml, templates/ and the database into directory; never overwrite a file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    config = directory / CONFIG_NAME
+    if not config.exists():
+        config.write_text((STARTER / CONFIG_NAME).read_text(encoding="utf-8"), encoding="utf-8")
+        written.append(CONFIG_NAME)
+    templates = directory / "templates"
+    templates.mkdir(exist_ok=True)
+    for item in sorted((STARTER / "templates").iterdir(), key=lambda t: t.name):
+        target = templates / item.name
+        if item.name.endswith(".j2") and not target.exists():
+            target.write_text(item.read_text(encoding="utf-8"), encoding="utf-8")
+            written.append(f"templates/{item.name}")
+    settings = load_config(config)
+    open_store(settings.database_url).close()
+    return written
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+def init(directory: Path) -> None:
+    """Create a workspace: config.toml, starter templates and the database.
+
+    Existing files are never overwritten; running it again only adds what is missing.
+
+    \b
+    Example:
+      outreach init my-workspace
+    """
+    written = write_workspace(directory)
+    for name in written:
+        click.echo(f"wrote {directory / name}")
+    if not written:
+        click.echo(f"{directory} already has everything; nothing overwritten")
+    click.echo(f"database ready; next: edit {directory / CONFIG_NAME}, then import candidates")
+
+
+@click.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo"),
+    show_default=True,
+    help="Where to build the demo workspace.",
+)
+@click.option("--fresh", is_flag=True, help="Delete an earlier demo workspace first.")
+@click.pass_context
+def demo(ctx: click.Context, directory: Path, fresh: bool) -> None:
+    """Build a demo workspace on embedded defaults and show what outreach does.
+
+    Fictional candidates, the starter templates and SQLite; nothing leaves this machine.
+
+    \b
+    Example:
+      outreach demo --fresh
+    """
+    from ..demo import run_demo
+
+    if fresh and directory.exists():
+        shutil.rmtree(directory)
+    write_workspace(directory)
+    app: App = ctx.obj
+    run_demo(app, directory)
+
+
+@click.group("config")
+def config_group() -> None:
+    """Check the configuration.
+
+    \b
+    Example:
+      outreach config check
+    """
+
+
+@config_group.command("check")
+@pass_app
+def check(app: App) -> None:
+    """Validate config.toml and report what outreach can reach.
+
+    \b
+    Example:
+      outreach --config ~/outreach/config.toml config check
+    """
+    settings = app.settings
+    click.echo(f"config: ok ({app.config_path or CONFIG_NAME})")
+    problems = 0
+    try:
+        backend = app.store.engine.dialect.name
+        click.echo(f"database: ok ({backend})")
+    except OutreachError as exc:
+        click.echo(f"database: FAILED: {exc}")
+        problems += 1
+    templates = settings.templates_dir
+    count = len(list(templates.glob("*.j2"))) if templates.is_dir() else 0
+    click.echo(f"templates: {count} in {templates}" if count else f"templates: none in {templates}")
+    problems += count == 0
+    if settings.smtp.username and not (smtp_password() or settings.smtp.oauth2_token_command):
+        click.echo(
+            "smtp: no password; set OUTREACH_SMTP_PASSWORD or smtp_password in the keys file"
+        )
+        problems += 1
+    if settings.imap.host and not (imap_password() or settings.imap.oauth2_token_command):
+        click.echo(
+            "imap: no password; set OUTREACH_IMAP_PASSWORD or imap_password in the keys file"
+        )
+        problems += 1
+    if (
+        settings.llm.provider == "openai"
+        and not settings.llm.base_url
+        and not llm_api_key(settings)
+    ):
+        click.echo(f"llm: no API key; set {settings.llm.api_key_env}")
+        problems += 1
+    if problems:
+        raise click.exceptions.Exit(1)
+
+
+__all__ = ["check", "config_group", "demo", "init", "load_config", "write_workspace"]

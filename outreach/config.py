@@ -1,0 +1,341 @@
+"""config.toml into frozen, typed settings; secrets from the environment or a 0600 keys file.
+
+Errors name the key and, where the TOML text tells us, its line, and say how to fix it.
+Secrets never live in config.toml: a password, token or key found there is refused.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+CONFIG_NAME = "config.toml"
+KEYS_NAME = "keys.toml"
+
+# Keys whose values are secrets, wherever they appear in config.toml.
+SECRET_KEYS = {"password", "pass", "passwd", "api_key", "apikey", "token", "secret", "access_token"}
+# Where each secret belongs instead: (environment variable, keys-file key).
+SECRET_HOMES = {
+    "smtp": ("OUTREACH_SMTP_PASSWORD", "smtp_password"),
+    "imap": ("OUTREACH_IMAP_PASSWORD", "imap_password"),
+    "llm": ("the variable named by llm.api_key_env", "llm_api_key"),
+    "web": ("OUTREACH_WEB_SECRET", "web_secret"),
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SenderSettings(_Section):
+    name: str = "Recruiter"
+    email: str = "recruiter@example.com"
+    timezone: str = "UTC"
+    signature: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return check_timezone(value)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value.strip().lower()
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///outreach.db"
+
+
+class SmtpSettings(_Section):
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["tls", "starttls", "none"] = "starttls"
+    username: str = ""
+    oauth2_token_command: str = ""
+    timeout_seconds: float = Field(30.0, gt=0)
+
+
+class ImapSettings(_Section):
+    host: str = ""
+    port: int = Field(993, ge=1, le=65535)
+    security: Literal["tls", "starttls", "none"] = "tls"
+    username: str = ""
+    folders: tuple[str, ...] = ()
+    maildir: str = ""
+    append_sent: Literal["auto", "always", "never"] = "auto"
+    oauth2_token_command: str = ""
+    timeout_seconds: float = Field(30.0, gt=0)
+
+
+class LLMSettings(_Section):
+    provider: Literal["none", "openai"] = "none"
+    model: str = "gpt-4o-mini"
+    base_url: str = ""
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = Field(4, ge=1, le=64)
+    timeout_seconds: float = Field(60.0, gt=0)
+    max_retry_seconds: float = Field(90.0, ge=0)
+
+
+WORKING_HOURS = re.compile(
+    r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)-(Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([01]\d|2[0-3]):([0-5]\d)-"
+    r"([01]\d|2[0-4]):([0-5]\d)$"
+)
+
+
+class PacingSettings(_Section):
+    daily_cap: int = Field(100, ge=1)
+    min_gap_seconds: int = Field(90, ge=0)
+    jitter_seconds: int = Field(30, ge=0)
+    working_hours: str = "Mon-Fri 09:00-17:00"
+    first_contact_cap: int = Field(2, ge=1)
+    first_contact_window_days: int = Field(30, ge=1)
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        if value != "always" and not WORKING_HOURS.match(value):
+            raise ValueError('write it like "Mon-Fri 09:00-17:00", or "always"')
+        return value
+
+
+class SyncSettings(_Section):
+    since: date = date(2026, 1, 1)
+    interval_minutes: int = Field(15, ge=1)
+    suggest_replies: bool = False
+    max_body_bytes: int = Field(5_000_000, ge=10_000)
+
+
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+
+class CampaignSettings(_Section):
+    company_cap: int = Field(3, ge=1)
+    holidays: tuple[date, ...] = ()
+
+
+class TemplateSettings(_Section):
+    dir: str = "templates"
+
+
+class Settings(_Section):
+    sender: SenderSettings = SenderSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    imap: ImapSettings = ImapSettings()
+    llm: LLMSettings = LLMSettings()
+    pacing: PacingSettings = PacingSettings()
+    sync: SyncSettings = SyncSettings()
+    web: WebSettings = WebSettings()
+    campaigns: CampaignSettings = CampaignSettings()
+    templates: TemplateSettings = TemplateSettings()
+    # Where the file was read from: relative paths in it are relative to this folder.
+    base_dir: Path = Path(".")
+
+    def path(self, value: str) -> Path:
+        """Resolve a path from the config relative to the config file's folder."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path made absolute."""
+        url = self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.path(url[len(prefix) :]))
+        return url
+
+    @property
+    def templates_dir(self) -> Path:
+        """The folder of the recruiter's email templates."""
+        return self.path(self.templates.dir)
+
+
+def check_timezone(value: str) -> str:
+    """Return the zone name if zoneinfo knows it, else raise ValueError."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown timezone {value!r}; use an IANA name like Europe/Stockholm"
+        ) from None
+    return value
+
+
+def find_config(explicit: str | Path | None = None) -> Path:
+    """Find config.toml: the explicit path, $OUTREACH_CONFIG, or the current folder."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("OUTREACH_CONFIG")
+    return Path(env) if env else Path.cwd() / CONFIG_NAME
+
+
+def load_config(path: str | Path) -> Settings:
+    """Read and validate config.toml into Settings; raise ConfigError naming the key and line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such file; run `outreach init` to create one, or pass --config PATH"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc}); save it as UTF-8 text") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: TOML syntax error: {exc}; fix that line") from None
+    return settings_from_dict(data, path=path, text=text)
+
+
+def settings_from_dict(data: Mapping[str, Any], *, path: Path, text: str = "") -> Settings:
+    """Validate a parsed TOML mapping; errors name path, key and line."""
+    _refuse_secrets(data, path, text)
+    _refuse_unknown(data, path, text)
+    try:
+        return Settings.model_validate({**data, "base_dir": path.resolve().parent})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        got = err.get("input")
+        shown = f" (got {got!r})" if not isinstance(got, dict | list) and got is not None else ""
+        raise ConfigError(f"{_where(path, text, key)}: {key}: {message}{shown}") from None
+
+
+def _refuse_secrets(data: Mapping[str, Any], path: Path, text: str, prefix: str = "") -> None:
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            _refuse_secrets(value, path, text, dotted + ".")
+        elif key.lower() in SECRET_KEYS:
+            section = prefix.rstrip(".") or key
+            env, keyfile = SECRET_HOMES.get(
+                section, ("an environment variable", f"{section}_{key}")
+            )
+            raise ConfigError(
+                f"{_where(path, text, dotted)}: {dotted}: secrets don't belong in config.toml; "
+                f"remove it and set {env}, or put {keyfile} in {keys_path()} (mode 0600)"
+            )
+
+
+def _refuse_unknown(data: Mapping[str, Any], path: Path, text: str) -> None:
+    sections = {
+        name: field.annotation
+        for name, field in Settings.model_fields.items()
+        if name != "base_dir"
+    }
+    for section, body in data.items():
+        if section not in sections:
+            raise ConfigError(f"{_where(path, text, section)}: {_unknown(section, sections)}")
+        model = sections[section]
+        if isinstance(body, Mapping) and isinstance(model, type) and issubclass(model, BaseModel):
+            for key in body:
+                if key not in model.model_fields:
+                    dotted = f"{section}.{key}"
+                    raise ConfigError(
+                        f"{_where(path, text, dotted)}: "
+                        f"{_unknown(dotted, model.model_fields, prefix=section + '.')}"
+                    )
+
+
+def _unknown(key: str, known: Mapping[str, object], prefix: str = "") -> str:
+    short = key.removeprefix(prefix)
+    close = difflib.get_close_matches(short, list(known), n=1)
+    hint = f"did you mean {prefix}{close[0]}?" if close else f"known keys: {', '.join(known)}"
+    return f"unknown key {key}; {hint}"
+
+
+def _where(path: Path, text: str, dotted: str) -> str:
+    line = key_line(text, dotted)
+    return f"{path}, line {line}" if line else str(path)
+
+
+def key_line(text: str, dotted: str) -> int | None:
+    """Find the line of `section.key` (or `[section]`) in TOML text; None when not found."""
+    parts = dotted.split(".")
+    section, key = (parts[0], parts[1]) if len(parts) > 1 else (None, parts[0])
+    current: str | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        header = re.match(r"^\[\s*([^\]]+?)\s*\]", line)
+        if header:
+            current = header.group(1)
+            if section is None and current == key:
+                return number
+            continue
+        match = re.match(r"^([A-Za-z0-9_\-\"']+)\s*=", line)
+        if match and match.group(1).strip("\"'") == key and current == section:
+            return number
+    return None
+
+
+def outreach_home() -> Path:
+    """Folder for per-user state: $OUTREACH_HOME or ~/.outreach."""
+    return Path(os.environ.get("OUTREACH_HOME") or Path.home() / ".outreach")
+
+
+def keys_path() -> Path:
+    """The 0600 keys file under OUTREACH_HOME."""
+    return outreach_home() / KEYS_NAME
+
+
+def read_keys() -> dict[str, str]:
+    """Read the keys file; refuse it when others can read it."""
+    path = keys_path()
+    if not path.exists():
+        return {}
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ConfigError(
+            f"{path}: readable by others (mode {mode:o}); run `chmod 600 {path}` to protect it"
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f'{path}: not valid TOML ({exc}); write lines like key = "value"'
+        ) from None
+    return {str(k): str(v) for k, v in data.items() if isinstance(v, str | int)}
+
+
+def secret(env_var: str, key: str) -> str | None:
+    """A secret from the environment variable, else the keys file; None when neither has it."""
+    value = os.environ.get(env_var) if env_var else None
+    if value:
+        return value
+    return read_keys().get(key) or None
+
+
+def smtp_password() -> str | None:
+    """The SMTP password: $OUTREACH_SMTP_PASSWORD or smtp_password in the keys file."""
+    return secret("OUTREACH_SMTP_PASSWORD", "smtp_password")
+
+
+def imap_password() -> str | None:
+    """The IMAP password: $OUTREACH_IMAP_PASSWORD or imap_password in the keys file."""
+    return secret("OUTREACH_IMAP_PASSWORD", "imap_password")
+
+
+def llm_api_key(settings: Settings) -> str | None:
+    """The model's API key from the variable named by llm.api_key_env, or the keys file."""
+    return secret(settings.llm.api_key_env, "llm_api_key")

@@ -1,0 +1,108 @@
+"""Open a store by URL and bring its schema up to date with Alembic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..errors import StoreError
+from .models import Meta
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class Store:
+    """A database with an up-to-date schema; hands out one session per unit of work."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in a transaction: committed on success, rolled back on any error."""
+        with self._sessions.begin() as session:
+            yield session
+
+    def salt(self) -> str:
+        """The store's secret salt for address hashes (made when the store was created)."""
+        with self.session() as session:
+            value = session.scalar(select(Meta.value).where(Meta.key == "hash_salt"))
+        if value is None:
+            raise StoreError("the store has no hash salt; it was not created by `outreach init`")
+        return value
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine with the settings each backend needs."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and ":memory:" not in path and not Path(path).parent.exists():
+            raise StoreError(
+                f"database.url: folder {Path(path).parent} does not exist; create it or fix the url"
+            )
+        engine = create_engine(url, connect_args={"timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True)
+
+
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic config that runs our migrations on this engine."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """Open the database at url and apply pending migrations; refuse a newer schema."""
+    try:
+        engine = make_engine(url)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"database.url {url!r} is not usable: {exc}") from None
+    config = alembic_config(engine)
+    script = ScriptDirectory.from_config(config)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_heads()
+    except OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise StoreError(f"cannot open the database ({reason}); check database.url") from None
+    known = {rev.revision for rev in script.walk_revisions()}
+    unknown = [rev for rev in current if rev not in known]
+    if unknown:
+        engine.dispose()
+        raise StoreError(
+            f"the database is at schema {unknown[0]}, newer than this outreach knows; "
+            "upgrade outreach (pip install -U outreach) before using it"
+        )
+    if migrate and set(current) != set(script.get_heads()):
+        command.upgrade(config, "head")
+    return Store(engine)
