@@ -1,0 +1,387 @@
+"""SMTP transport that knows whether a failure happened before or after the body was sent.
+
+SMTP cannot promise exactly-once delivery (RFC 1047): after the final "." the server may have
+accepted the mail while we never see its reply. So the steps are driven one by one: every
+failure up to and including the 354 reply to DATA is ``Transient`` (nothing was handed over,
+safe to retry), any 5xx is ``Permanent``, and a lost connection or a timeout once the body
+and its final "." were written is ``Uncertain`` (a person or the Sent folder decides).
+
+``SmtpConnection.send`` returns an outcome and never raises for network or protocol
+failures; it raises ``ConfigError`` only when the settings cannot work at all (plaintext to
+a remote host, STARTTLS not offered, login refused, token command failing). In that case
+nothing was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ipaddress
+import re
+import shlex
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from types import TracebackType
+
+import aiosmtplib
+from aiosmtplib import SMTPException, SMTPResponseException
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
+from tenacity.stop import stop_base
+from tenacity.wait import wait_random_exponential
+
+from outreach.errors import ConfigError, SendError
+
+
+class Security(StrEnum):
+    """How the connection to the SMTP server is protected."""
+
+    TLS = "tls"
+    STARTTLS = "starttls"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to submit mail."""
+
+    host: str
+    port: int
+    security: str
+    username: str | None
+    password: str | None
+    oauth2_token_command: str | None = None
+    timeout: float = 30.0
+    tls_verify: bool = True  # False only for tests against self-signed certs on loopback
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The server took responsibility for the message; ``reply`` is its 250 text."""
+
+    reply: str
+
+
+@dataclass(frozen=True)
+class Transient:
+    """Failed before the body was handed over: safe to retry."""
+
+    reply: str
+
+
+@dataclass(frozen=True)
+class Permanent:
+    """The server refused with a 5xx: do not retry."""
+
+    code: int
+    reply: str
+
+
+@dataclass(frozen=True)
+class Uncertain:
+    """The body was sent but no reply came: the message may or may not have been accepted."""
+
+    reason: str
+
+
+Outcome = Accepted | Transient | Permanent | Uncertain
+
+_ENVELOPE_ADDRESS = re.compile(r"[!-~]+@[!-~]+")
+
+
+class _Stop(Exception):
+    """Internal: a step ended the transaction with this outcome."""
+
+    def __init__(self, outcome: Transient | Permanent) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
+
+
+def _refusal(code: int, message: str, step: str) -> Transient | Permanent:
+    """Classify a negative reply received before the body was handed over."""
+    if 500 <= code < 600:
+        return Permanent(code, message)
+    return Transient(f"{code} {message} (at {step})")
+
+
+def _is_loopback(host: str) -> bool:
+    """Tell whether a host name or address is on this machine's loopback."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_security(settings: SmtpSettings) -> None:
+    """Refuse settings that would send credentials or mail in plaintext over the network."""
+    try:
+        security = Security(settings.security)
+    except ValueError:
+        raise ConfigError(
+            f"smtp.security is {settings.security!r}; use one of tls, starttls, none"
+        ) from None
+    if security is Security.NONE and not _is_loopback(settings.host):
+        raise ConfigError(
+            f'smtp.security = "none" would send mail to {settings.host} in plaintext; '
+            'use "tls" (usually port 465) or "starttls" (usually port 587)'
+        )
+    if not settings.tls_verify and not _is_loopback(settings.host):
+        raise ConfigError("smtp.tls_verify may be false only for a server on loopback")
+    if settings.password is not None and settings.oauth2_token_command is not None:
+        raise ConfigError("set either an SMTP password or smtp.oauth2_token_command, not both")
+    if settings.oauth2_token_command is not None and settings.username is None:
+        raise ConfigError("smtp.oauth2_token_command needs smtp.username")
+
+
+async def fetch_oauth2_token(command: str, timeout: float) -> str:
+    """Run the token command (no shell) and return the token it prints."""
+    argv = shlex.split(command)
+    if not argv:
+        raise ConfigError("smtp.oauth2_token_command is empty")
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,  # may echo secrets: never captured or logged
+        )
+    except OSError as exc:
+        raise ConfigError(f"smtp.oauth2_token_command cannot run {argv[0]}: {exc}") from None
+    try:
+        stdout, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise ConfigError(
+            f"smtp.oauth2_token_command did not finish within {timeout:g} s"
+        ) from None
+    if proc.returncode != 0:
+        raise ConfigError(
+            f"smtp.oauth2_token_command exited with status {proc.returncode}; "
+            "run it by hand to see why"
+        )
+    lines = stdout.decode("utf-8", "replace").strip().splitlines()
+    if not lines or not lines[0].strip():
+        raise ConfigError("smtp.oauth2_token_command printed no token")
+    return lines[0].strip()
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """Return the DATA payload: CRLF lines, leading dots doubled, ending in CRLF.CRLF."""
+    data = re.sub(rb"\r\n|\r|\n", b"\r\n", data)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return re.sub(rb"(?m)^\.", b"..", data) + b".\r\n"
+
+
+class SmtpConnection:
+    """One SMTP session reused across messages; reconnects when the server has gone."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        check_security(settings)
+        self.settings = settings
+        self._security = Security(settings.security)
+        self._smtp: aiosmtplib.SMTP | None = None
+
+    async def __aenter__(self) -> SmtpConnection:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Say QUIT if the server is still there, then drop the connection."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            if smtp.is_connected:
+                await smtp.quit(timeout=min(self.settings.timeout, 5.0))
+        except (SMTPException, OSError):
+            pass  # the message outcomes are already known; a rude goodbye changes nothing
+        finally:
+            smtp.close()
+
+    async def send(self, sender: str, recipients: Sequence[str], data: bytes) -> Outcome:
+        """Submit one message and return what happened to it."""
+        for address in (sender, *recipients):
+            if not _ENVELOPE_ADDRESS.fullmatch(address):
+                raise SendError(f"envelope address {address!r} is not a plain ASCII address")
+        if not recipients:
+            raise SendError("a message needs at least one recipient")
+        try:
+            smtp = await self._session(sender)
+            response = await smtp.mail(sender)
+            for recipient in recipients:
+                await smtp.rcpt(recipient)
+            response = await smtp.execute_command(b"DATA")
+            if response.code != 354:
+                raise _Stop(_refusal(response.code, response.message, "DATA"))
+        except _Stop as stop:
+            return stop.outcome
+        except SMTPResponseException as exc:
+            return _refusal(exc.code, exc.message, type(exc).__name__)
+        except (SMTPException, OSError) as exc:
+            self._drop()
+            return Transient(f"{exc} (before the body was sent)")
+        return await self._body(smtp, data)
+
+    async def _body(self, smtp: aiosmtplib.SMTP, data: bytes) -> Outcome:
+        """Write the body and its final dot, then read the verdict ourselves."""
+        protocol = smtp.protocol
+        try:
+            if protocol is None:
+                raise aiosmtplib.SMTPServerDisconnected("connection lost after DATA")
+            protocol.write(_dot_stuffed(data))
+        except (SMTPException, OSError) as exc:
+            self._drop()
+            return Transient(f"{exc} (before the body was sent)")
+        # From here on the server may hold the whole message.
+        try:
+            response = await protocol.read_response(timeout=self.settings.timeout)
+        except (SMTPException, OSError) as exc:
+            self._drop()
+            return Uncertain(f"no reply after the body was sent: {exc}")
+        if response.code == 250:
+            return Accepted(response.message)
+        if 400 <= response.code < 600:
+            return _refusal(response.code, response.message, "end of DATA")
+        self._drop()
+        return Uncertain(f"unexpected reply after the body: {response.code} {response.message}")
+
+    def _drop(self) -> None:
+        """Forget a connection whose state is unknown."""
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+    async def _session(self, sender: str) -> aiosmtplib.SMTP:
+        """Return a connection ready for MAIL FROM: reused after RSET, or freshly opened."""
+        if self._smtp is not None and self._smtp.is_connected:
+            try:
+                await self._smtp.rset()
+                return self._smtp
+            except (SMTPException, OSError):
+                pass  # the server timed out the idle session: open a new one
+        self._drop()
+        self._smtp = await self._connect(sender)
+        return self._smtp
+
+    async def _connect(self, sender: str) -> aiosmtplib.SMTP:
+        """Connect, greet, secure and authenticate."""
+        s = self.settings
+        smtp = aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            timeout=s.timeout,
+            use_tls=self._security is Security.TLS,
+            start_tls=False,
+            validate_certs=s.tls_verify,
+            # the EHLO name: the sender's domain, not this machine's hostname
+            local_hostname=sender.rpartition("@")[2],
+        )
+        try:
+            await smtp.connect()
+            await smtp.ehlo()
+            if self._security is Security.STARTTLS:
+                if not smtp.supports_extension("starttls"):
+                    raise ConfigError(
+                        f"{s.host}:{s.port} does not offer STARTTLS; refusing to send in "
+                        'plaintext: check smtp.port, or use smtp.security = "tls"'
+                    )
+                await smtp.starttls()
+                await smtp.ehlo()
+            if s.username is not None:
+                await self._login(smtp)
+        except ssl.SSLCertVerificationError as exc:
+            smtp.close()
+            raise ConfigError(f"the TLS certificate of {s.host} is not valid: {exc}") from None
+        except aiosmtplib.SMTPConnectError as exc:
+            smtp.close()
+            if isinstance(exc.__cause__, ssl.SSLCertVerificationError):
+                raise ConfigError(
+                    f"the TLS certificate of {s.host} is not valid: {exc.__cause__}"
+                ) from None
+            raise
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    async def _login(self, smtp: aiosmtplib.SMTP) -> None:
+        """Authenticate with XOAUTH2 (token command) or PLAIN/LOGIN (password)."""
+        s = self.settings
+        assert s.username is not None
+        try:
+            if s.oauth2_token_command is not None:
+                token = await fetch_oauth2_token(s.oauth2_token_command, s.timeout)
+                await _auth_xoauth2(smtp, s.username, token)
+            else:
+                await smtp.login(s.username, s.password or "")
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            if 400 <= exc.code < 500:
+                raise _Stop(Transient(f"{exc.code} {exc.message} (at AUTH)")) from None
+            raise ConfigError(
+                f"{s.host} refused the login of {s.username!r}: {exc.code} {exc.message}; "
+                "check smtp.username and the password or token"
+            ) from None
+        except aiosmtplib.SMTPResponseException:
+            raise
+        except SMTPException as exc:  # no AUTH offered, or no mechanism in common
+            raise ConfigError(f"cannot log in to {s.host}: {exc}") from None
+
+
+async def _auth_xoauth2(smtp: aiosmtplib.SMTP, username: str, token: str) -> None:
+    """Send AUTH XOAUTH2 with the SASL string Google and Microsoft expect."""
+    sasl = f"user={username}\x01auth=Bearer {token}\x01\x01".encode()
+    response = await smtp.execute_command(b"AUTH", b"XOAUTH2", base64.b64encode(sasl))
+    if response.code == 334:  # an error challenge (JSON): answer empty to get the final code
+        response = await smtp.execute_command(b"")
+    if response.code != 235:
+        raise aiosmtplib.SMTPAuthenticationError(response.code, response.message)
+
+
+class _stop_after_waiting(stop_base):
+    """Stop once the waits so far add up to max_seconds (counts injected sleeps too)."""
+
+    def __init__(self, max_seconds: float) -> None:
+        self.max_seconds = max_seconds
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return retry_state.idle_for >= self.max_seconds
+
+
+async def send_with_retry(
+    conn: SmtpConnection,
+    sender: str,
+    recipients: Sequence[str],
+    data: bytes,
+    *,
+    attempts: int = 4,
+    max_seconds: float = 120.0,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Outcome:
+    """Send, retrying only Transient outcomes with jittered exponential backoff."""
+    jitter = wait_random_exponential(multiplier=2.0, max=max(max_seconds / 2, 1.0))
+
+    def wait(state: RetryCallState) -> float:
+        return max(0.0, min(jitter(state), max_seconds - state.idle_for))
+
+    retrying = AsyncRetrying(
+        sleep=sleep,
+        stop=stop_after_attempt(attempts) | _stop_after_waiting(max_seconds),
+        wait=wait,
+        retry=retry_if_result(lambda outcome: isinstance(outcome, Transient)),
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        reraise=True,
+    )
+    outcome: Outcome = await retrying(conn.send, sender, recipients, data)
+    return outcome
