@@ -41,8 +41,9 @@ class _MessagePolicy(EmailPolicy):
 
     def _fold_ids(self, name: str, value: Any) -> str:
         lines = [f"{name}:"]
-        for msg_id in str(value).split():
-            if len(lines[-1]) + 1 + len(msg_id) > (self.max_line_length or _MAX_LINE):
+        for number, msg_id in enumerate(str(value).split()):
+            too_long = len(lines[-1]) + 1 + len(msg_id) > (self.max_line_length or _MAX_LINE)
+            if number and too_long:
                 lines.append("")
             lines[-1] += " " + msg_id
         return self.linesep.join(lines) + self.linesep

@@ -95,6 +95,7 @@ async def test_reconnects_after_the_server_hung_up(fault_smtp: StartFault) -> No
         (Fault.CONNECT_421, Transient("421 4.3.2 fault.test too busy, try later"), 0),
         (Fault.RCPT_451, Transient("451 4.7.1 greylisted, come back later"), 0),
         (Fault.RCPT_550, Permanent(550, "5.1.1 <nobody@example.com>: mailbox unknown"), 0),
+        (Fault.DATA_451, Transient("451 4.3.0 queue file write error"), 0),
         (Fault.DATA_552, Permanent(552, "5.3.4 message too big for fault.test"), 0),
         (Fault.CLOSE_BEFORE_DATA, Transient("before the body"), 0),
         (Fault.STALL_BEFORE_DATA, Transient("before the body"), 0),

@@ -140,6 +140,7 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     openssl = shutil.which("openssl")
     if openssl is None:
         missing("openssl not installed: needed to make a test TLS certificate")
+        raise AssertionError("unreachable: missing() skips or fails")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
@@ -219,6 +220,7 @@ class Fault(StrEnum):
     CONNECT_421 = "421 at connect"
     RCPT_451 = "451 at RCPT"
     RCPT_550 = "550 at RCPT"
+    DATA_451 = "451 after the body"
     DATA_552 = "552 after the body"
     CLOSE_BEFORE_DATA = "close before DATA"
     CLOSE_AFTER_BODY = "close after the body, message kept"
@@ -271,7 +273,7 @@ class FaultServer:
             await reply("421 4.3.2 fault.test too busy, try later")
             return
         await reply("220 fault.test ESMTP")
-        mail_from, rcpts = "", []
+        mail_from, rcpts = "", list[str]()
         while line := await reader.readline():
             verb = line.decode().strip().split(" ", 1)[0].upper()
             arg = line.decode().strip()[len(verb) :].strip()
@@ -297,6 +299,9 @@ class FaultServer:
                 body = bytearray()
                 while (chunk := await reader.readuntil(b"\r\n")) != b".\r\n":
                     body += chunk[1:] if chunk.startswith(b".") else chunk
+                if self._trigger(Fault.DATA_451):
+                    await reply("451 4.3.0 queue file write error")
+                    continue
                 if self._trigger(Fault.DATA_552):
                     await reply("552 5.3.4 message too big for fault.test")
                     continue
