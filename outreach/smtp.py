@@ -88,6 +88,12 @@ class Uncertain:
 Outcome = Accepted | Transient | Permanent | Uncertain
 
 _ENVELOPE_ADDRESS = re.compile(r"[!-~]+@[!-~]+")
+_STEPS: dict[type[SMTPResponseException], str] = {
+    aiosmtplib.SMTPConnectResponseError: "connect",
+    aiosmtplib.SMTPHeloError: "EHLO",
+    aiosmtplib.SMTPSenderRefused: "MAIL",
+    aiosmtplib.SMTPRecipientRefused: "RCPT",
+}
 
 
 class _Stop(Exception):
@@ -228,7 +234,7 @@ class SmtpConnection:
         except _Stop as stop:
             return stop.outcome
         except SMTPResponseException as exc:
-            return _refusal(exc.code, exc.message, type(exc).__name__)
+            return _refusal(exc.code, exc.message, _STEPS.get(type(exc), "connect"))
         except (SMTPException, OSError) as exc:
             self._drop()
             return Transient(f"{exc} (before the body was sent)")

@@ -89,13 +89,21 @@ async def test_reconnects_after_the_server_hung_up(fault_smtp: StartFault) -> No
     assert server.connections == 2
 
 
+async def test_reconnects_when_the_idle_connection_was_closed(fault_smtp: StartFault) -> None:
+    server = fault_smtp(Fault.HANG_UP_AFTER_REPLY)
+    async with SmtpConnection(server.settings()) as conn:
+        outcomes = [await conn.send(SENDER, [RCPT], DATA) for _ in range(2)]
+    assert outcomes == [Accepted("2.0.0 Ok: queued as F1"), Accepted("2.0.0 Ok: queued as F2")]
+    assert server.connections == 2
+
+
 @pytest.mark.parametrize(
     ("fault", "expected", "kept"),
     [
-        (Fault.CONNECT_421, Transient("421 4.3.2 fault.test too busy, try later"), 0),
-        (Fault.RCPT_451, Transient("451 4.7.1 greylisted, come back later"), 0),
+        (Fault.CONNECT_421, Transient("421 4.3.2 fault.test too busy, try later (at connect)"), 0),
+        (Fault.RCPT_451, Transient("451 4.7.1 greylisted, come back later (at RCPT)"), 0),
         (Fault.RCPT_550, Permanent(550, "5.1.1 <nobody@example.com>: mailbox unknown"), 0),
-        (Fault.DATA_451, Transient("451 4.3.0 queue file write error"), 0),
+        (Fault.DATA_451, Transient("451 4.3.0 queue file write error (at end of DATA)"), 0),
         (Fault.DATA_552, Permanent(552, "5.3.4 message too big for fault.test"), 0),
         (Fault.CLOSE_BEFORE_DATA, Transient("before the body"), 0),
         (Fault.STALL_BEFORE_DATA, Transient("before the body"), 0),

@@ -1,7 +1,7 @@
 """Real SMTP servers on loopback: aiosmtpd capture, a fault-injecting server, Postfix smtp-sink.
 
-Import the fixtures into a test module (or a conftest) with
-``from tests.services.smtp import smtp_capture, smtp_capture_factory, fault_smtp, smtp_sink``.
+Register the fixtures in a test module by assignment (an import would trip ruff's F811):
+``from tests.services import smtp as services`` then ``smtp_capture = services.smtp_capture``.
 """
 
 from __future__ import annotations
@@ -45,6 +45,12 @@ class Received:
     user: str | None = None
 
 
+def loopback_settings(port: int, **overrides: Any) -> SmtpSettings:
+    """Settings for a test server on 127.0.0.1 (plaintext unless overridden, 5 s timeout)."""
+    base = SmtpSettings("127.0.0.1", port, "none", username=None, password=None, timeout=5.0)
+    return replace(base, **overrides)
+
+
 class LoopThread:
     """An event loop in a daemon thread, hosting servers for the duration of a test."""
 
@@ -86,16 +92,11 @@ class CaptureServer:
     messages: list[Received]
     tls_cert: Path | None = None
 
-    host: str = "127.0.0.1"
-
     def clear(self) -> None:
         self.messages.clear()
 
     def settings(self, **overrides: Any) -> SmtpSettings:
-        base = SmtpSettings(
-            host=self.host, port=self.port, security="none", username=None, password=None
-        )
-        return replace(base, **{"timeout": 5.0, **overrides})
+        return loopback_settings(self.port, **overrides)
 
 
 class _CaptureHandler:
@@ -152,12 +153,6 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return cert, key
 
 
-def _server_tls(tls_files: tuple[Path, Path]) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(*tls_files)
-    return context
-
-
 @pytest.fixture
 def smtp_capture_factory(
     request: pytest.FixtureRequest,
@@ -175,14 +170,14 @@ def smtp_capture_factory(
         implicit_tls: bool = False,
         exclude: tuple[str, ...] = (),
     ) -> CaptureServer:
-        tls_files: tuple[Path, Path] | None = None
-        if starttls or implicit_tls:
-            tls_files = request.getfixturevalue("tls_files")
+        tls_files = request.getfixturevalue("tls_files") if starttls or implicit_tls else None
         messages: list[Received] = []
         handler = _CaptureHandler(messages)
         thread = LoopThread()
         loops.append(thread)
-        context = _server_tls(tls_files) if tls_files else None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH) if tls_files else None
+        if context and tls_files:
+            context.load_cert_chain(*tls_files)
 
         def factory() -> SMTP:
             return SMTP(
@@ -226,6 +221,7 @@ class Fault(StrEnum):
     CLOSE_AFTER_BODY = "close after the body, message kept"
     STALL_BEFORE_DATA = "never reply to MAIL"
     STALL_AFTER_BODY = "never reply after the body, message kept"
+    HANG_UP_AFTER_REPLY = "accept, then close the idle connection"
 
 
 @dataclass
@@ -237,23 +233,16 @@ class FaultServer:
     fail_times: int | None = None
     messages: list[Received] = field(default_factory=list)
     connections: int = 0
-    host: str = "127.0.0.1"
 
     def settings(self, **overrides: Any) -> SmtpSettings:
-        base = SmtpSettings(
-            host=self.host, port=self.port, security="none", username=None, password=None
-        )
-        return replace(base, **{"timeout": 5.0, **overrides})
+        return loopback_settings(self.port, **overrides)
 
     def _trigger(self, fault: Fault) -> bool:
-        if self.fault is not fault:
+        if self.fault is not fault or self.fail_times == 0:
             return False
-        if self.fail_times is None:
-            return True
-        if self.fail_times > 0:
+        if self.fail_times is not None:
             self.fail_times -= 1
-            return True
-        return False
+        return True
 
     async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -311,6 +300,8 @@ class FaultServer:
                 if self._trigger(Fault.STALL_AFTER_BODY):
                     await asyncio.Event().wait()
                 await reply(f"250 2.0.0 Ok: queued as F{len(self.messages)}")
+                if self._trigger(Fault.HANG_UP_AFTER_REPLY):
+                    return
             elif verb in {"RSET", "NOOP"}:
                 await reply("250 2.0.0 Ok")
             elif verb == "QUIT":
@@ -327,7 +318,6 @@ def fault_smtp() -> Iterator[Callable[..., FaultServer]]:
 
     def start(fault: Fault = Fault.NONE, *, fail_times: int | None = None) -> FaultServer:
         server = FaultServer(port=0, fault=fault, fail_times=fail_times)
-
         server.port = thread.serve(asyncio.start_server(server.session, "127.0.0.1", 0))
         return server
 
@@ -341,7 +331,6 @@ class SinkServer:
 
     port: int
     dump_dir: Path
-    host: str = "127.0.0.1"
 
     def dumps(self, *, expect: int = 0, deadline: float = 10.0) -> list[bytes]:
         """Return the dumped transactions, waiting up to ``deadline`` for ``expect`` of them."""
@@ -353,10 +342,7 @@ class SinkServer:
             time.sleep(0.02)
 
     def settings(self, **overrides: Any) -> SmtpSettings:
-        base = SmtpSettings(
-            host=self.host, port=self.port, security="none", username=None, password=None
-        )
-        return replace(base, **{"timeout": 5.0, **overrides})
+        return loopback_settings(self.port, **overrides)
 
 
 def _free_port() -> int:
