@@ -184,7 +184,7 @@ def _dot_stuffed(data: bytes) -> bytes:
 
 
 class SmtpConnection:
-    """One SMTP session reused across messages; reconnects when the server has gone."""
+    """One SMTP session reused across messages (one at a time); reconnects when it has gone."""
 
     def __init__(self, settings: SmtpSettings) -> None:
         check_security(settings)
@@ -225,7 +225,7 @@ class SmtpConnection:
             raise SendError("a message needs at least one recipient")
         try:
             smtp = await self._session(sender)
-            response = await smtp.mail(sender)
+            await smtp.mail(sender)
             for recipient in recipients:
                 await smtp.rcpt(recipient)
             response = await smtp.execute_command(b"DATA")
@@ -234,7 +234,7 @@ class SmtpConnection:
         except _Stop as stop:
             return stop.outcome
         except SMTPResponseException as exc:
-            return _refusal(exc.code, exc.message, _STEPS.get(type(exc), "connect"))
+            return _refusal(exc.code, exc.message, _STEPS.get(type(exc), "session setup"))
         except (SMTPException, OSError) as exc:
             self._drop()
             return Transient(f"{exc} (before the body was sent)")
