@@ -1,0 +1,85 @@
+"""The store on SQLite and PostgreSQL: migrations, salt, and a too-new schema refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from outreach.errors import StoreError
+from outreach.store import Store, open_store
+from outreach.store.models import Candidate, Event
+
+
+def test_migrated_schema_has_every_table(store: Store) -> None:
+    with store.session() as session:
+        version = session.execute(text("select version_num from alembic_version")).scalar_one()
+    assert version == "0001"
+    with store.engine.connect() as connection:
+        names = set(store.engine.dialect.get_table_names(connection))
+    assert {"candidates", "drafts", "revisions", "ai_calls", "outbox", "messages"} <= names
+    assert len(store.salt()) == 64
+
+
+def test_reopening_keeps_salt_and_data(db_url: str) -> None:
+    first = open_store(db_url)
+    salt = first.salt()
+    with first.session() as session:
+        session.add(Candidate(email="a@example.com"))
+    first.close()
+    again = open_store(db_url)
+    assert again.salt() == salt
+    with again.session() as session:
+        assert session.scalar(select(Candidate.email)) == "a@example.com"
+    again.close()
+
+
+def test_times_come_back_aware_utc(store: Store) -> None:
+    moment = datetime(2026, 3, 1, 10, 30, tzinfo=UTC)
+    with store.session() as session:
+        session.add(Event(actor="t", action="x", subject_type="t", at=moment))
+    with store.session() as session:
+        at = session.scalar(select(Event.at))
+    assert at == moment and at is not None and at.tzinfo is not None
+
+
+def test_naive_datetimes_are_refused(store: Store) -> None:
+    with pytest.raises(Exception, match="naive datetime"), store.session() as session:
+        session.add(Event(actor="t", action="x", subject_type="t", at=datetime(2026, 1, 1)))
+        session.flush()
+
+
+def test_failed_unit_of_work_writes_nothing(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.session() as session:
+        session.add(Candidate(email="a@example.com"))
+        session.flush()
+        raise RuntimeError("boom")
+    with store.session() as session:
+        assert session.scalar(select(Candidate.id)) is None
+
+
+def test_database_newer_than_the_code_is_refused(db_url: str) -> None:
+    open_store(db_url).close()
+    store = open_store(db_url, migrate=False)
+    with store.session() as session:
+        session.execute(text("update alembic_version set version_num = '9999'"))
+    store.close()
+    with pytest.raises(StoreError, match="schema 9999, newer than this outreach knows; upgrade"):
+        open_store(db_url)
+
+
+def test_sqlite_uses_wal_and_foreign_keys(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'x.db'}")
+    with store.engine.connect() as connection:
+        assert connection.execute(text("pragma journal_mode")).scalar() == "wal"
+        assert connection.execute(text("pragma foreign_keys")).scalar() == 1
+    store.close()
+
+
+def test_unreachable_or_bad_database_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        open_store(f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
+    with pytest.raises(StoreError, match="cannot open the database"):
+        open_store("postgresql+psycopg://nobody@127.0.0.1:1/none")
