@@ -193,6 +193,12 @@ class LLMClient:
         """Close the HTTP connections."""
         await self._client.close()
 
+    async def __aenter__(self) -> LLMClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
     async def complete_json(
         self, messages: list[dict[str, str]], schema: dict[str, Any], *, name: str
     ) -> LLMResult:

@@ -13,7 +13,7 @@ import pytest
 
 from outreach.errors import LLMError
 from outreach.llm import LLMCallError, LLMClient, retry_after_seconds
-from outreach.prompts import slot_schema
+from outreach.prompts import slot_messages, slot_schema
 from tests.llm_server import (
     FakeLLMServer,
     content_filter,
@@ -25,6 +25,7 @@ from tests.llm_server import (
     serve,
     status,
 )
+from tests.services.llama import serve_llama
 
 SCHEMA = slot_schema(["hook", "closing"])
 MESSAGES = [
@@ -39,6 +40,13 @@ def fake_llm_server() -> Iterator[FakeLLMServer]:
     # The same server as the `llm_server` plugin fixture, so this file runs on its own.
     with serve() as server:
         yield server
+
+
+@pytest.fixture(scope="session", name="llama_server")
+def real_llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # The same server as tests.services.llama's session fixture, so this file runs on its own.
+    with serve_llama(tmp_path_factory.mktemp("llama")) as base_url:
+        yield base_url
 
 
 class Sleeps:
@@ -362,3 +370,39 @@ async def test_first_calls_wait_for_one_probe(
 def test_openai_without_key_is_a_clear_error() -> None:
     with pytest.raises(LLMError, match="API key"):
         LLMClient(model="gpt-4o-mini", base_url=None, api_key=None)
+
+
+@pytest.mark.realmodel
+async def test_real_small_model_returns_schema_valid_slots(llama_server: str) -> None:
+    messages = slot_messages(
+        template_name="first-contact",
+        template_source="Hi {{ candidate.first_name }},\n\n{{ ai.hook }}\n\n{{ ai.closing }}",
+        slots=[
+            ("hook", "One sentence on a detail of the profile that fits the role.", 30),
+            ("closing", "One sentence asking whether they are open to a short call.", 20),
+        ],
+        sender={"name": "Maria Berg", "company": "Northwind"},
+        role={"title": "Senior Backend Engineer", "company": "Northwind"},
+        candidate={
+            "name": "Jamie Lind",
+            "headline": "Led an ML platform handling millions of transactions daily at Paywise",
+            "language": "en",
+        },
+    )
+    client = LLMClient(model="smollm2", base_url=llama_server, api_key=None, max_tokens=300)
+    try:
+        result = await client.complete_json(
+            messages, slot_schema(["hook", "closing"]), name="slots"
+        )
+    finally:
+        await client.aclose()
+
+    assert set(result.data) == {"hook", "closing"}
+    assert all(isinstance(v, str) for v in result.data.values())
+    call = result.call
+    assert call.structured_mode == "json_object_schema"
+    assert call.error is None
+    assert call.tokens_in is not None and call.tokens_in > 100
+    assert call.tokens_out is not None and call.tokens_out > 0
+    assert call.raw_response is not None and call.raw_response["choices"]
+    assert call.options["response_format"]["type"] == "json_object"
