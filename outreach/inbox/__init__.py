@@ -1,0 +1,1 @@
+"""Incoming mail: sync, parse, classify and trim replies."""
