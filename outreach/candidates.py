@@ -147,7 +147,7 @@ def _csv_records(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
     records = []
     line = reader.line_num + 1
     for record in reader:
-        extra = record.pop(None, None)  # type: ignore[call-overload]
+        extra = record.pop(None, None)
         if extra:
             record["__overflow__"] = extra
         records.append((line, record))
@@ -325,7 +325,11 @@ def _write_rows(session: Session, rows: Sequence[Row], report: ImportReport, act
     new = [r for r in rows if r.values["email"] not in existing]
     if new:
         before = session.scalar(select(func.max(Candidate.id))) or 0
-        bulk_insert(session, Candidate.__table__, [_new_candidate(r.values, now) for r in new])
+        bulk_insert(
+            session,
+            Candidate.metadata.tables["candidates"],
+            [_new_candidate(r.values, now) for r in new],
+        )
         wanted = {r.values["email"] for r in new}
         ids = {
             email: cid
@@ -339,7 +343,7 @@ def _write_rows(session: Session, rows: Sequence[Row], report: ImportReport, act
             for r in new
             for tag in r.values["tags"]
         ]
-        bulk_insert(session, CandidateTag.__table__, tag_rows)
+        bulk_insert(session, CandidateTag.metadata.tables["candidate_tags"], tag_rows)
         report.created = len(new)
     updates, events, tag_rows = [], [], []
     current_tags = _tags_of(session, [c.id for c in existing.values()])

@@ -1,0 +1,270 @@
+"""Draft states, revisions and approvals: the only place a draft's status changes.
+
+    pending ──approve──▶ approved ──(outbox)──▶ queued ▶ sending ▶ sent | failed | uncertain
+       │  ▲                 │ a saved edit withdraws the approval → pending
+       │  └─edit/regenerate─┘
+       └─reject──▶ rejected            cancel: possible until the outbox claims it
+
+Every change writes an audit event. CLI, web and API all call these functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .errors import InputError, NotFound, StateError
+from .store.models import Candidate, Draft, Event, Revision, utcnow
+
+PENDING, APPROVED, REJECTED, CANCELLED = "pending", "approved", "rejected", "cancelled"
+QUEUED, SENDING, SENT, FAILED, UNCERTAIN = "queued", "sending", "sent", "failed", "uncertain"
+# Once the outbox has a message, the draft mirrors its state; before that a person decides.
+OPEN = (PENDING, APPROVED)
+CANCELLABLE = (PENDING, APPROVED, QUEUED)
+KINDS = ("outreach", "follow_up", "feedback", "reply")
+
+
+def text_hash(subject: str, body: str) -> str:
+    """SHA-256 of the exact final subject and body, as recorded with an approval."""
+    return hashlib.sha256(f"{subject}\x00{body}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewDraft:
+    candidate_id: int
+    kind: str
+    template: str
+    subject: str
+    body: str
+    author: str  # ai:<model> | template
+    flags: Sequence[dict[str, Any]] = ()
+    ai_text: dict[str, str] | None = None
+    context: dict[str, Any] | None = None
+    campaign_id: int | None = None
+    step: int | None = None
+    enrolment_id: int | None = None
+    conversation_id: int | None = None
+    in_reply_to: str | None = None
+    references: Sequence[str] = ()
+    error: str = ""
+    due_at: datetime | None = None
+
+
+def _event(session: Session, actor: str, action: str, draft: Draft, **details: Any) -> None:
+    session.add(
+        Event(
+            actor=actor,
+            action=action,
+            subject_type="draft",
+            subject_id=draft.id,
+            candidate_id=draft.candidate_id,
+            details=details,
+        )
+    )
+
+
+def create_draft(session: Session, new: NewDraft, *, actor: str = "drafting") -> Draft:
+    """Put a new draft in the queue as pending, with revision 1."""
+    if new.kind not in KINDS:
+        raise InputError(f"draft kind {new.kind!r}: use one of {', '.join(KINDS)}")
+    now = utcnow()
+    draft = Draft(
+        candidate_id=new.candidate_id,
+        kind=new.kind,
+        template=new.template,
+        status=PENDING,
+        current_revision=1,
+        flags=list(new.flags),
+        context=dict(new.context or {}),
+        campaign_id=new.campaign_id,
+        step=new.step,
+        enrolment_id=new.enrolment_id,
+        conversation_id=new.conversation_id,
+        in_reply_to=new.in_reply_to,
+        references=list(new.references),
+        error=new.error,
+        due_at=new.due_at or now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(draft)
+    session.flush()
+    session.add(
+        Revision(
+            draft_id=draft.id,
+            number=1,
+            subject=new.subject,
+            body=new.body,
+            author=new.author,
+            ai_text=dict(new.ai_text or {}),
+            created_at=now,
+        )
+    )
+    _event(session, actor, "draft.created", draft, template=new.template, author=new.author)
+    return draft
+
+
+def get_draft(session: Session, draft_id: int, *, lock: bool = False) -> Draft:
+    """The draft with this id; NotFound when there is none."""
+    query = select(Draft).where(Draft.id == draft_id)
+    if lock:
+        query = query.with_for_update()
+    draft = session.scalar(query)
+    if draft is None:
+        raise NotFound(f"no draft {draft_id}; see `outreach queue list`")
+    return draft
+
+
+def current(session: Session, draft: Draft) -> Revision:
+    """The draft's current revision."""
+    revision = session.scalar(
+        select(Revision).where(
+            Revision.draft_id == draft.id, Revision.number == draft.current_revision
+        )
+    )
+    if revision is None:  # pragma: no cover - the schema makes this impossible in practice
+        raise NotFound(f"draft {draft.id} has no revision {draft.current_revision}")
+    return revision
+
+
+def revisions(session: Session, draft: Draft) -> list[Revision]:
+    """All revisions of a draft, oldest first."""
+    query = select(Revision).where(Revision.draft_id == draft.id).order_by(Revision.number)
+    return list(session.scalars(query))
+
+
+def mark_viewed(session: Session, draft: Draft, actor: str) -> None:
+    """Record that a reviewer opened the draft (bulk approval needs it)."""
+    if draft.viewed_at is None:
+        draft.viewed_at = utcnow()
+        _event(session, actor, "draft.viewed", draft)
+
+
+def add_revision(
+    session: Session,
+    draft: Draft,
+    *,
+    subject: str,
+    body: str,
+    author: str,
+    actor: str,
+    ai_text: dict[str, str] | None = None,
+    instruction: str = "",
+    flags: Sequence[dict[str, Any]] | None = None,
+) -> Revision:
+    """Save a new revision; an approved draft goes back to pending (its approval is withdrawn)."""
+    if draft.status not in OPEN:
+        raise StateError(
+            f"draft {draft.id} is {draft.status}; only pending or approved drafts change"
+        )
+    if not subject.strip():
+        raise InputError(f"draft {draft.id}: the subject is empty; write one")
+    if "\n" in subject or "\r" in subject:
+        raise InputError(f"draft {draft.id}: the subject has a line break; keep it on one line")
+    latest = session.scalar(select(func.max(Revision.number)).where(Revision.draft_id == draft.id))
+    number = (latest or 0) + 1
+    revision = Revision(
+        draft_id=draft.id,
+        number=number,
+        subject=subject,
+        body=body,
+        author=author,
+        ai_text=dict(ai_text or {}),
+        instruction=instruction,
+        created_at=utcnow(),
+    )
+    session.add(revision)
+    withdrawn = draft.status == APPROVED
+    draft.current_revision = number
+    draft.updated_at = utcnow()
+    if flags is not None:
+        draft.flags = list(flags)
+    if withdrawn:
+        _withdraw(draft)
+    _event(session, actor, "draft.revised", draft, revision=number, approval_withdrawn=withdrawn)
+    return revision
+
+
+def _withdraw(draft: Draft) -> None:
+    draft.status = PENDING
+    draft.approved_by = draft.approved_at = draft.approved_revision = draft.approved_hash = None
+
+
+def approve(session: Session, draft: Draft, *, actor: str, message_id: str) -> None:
+    """Approve the current revision: who, when, which revision, and the hash of its exact text.
+
+    The Message-ID is fixed here, once, so every later copy of the mail carries the same id.
+    """
+    if draft.status != PENDING:
+        raise StateError(f"draft {draft.id} is {draft.status}; only pending drafts can be approved")
+    candidate = session.get(Candidate, draft.candidate_id)
+    if candidate is not None and candidate.status != "active":
+        raise StateError(
+            f"draft {draft.id}: {candidate.email} is {candidate.status}; it cannot be approved"
+        )
+    revision = current(session, draft)
+    if not revision.body.strip():
+        raise StateError(f"draft {draft.id}: the body is empty; write it before approving")
+    mark_viewed(session, draft, actor)
+    draft.status = APPROVED
+    draft.approved_by = actor
+    draft.approved_at = utcnow()
+    draft.approved_revision = revision.number
+    draft.approved_hash = text_hash(revision.subject, revision.body)
+    draft.message_id = draft.message_id or message_id
+    draft.updated_at = utcnow()
+    _event(
+        session, actor, "draft.approved", draft, revision=revision.number, hash=draft.approved_hash
+    )
+
+
+def reject(session: Session, draft: Draft, *, actor: str, reason: str) -> None:
+    """Reject a pending or approved draft, with the reviewer's reason."""
+    if draft.status not in OPEN:
+        raise StateError(f"draft {draft.id} is {draft.status}; only pending drafts can be rejected")
+    if not reason.strip():
+        raise InputError("give a reason for rejecting (--reason)")
+    draft.status = REJECTED
+    draft.reject_reason = reason.strip()
+    draft.updated_at = utcnow()
+    _event(session, actor, "draft.rejected", draft, reason=draft.reject_reason)
+
+
+def cancel(session: Session, draft: Draft, *, actor: str, reason: str) -> bool:
+    """Cancel a draft that has not started sending; returns whether it was cancelled."""
+    if draft.status not in CANCELLABLE:
+        return False
+    draft.status = CANCELLED
+    draft.reject_reason = reason
+    draft.updated_at = utcnow()
+    _event(session, actor, "draft.cancelled", draft, reason=reason)
+    return True
+
+
+def set_status(session: Session, draft: Draft, status: str, *, actor: str, **details: Any) -> None:
+    """Mirror the outbox's state on the draft (queued, sending, sent, failed, uncertain)."""
+    if status not in (QUEUED, SENDING, SENT, FAILED, UNCERTAIN, APPROVED):
+        raise StateError(f"draft {draft.id}: {status!r} is not an outbox state")
+    draft.status = status
+    draft.updated_at = utcnow()
+    _event(session, actor, f"draft.{status}", draft, **details)
+
+
+def approval_is_valid(session: Session, draft: Draft) -> str | None:
+    """Why this draft may NOT be sent, or None when its approval covers its exact current text."""
+    if draft.approved_at is None or draft.approved_hash is None or not draft.approved_by:
+        return f"draft {draft.id} has no approval"
+    if draft.approved_revision != draft.current_revision:
+        return f"draft {draft.id} changed after approval (revision {draft.current_revision})"
+    revision = current(session, draft)
+    if text_hash(revision.subject, revision.body) != draft.approved_hash:
+        return f"draft {draft.id}: text differs from what was approved"
+    if not draft.message_id:
+        return f"draft {draft.id} has no Message-ID"
+    return None

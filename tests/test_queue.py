@@ -1,0 +1,90 @@
+"""Draft states: approvals cover the exact text; edits withdraw them; rejects need reasons."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from outreach import queue
+from outreach.errors import InputError, StateError
+from outreach.store import Store
+from outreach.store.models import Candidate, Event
+
+
+def new_draft(store: Store, subject: str = "Hello", body: str = "Hi Jamie") -> int:
+    with store.session() as session:
+        candidate = Candidate(email="jamie@example.com", name="Jamie")
+        session.add(candidate)
+        session.flush()
+        draft = queue.create_draft(
+            session,
+            queue.NewDraft(
+                candidate_id=candidate.id,
+                kind="outreach",
+                template="intro",
+                subject=subject,
+                body=body,
+                author="template",
+            ),
+        )
+        return draft.id
+
+
+def test_approval_records_who_revision_and_hash(store: Store) -> None:
+    draft_id = new_draft(store)
+    with store.session() as session:
+        draft = queue.get_draft(session, draft_id)
+        assert queue.approval_is_valid(session, draft) == f"draft {draft_id} has no approval"
+        queue.approve(session, draft, actor="maria", message_id="<1@nordlys.example>")
+    with store.session() as session:
+        draft = queue.get_draft(session, draft_id)
+        assert (draft.status, draft.approved_by, draft.approved_revision) == (
+            "approved",
+            "maria",
+            1,
+        )
+        assert draft.approved_hash == queue.text_hash("Hello", "Hi Jamie")
+        assert draft.viewed_at is not None
+        assert queue.approval_is_valid(session, draft) is None
+        actions = list(session.scalars(select(Event.action).order_by(Event.id)))
+    assert actions == ["draft.created", "draft.viewed", "draft.approved"]
+
+
+def test_edit_after_approval_withdraws_it(store: Store) -> None:
+    draft_id = new_draft(store)
+    with store.session() as session:
+        draft = queue.get_draft(session, draft_id)
+        queue.approve(session, draft, actor="maria", message_id="<1@x.example>")
+        queue.add_revision(
+            session, draft, subject="Hello", body="Hi Jamie!", author="maria", actor="maria"
+        )
+        assert draft.status == "pending" and draft.approved_hash is None
+        assert queue.current(session, draft).number == 2
+        assert "no approval" in (queue.approval_is_valid(session, draft) or "")
+        # The Message-ID fixed at the first approval stays with the draft.
+        assert draft.message_id == "<1@x.example>"
+
+
+def test_text_changed_behind_the_approval_is_detected(store: Store) -> None:
+    draft_id = new_draft(store)
+    with store.session() as session:
+        draft = queue.get_draft(session, draft_id)
+        queue.approve(session, draft, actor="maria", message_id="<2@x.example>")
+        queue.current(session, draft).body = "tampered"
+        assert "differs from what was approved" in (queue.approval_is_valid(session, draft) or "")
+
+
+def test_state_rules(store: Store) -> None:
+    draft_id = new_draft(store)
+    with store.session() as session:
+        draft = queue.get_draft(session, draft_id)
+        with pytest.raises(InputError, match="give a reason"):
+            queue.reject(session, draft, actor="maria", reason=" ")
+        with pytest.raises(InputError, match="line break"):
+            queue.add_revision(
+                session, draft, subject="a\r\nBcc: x", body="b", author="m", actor="m"
+            )
+        queue.reject(session, draft, actor="maria", reason="wrong person")
+        with pytest.raises(StateError, match="only pending drafts can be approved"):
+            queue.approve(session, draft, actor="maria", message_id="<3@x.example>")
+        assert queue.cancel(session, draft, actor="sync", reason="replied") is False
