@@ -34,6 +34,12 @@ log = logging.getLogger(__name__)
 MODES = ("json_schema", "json_object_schema", "json_object", "text")
 _CAPABILITY_WORDS = ("response_format", "json_schema", "json_object")
 
+_HINTS = {
+    401: " (check the API key for this endpoint)",
+    403: " (check the API key's permissions for this model)",
+    404: " (check the model name and base_url)",
+}
+
 SleepFn = Callable[[float], Awaitable[None]]
 
 
@@ -141,7 +147,8 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, openai.APIConnectionError):
         return f"cannot connect: {exc}"
     if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code}: {exc.message}"
+        hint = _HINTS.get(exc.status_code, "")
+        return f"HTTP {exc.status_code}: {exc.message}{hint}"
     return str(exc)
 
 
@@ -304,16 +311,6 @@ class LLMClient:
             return None, "; ".join(errors[:5])
         return data, ""
 
-    def _response_format(self, mode: str, schema: dict[str, Any], name: str) -> dict[str, Any]:
-        if mode == "json_schema":
-            return {
-                "type": "json_schema",
-                "json_schema": {"name": name, "strict": True, "schema": schema},
-            }
-        if mode == "json_object_schema":
-            return {"type": "json_object", "schema": schema}
-        return {"type": "json_object"}
-
     async def _request(
         self, state: _CallState, schema: dict[str, Any], name: str, mode: str
     ) -> str:
@@ -323,8 +320,13 @@ class LLMClient:
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
         }
-        if mode != "text":
-            options["response_format"] = self._response_format(mode, schema, name)
+        if mode == "json_schema":
+            strict = {"name": name, "strict": True, "schema": schema}
+            options["response_format"] = {"type": "json_schema", "json_schema": strict}
+        elif mode == "json_object_schema":
+            options["response_format"] = {"type": "json_object", "schema": schema}
+        elif mode == "json_object":
+            options["response_format"] = {"type": "json_object"}
         state.options = options
         backoff = wait_exponential_jitter(max=30.0, jitter=1.0)
 

@@ -245,6 +245,8 @@ async def test_client_errors_fail_at_once(
     assert info.value.call.attempts == 1
     assert sleeps.calls == []
     assert f"HTTP {code}" in str(info.value)
+    if code == 401:
+        assert "check the API key" in str(info.value)
 
 
 async def test_invalid_json_is_repaired_once(
