@@ -13,7 +13,7 @@ from .store import open_store
 DEMO_DATA = resources.files("outreach") / "starter" / "demo"
 
 
-def run_demo(app: App, directory: Path) -> None:
+def run_demo(app: App, directory: Path, *, serve: bool = True) -> None:
     """Import the fictional candidates into the demo workspace and show them."""
     settings = load_config(directory / CONFIG_NAME)
     store = open_store(settings.database_url)

@@ -13,7 +13,7 @@ from .root import cli
 def main(argv: list[str] | None = None) -> None:
     """Run the command line; user errors print one line and exit 1, never a traceback."""
     try:
-        cli.main(args=argv, prog_name="outreach", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="outreach", standalone_mode=False)
     except OutreachError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    # Without standalone mode click returns the code of a command's `Exit` instead of exiting.
+    if isinstance(result, int) and result:
+        sys.exit(result)
 
 
 __all__ = ["cli", "main"]

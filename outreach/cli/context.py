@@ -21,7 +21,9 @@ class App:
     _settings: Settings | None = None
     _store: Store | None = None
     console: Console = field(default_factory=lambda: Console(highlight=False, soft_wrap=True))
-    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+    err: Console = field(
+        default_factory=lambda: Console(stderr=True, highlight=False, soft_wrap=True)
+    )
 
     @property
     def settings(self) -> Settings:

@@ -65,8 +65,11 @@ def init(directory: Path) -> None:
     help="Where to build the demo workspace.",
 )
 @click.option("--fresh", is_flag=True, help="Delete an earlier demo workspace first.")
+@click.option(
+    "--no-serve", is_flag=True, help="Build and show the demo, but don't start the web UI."
+)
 @click.pass_context
-def demo(ctx: click.Context, directory: Path, fresh: bool) -> None:
+def demo(ctx: click.Context, directory: Path, fresh: bool, no_serve: bool) -> None:
     """Build a demo workspace on embedded defaults and show what outreach does.
 
     Fictional candidates, the starter templates and SQLite; nothing leaves this machine.
@@ -81,7 +84,7 @@ def demo(ctx: click.Context, directory: Path, fresh: bool) -> None:
         shutil.rmtree(directory)
     write_workspace(directory)
     app: App = ctx.obj
-    run_demo(app, directory)
+    run_demo(app, directory, serve=not no_serve)
 
 
 @click.group("config")
