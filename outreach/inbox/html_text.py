@@ -8,7 +8,7 @@ properties of elements, and the text rules then see blockquotes as "> " lines.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 
 from outreach.inbox.trim_rules import MARK_HIDE_END, MARK_HIDE_START, MARK_QUOTE
@@ -26,9 +26,10 @@ _CLOSES = {"p": _BLOCK, "li": {"li"}, "dt": {"dt", "dd"}, "dd": {"dt", "dd"},
 # Elements an implied end tag does not reach past (nested lists, tables in cells).
 _SCOPES = {"p": {"table", "td", "th", "button"}, "li": {"ul", "ol"}, "dt": {"dl"}, "dd": {"dl"},
            "tr": {"table"}, "td": {"table"}, "th": {"table"}}  # fmt: skip
+_MAX_LEVEL = 150
 _SPACE_RE = re.compile(r"[ \t\n\r\f\v\u00a0]+")
 # Outlook desktop separates the quoted message with a top border above its header block.
-_BORDER_TOP_RE = re.compile(r"border-top\s*:\s*solid", re.IGNORECASE)
+_BORDER_TOP_RE = re.compile(r"border-top(?:-style)?\s*:[^;]*\bsolid", re.IGNORECASE)
 
 
 @dataclass
@@ -131,26 +132,35 @@ def render(html: str, *, markers: bool) -> str:
     builder.feed(html)
     builder.close()
     out = _Writer()
-    _render_children(builder.root, out, markers, pre=False, depth=0)
-    lines = out.result()
-    text = "\n".join(lines)
-    text = re.sub(r"\n{3,}", "\n\n", text)
-    return text.strip("\n")
+    _render_children(builder.root, out, _Context(markers=markers))
+    text = "\n".join(out.result())
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
 
 
-def _render_children(node: _Node, out: _Writer, markers: bool, pre: bool, depth: int) -> None:
+@dataclass(frozen=True)
+class _Context:
+    markers: bool
+    pre: bool = False
+    lists: int = 0  # list nesting, for indentation
+    level: int = 0  # element nesting, bounded so deep threads don't exhaust the stack
+
+
+def _render_children(node: _Node, out: _Writer, ctx: _Context) -> None:
+    if ctx.level > _MAX_LEVEL:
+        out.text(_flat(node), ctx.pre)
+        return
+    inner = replace(ctx, level=ctx.level + 1)
     for n, child in enumerate(node.children):
         if isinstance(child, str):
-            out.text(child, pre)
-        elif child.tag == "li" and node.tag == "ol":
-            _render(child, out, markers, pre, depth, bullet=f"{n + 1}. ")
+            out.text(child, ctx.pre)
         else:
-            _render(child, out, markers, pre, depth, bullet="- ")
+            bullet = f"{n + 1}. " if node.tag == "ol" else "- "
+            _render(child, out, inner, bullet)
 
 
-def _render(node: _Node, out: _Writer, markers: bool, pre: bool, depth: int, bullet: str) -> None:
+def _render(node: _Node, out: _Writer, ctx: _Context, bullet: str) -> None:
     tag = node.tag
-    if tag in _SKIP or tag.startswith("!"):
+    if tag in _SKIP or tag.startswith("!") or tag == "img":
         return
     if tag == "br":
         out.newline()
@@ -158,59 +168,56 @@ def _render(node: _Node, out: _Writer, markers: bool, pre: bool, depth: int, bul
     if tag == "hr":
         out.raw(["---"])
         return
-    if tag == "img":
-        return
-    pre = pre or tag in ("pre", "xmp")
-    if markers and _hides(node):
+    ctx = replace(ctx, pre=ctx.pre or tag in ("pre", "xmp"))
+    if ctx.markers and _hides(node):
         inner = _Writer()
-        _render_children(node, inner, markers, pre, depth)
+        _render_children(node, inner, ctx)
         out.raw([MARK_HIDE_START, *inner.result(), MARK_HIDE_END])
         return
-    if markers and _marks_quote(node):
+    if ctx.markers and _marks_quote(node):
         out.raw([MARK_QUOTE])
     if tag == "blockquote":
         inner = _Writer()
-        _render_children(node, inner, markers, pre, depth)
+        _render_children(node, inner, ctx)
         out.raw([f"> {line}" if line else ">" for line in _trim_blank(inner.result())])
         out.blank()
         return
     if tag == "a":
-        _render_link(node, out, markers, pre, depth)
+        _render_link(node, out, ctx)
         return
     if tag in ("td", "th") and out.current.strip():
-        out.text(" ", pre)
-    nested = tag in ("ul", "ol") and depth > 0  # a list inside a list item: no blank lines
+        out.text(" ", ctx.pre)
+    nested = tag in ("ul", "ol") and ctx.lists > 0  # a list inside a list item: no blank lines
     if tag in _PARAGRAPH and not nested:
         out.blank()
     elif tag in _BLOCK:
         out.block()
     if tag == "li":
-        out.text("  " * max(depth - 1, 0) + bullet, pre=True)
-    child_depth = depth + 1 if tag in ("ul", "ol") else depth
-    _render_children(node, out, markers, pre, child_depth)
+        out.text("  " * max(ctx.lists - 1, 0) + bullet, pre=True)
+    if tag in ("ul", "ol"):
+        ctx = replace(ctx, lists=ctx.lists + 1)
+    _render_children(node, out, ctx)
     if tag in _PARAGRAPH and not nested:
         out.blank()
     elif tag in _BLOCK:
         out.block()
 
 
-def _render_link(node: _Node, out: _Writer, markers: bool, pre: bool, depth: int) -> None:
+def _render_link(node: _Node, out: _Writer, ctx: _Context) -> None:
     before_lines, before = len(out.lines), len(out.current)
-    _render_children(node, out, markers, pre, depth)
+    _render_children(node, out, ctx)
     if len(out.lines) == before_lines:
         label = out.current[before:].strip()
     else:
         label = " ".join([*out.lines[before_lines:], out.current]).strip()
     href = node.attrs.get("href", "").strip()
-    target = href.removeprefix("mailto:") if href.startswith("mailto:") else href
     if not href.startswith(("http://", "https://", "mailto:")):
         return
+    target = href.removeprefix("mailto:")
     if not label:
-        out.text(target, pre)
-    elif _same_target(label, target):
-        return
-    else:
-        out.text(f" ({target})", pre)
+        out.text(target, ctx.pre)
+    elif not _same_target(label, target):
+        out.text(f" ({target})", ctx.pre)
 
 
 def _same_target(label: str, target: str) -> bool:
@@ -255,4 +262,13 @@ def _marks_quote(node: _Node) -> bool:
 
 
 def _flat(node: _Node) -> str:
-    return "".join(c if isinstance(c, str) else _flat(c) for c in node.children)
+    """Return the text of a subtree, without recursion (threads nest deeply)."""
+    parts: list[str] = []
+    stack: list[_Node | str] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            parts.append(item)
+        elif item.tag not in _SKIP:
+            stack.extend(reversed(item.children))
+    return "".join(parts)

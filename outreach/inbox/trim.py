@@ -253,10 +253,21 @@ def _interleaved(items: list[_Item], k: int) -> bool:
 
 def _delimiter_cuts(items: list[_Item], i: int) -> bool:
     """Tell whether the delimiter at i starts a signature rather than a section rule."""
-    rest = items[i + 1 :]
+    if r.SIG_DASH_RE.match(items[i].line):
+        return True
+    rest = [it for it in items[i + 1 :] if it.kind != "E"]
+    if rest and rest[0].kind in ("B", "Q", "QB", "S"):
+        return True  # Outlook's rule above the quoted message's header block
+    if i > 0 and items[i - 1].kind != "E" and set(items[i].line.strip()) <= {"-", "="}:
+        return False  # dashes right under text underline it (a heading, a table header)
     if any(it.kind in ("B", "Q", "QB", "S") for it in rest):
         return True
-    return sum(1 for it in rest if it.kind == "T") <= _SIGNATURE_LINES
+    text = [it.line for it in rest if it.kind == "T"]
+    if len(text) > _SIGNATURE_LINES:
+        return False
+    # Signatures are short lines (name, title, phone); a short rule ("---", "***") above
+    # paragraphs is a section break, a long one (Outlook's underscores) a separator.
+    return all(r.words(line) <= 12 for line in text) or len(items[i].line.strip()) >= 10
 
 
 def _drop_trailing_quotes(items: list[_Item], keep: list[bool]) -> bool:

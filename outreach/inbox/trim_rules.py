@@ -82,21 +82,24 @@ _HEADER_RE = re.compile(
 )
 _FROM_RE = re.compile(rf"^(?:{_FROM_KEYS})$", re.IGNORECASE)
 # Outlook on phones prints the whole header on one line: "From: … Sent: … To: … Subject: …".
-_INLINE_KEY_RE = re.compile(rf"(?:^|\s)[*_]{{0,2}}(?:{_FROM_KEYS}|{_OTHER_KEYS})[*_]{{0,2}}\s?:\s")
+_INLINE_KEY_RE = re.compile(
+    rf"(?:^|\s)[*_]{{0,2}}(?:{_FROM_KEYS}|{_OTHER_KEYS})[*_]{{0,2}}\s?:\s", re.IGNORECASE
+)
 
 DELIMITER_RE = re.compile(r"^\s*(?:[-_=~*#+•—–]{2,}|ᐧ)\s*$")
 SIG_DASH_RE = re.compile(r"^--\s?$")
 
 # Lines mobile clients append ("Sent from my iPhone", "Von meinem iPhone gesendet", …).
 _MOBILE_RE = re.compile(
-    r"^(?:sent\s+(?:from|with|via|by|using|on)\b|get\s+\[?outlook\b|from\s+my\s+\w+|"
+    r"^(?:sent\s+(?:from|with|via|by|using|on\s+my)\b|get\s+\[?outlook\b|"
+    r"from\s+my\s+(?:iphone|ipad|android|mobile|phone|cell|samsung|galaxy|blackberry)\b.{0,20}$|"
     r"envoy[ée]\s+(?:de|depuis|avec|à\s+partir)\b|von\s+meinem\b.*\bgesendet|"
     r"gesendet\s+(?:von|mit)\s|diese\s+nachricht\s+wurde\s+von\s+meinem\b|"
     r"(?:skickat|skickad|sendt|sendes)\s+(?:från|fra|med)\b|verzonden\s+(?:met|vanaf|van)\b|"
     r"verstuurd\s+(?:met|vanaf|van)\b|enviad[oa]\s+(?:desde|de|do|da|con|com|a\s+partir)\b|"
     r"inviato\s+da\b|lähetetty\s|wysłane\s+(?:z|przy)\b|отправлено\s+(?:с|из)\b|"
     r"надіслано\s+з\b|odesláno\s+z\b|gönderildi\b|(?:寄自|发自|發自|来自)我的|.*から送信$|"
-    r"\w+\s+from\s+(?:my\s+)?(?:mobile|phone|iphone|ipad|android)\b)",
+    r"\w+\s+from\s+(?:my\s+)?(?:mobile|phone|iphone|ipad|android)[.!]?$)",
     re.IGNORECASE,
 )
 QUOTE_RE = re.compile(r"^\s*>")
@@ -123,7 +126,7 @@ def unquote(line: str) -> str:
 def is_mobile_signature(line: str) -> bool:
     """Tell whether a line is a client-added mobile signature."""
     s = line.strip().strip("<>()[]*_ ").strip()
-    return bool(s) and words(s) <= 16 and bool(_MOBILE_RE.match(s))
+    return bool(s) and words(s) <= 12 and bool(_MOBILE_RE.match(s))
 
 
 def is_delimiter(line: str) -> bool:
