@@ -466,6 +466,36 @@ def list_candidates(store: Store, *, tag: str | None = None) -> list[dict[str, A
         return [profile(c, tags.get(c.id, ())) for c in candidates]
 
 
+def select_emails(store: Store, selector: str) -> list[str]:
+    """Addresses chosen by `tag:NAME` or by a CSV/JSON file with an email column."""
+    if selector.startswith("tag:"):
+        tag = selector[4:].strip()
+        with store.session() as session:
+            query = (
+                select(Candidate.email)
+                .join(CandidateTag)
+                .where(CandidateTag.tag == tag)
+                .order_by(Candidate.email)
+            )
+            emails = list(session.scalars(query))
+        if not emails:
+            raise InputError(f"no candidates tagged {tag!r}; see `outreach candidates list`")
+        return emails
+    path = Path(selector)
+    if not path.exists():
+        raise InputError(
+            f"--candidates {selector!r}: no such file; use tag:NAME or a CSV/JSON file"
+        )
+    records, _ = read_rows(path)
+    emails = []
+    for line, record in records:
+        try:
+            emails.append(normalise_email(str(record.get("email") or "")))
+        except InputError as exc:
+            raise InputError(f"{path}, line {line}: {exc}") from None
+    return list(dict.fromkeys(emails))
+
+
 def get_candidate(session: Session, email: str) -> Candidate:
     """The candidate with this address; NotFound when there is none."""
     address = email.strip().lower()

@@ -9,6 +9,7 @@ import click
 from .. import __version__
 from .candidates import candidates
 from .context import App
+from .drafting import draft, feedback, templates
 from .workspace import config_group, demo, init
 
 
@@ -39,3 +40,6 @@ cli.add_command(init)
 cli.add_command(demo)
 cli.add_command(config_group)
 cli.add_command(candidates)
+cli.add_command(templates)
+cli.add_command(draft)
+cli.add_command(feedback)
