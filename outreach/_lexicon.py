@@ -1,4 +1,4 @@
-"""Word lists behind the grounding checks: calendars, common words, phrases, stopwords.
+"""Word lists and recognisers behind the grounding checks: dates, numbers, phrases, stopwords.
 
 Kept apart from ``grounding.py`` so the rules read without scrolling past vocabulary. The lists
 are small on purpose: they cover what a model writes in recruiting mail, and every hit is only a
@@ -76,6 +76,51 @@ def calendar_word(word: str) -> tuple[str, int] | None:
     if low in WEEKDAYS:
         return ("weekday", WEEKDAYS[low])
     return None
+
+
+# Specifics the checks extract from text and normalise for tolerant matching.
+URL_RE = re.compile(r"\b(?:https?://|www\.)[^\s<>()\"']+", re.IGNORECASE)
+EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+NUMBER_RE = re.compile(
+    r"(?<![\w.,])\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+(?![\d])|(?<![\w])\d+(?:[.,]\d+)?"
+)
+_ISO_DATE_RE = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
+_MONTH_ALT = "|".join(sorted(MONTHS, key=len, reverse=True))
+_NAMED_DATE_RE = re.compile(
+    rf"\b(?:(\d{{1,2}})(?:st|nd|rd|th|e|\.)?\s+(?:of\s+)?({_MONTH_ALT})\b(?:,?\s+(\d{{4}}))?"
+    rf"|({_MONTH_ALT})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?)",
+    re.IGNORECASE,
+)
+
+
+def number(raw: str) -> str:
+    """Normalise '1,000', '1 000' and '1000' alike, and '3,5' like '3.5'."""
+    if re.fullmatch(r"\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+", raw):
+        raw = re.sub(r"\D", "", raw)
+    raw = raw.replace(",", ".")
+    whole, _, frac = raw.partition(".")
+    frac = frac.rstrip("0")
+    return (whole.lstrip("0") or "0") + (f".{frac}" if frac else "")
+
+
+def url(raw: str) -> str:
+    raw = raw.rstrip(".,;:!?)]}'\"").lower()
+    raw = re.sub(r"^(?:https?://)?(?:www\.)?", "", raw)
+    return raw.rstrip("/")
+
+
+def dates(text: str) -> list[tuple[int, int, int | None, int, int]]:
+    """Return (month, day, year, start, end) for ISO and month-name dates."""
+    found: list[tuple[int, int, int | None, int, int]] = []
+    for m in _ISO_DATE_RE.finditer(text):
+        found.append((int(m.group(2)), int(m.group(3)), int(m.group(1)), m.start(), m.end()))
+    for m in _NAMED_DATE_RE.finditer(text):
+        day, month = (m.group(1), m.group(2)) if m.group(2) else (m.group(5), m.group(4))
+        year = m.group(3) or m.group(6)
+        found.append(
+            (MONTHS[month.lower()], int(day), int(year) if year else None, m.start(), m.end())
+        )
+    return found
 
 
 CONNECTORS = _words("of de del der den van von af la le du da di & y zu")

@@ -39,20 +39,8 @@ class GroundingInput:
     template_source: str
 
 
-_URL_RE = re.compile(r"\b(?:https?://|www\.)[^\s<>()\"']+", re.IGNORECASE)
-_EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-_NUMBER_RE = re.compile(
-    r"(?<![\w.,])\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+(?![\d])|(?<![\w])\d+(?:[.,]\d+)?"
-)
 _WORD_RE = re.compile(r"[^\W\d_][\w]*(?:['’\-.][^\W_]+)*")
 _SENTENCE_GAP_RE = re.compile(r"[.!?:\n•\"“”«»]|^\s*[-*]\s")
-_ISO_DATE_RE = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
-_MONTH_ALT = "|".join(sorted(lex.MONTHS, key=len, reverse=True))
-_NAMED_DATE_RE = re.compile(
-    rf"\b(?:(\d{{1,2}})(?:st|nd|rd|th|e|\.)?\s+(?:of\s+)?({_MONTH_ALT})\b(?:,?\s+(\d{{4}}))?"
-    rf"|({_MONTH_ALT})\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s+(\d{{4}}))?)",
-    re.IGNORECASE,
-)
 _GREETING_RE = re.compile(
     r"^[ \t]*(?:hi|hello|hey|dear|hej|hejsan|hallo|hei|hoi|hola|bonjour|moi|good (?:morning|"
     r"afternoon|evening))[ \t,]+([^\s,!.:;]+)\.?(?:[ \t]+([^\s,!.:;]+))?",
@@ -88,36 +76,6 @@ def _flatten(value: Any) -> Iterable[str]:
         yield str(value)
 
 
-def _number(raw: str) -> str:
-    """Normalise '1,000', '1 000' and '1000' alike, and '3,5' like '3.5'."""
-    if re.fullmatch(r"\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+", raw):
-        raw = re.sub(r"\D", "", raw)
-    raw = raw.replace(",", ".")
-    whole, _, frac = raw.partition(".")
-    frac = frac.rstrip("0")
-    return (whole.lstrip("0") or "0") + (f".{frac}" if frac else "")
-
-
-def _url(raw: str) -> str:
-    raw = raw.rstrip(".,;:!?)]}'\"").lower()
-    raw = re.sub(r"^(?:https?://)?(?:www\.)?", "", raw)
-    return raw.rstrip("/")
-
-
-def _dates(text: str) -> list[tuple[int, int, int | None, int, int]]:
-    """Return (month, day, year, start, end) for ISO and month-name dates."""
-    found: list[tuple[int, int, int | None, int, int]] = []
-    for m in _ISO_DATE_RE.finditer(text):
-        found.append((int(m.group(2)), int(m.group(3)), int(m.group(1)), m.start(), m.end()))
-    for m in _NAMED_DATE_RE.finditer(text):
-        day, month = (m.group(1), m.group(2)) if m.group(2) else (m.group(5), m.group(4))
-        year = m.group(3) or m.group(6)
-        found.append(
-            (lex.MONTHS[month.lower()], int(day), int(year) if year else None, m.start(), m.end())
-        )
-    return found
-
-
 class _Facts:
     """The inputs, indexed for tolerant look-ups."""
 
@@ -125,10 +83,10 @@ class _Facts:
         parts = [*_flatten(inputs.candidate), *_flatten(inputs.role), *_flatten(inputs.sender)]
         parts += [inputs.notes, inputs.conversation, inputs.template_source]
         text = "\n".join(parts)
-        self.urls = {_url(u) for u in _URL_RE.findall(text)}
-        self.emails = {e.lower() for e in _EMAIL_RE.findall(text)}
-        self.numbers = {_number(n) for n in _NUMBER_RE.findall(text)}
-        self.day_months = {(m, d) for m, d, _, _, _ in _dates(text)}
+        self.urls = {lex.url(u) for u in lex.URL_RE.findall(text)}
+        self.emails = {e.lower() for e in lex.EMAIL_RE.findall(text)}
+        self.numbers = {lex.number(n) for n in lex.NUMBER_RE.findall(text)}
+        self.day_months = {(m, d) for m, d, _, _, _ in lex.dates(text)}
         tokens = [_token(w) for w in _WORD_RE.findall(text.replace("-", " "))]
         # "github.com" and "write-through" also support "GitHub" and "write".
         self.words = set(tokens) | {p for t in tokens for p in re.split(r"[.'’]", t) if p}
@@ -145,7 +103,7 @@ class _Facts:
         )
 
     def has_url(self, url: str) -> bool:
-        norm = _url(url)
+        norm = lex.url(url)
         return any(known == norm or known.startswith(norm + "/") for known in self.urls)
 
 
@@ -161,15 +119,15 @@ def _spans_flags(text: str, facts: _Facts, slot: str) -> tuple[list[Flag], str]:
     def blank(start: int, end: int) -> None:
         chars[start:end] = "\x00" * (end - start)
 
-    for m in _EMAIL_RE.finditer(text):
+    for m in lex.EMAIL_RE.finditer(text):
         if m.group().lower() not in facts.emails:
             flags.append(_unsupported(m.group(), slot))
         blank(m.start(), m.end())
-    for m in _URL_RE.finditer(text):
+    for m in lex.URL_RE.finditer(text):
         if "\x00" not in "".join(chars[m.start() : m.end()]) and not facts.has_url(m.group()):
             flags.append(_unsupported(m.group().rstrip(".,;:!?)"), slot))
         blank(m.start(), m.end())
-    for month, day, year, start, end in sorted(_dates(text), key=lambda d: d[3]):
+    for month, day, year, start, end in sorted(lex.dates(text), key=lambda d: d[3]):
         if "\x00" in "".join(chars[start:end]):
             continue
         known = (month, day) in facts.day_months and (year is None or str(year) in facts.numbers)
@@ -192,8 +150,8 @@ def _unsupported(text: str, slot: str) -> Flag:
 def _specifics(text: str, facts: _Facts, slot: str) -> list[Flag]:
     """Flag names, organisations, places, numbers and dates the inputs do not contain."""
     flags, clean = _spans_flags(text, facts, slot)
-    for m in _NUMBER_RE.finditer(clean):
-        if _number(m.group()) not in facts.numbers:
+    for m in lex.NUMBER_RE.finditer(clean):
+        if lex.number(m.group()) not in facts.numbers:
             flags.append(_unsupported(m.group().strip(), slot))
     words = [(m.group(), m.start(), m.end()) for m in _WORD_RE.finditer(clean)]
     sequences: list[list[int]] = []

@@ -14,52 +14,44 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError
+from jinja2 import Template, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from outreach.errors import NotFound, TemplateError
+from outreach.template_context import (
+    UNSAFE_HINT,
+    Record,
+    TemplateUndefined,
+    build_context,
+    candidate_context,
+    lcfirst,
+    reply_subject,
+)
+
+__all__ = [
+    "KINDS",
+    "EmailTemplate",
+    "Record",
+    "Rendered",
+    "Slot",
+    "TemplateLibrary",
+    "candidate_context",
+    "lcfirst",
+    "reply_subject",
+]
 
 KINDS = ("outreach", "follow_up", "feedback", "reply")
 _HEADERS = ("subject", "kind", "description", "language")
 _HEADER_RE = re.compile(r"^([A-Za-z][A-Za-z-]*):[ \t]*(.*)$")
 # Control characters survive every Jinja filter (upper, title, trim) unchanged.
 _MARKER_RE = re.compile("\x1e(\\d+)\x1f")
-_REPLY_PREFIX_RE = re.compile(r"^\s*(?:(?:re|sv|aw|vs|fw|fwd|antw)\s*:\s*)+", re.IGNORECASE)
-_NAME_TITLES = {"dr", "dr.", "mr", "mr.", "mrs", "mrs.", "ms", "ms.", "prof", "prof.", "mx", "mx."}
-
-_UNSAFE_HINT = "templates may not reach Python internals or use '_' names"
-_HINTS = {
-    "candidate": "fix the template or add the column to the candidate file",
-    "role": "fix the template or add it to the campaign's role",
-    "sender": "fix the template or add it to [sender] in config.toml",
-}
-_DEFAULTS: dict[str, Mapping[str, Any]] = {
-    "role": {"title": "", "location": "", "link": "", "hiring_manager": ""},
-    "sender": {"name": "", "email": "", "signature": ""},
-}
-_CANDIDATE_FIELDS: dict[str, Any] = {
-    "name": "",
-    "first_name": "",
-    "email": "",
-    "headline": "",
-    "company": "",
-    "role": "",
-    "location": "",
-    "timezone": "",
-    "language": "",
-    "skills": (),
-    "achievements": (),
-    "links": (),
-    "notes": "",
-    "extra": {},
-}
 
 
 @dataclass(frozen=True)
@@ -96,116 +88,9 @@ class EmailTemplate:
     source: str
 
 
-class Record(Mapping[str, Any]):
-    """A read-only mapping whose keys read as attributes in templates."""
-
-    __slots__ = ("_label", "_data")
-
-    def __init__(self, label: str, data: Mapping[str, Any]) -> None:
-        object.__setattr__(self, "_label", label)
-        object.__setattr__(self, "_data", MappingProxyType(dict(data)))
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self._data[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{self._label} is read-only")
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __repr__(self) -> str:
-        return f"Record({self._label!r}, {dict(self._data)!r})"
-
-
-def _freeze(value: Any, label: str) -> Any:
-    """Turn dicts into Records and lists into tuples so templates cannot mutate the inputs."""
-    if isinstance(value, Record):
-        return value
-    if isinstance(value, Mapping):
-        return Record(label, {str(k): _freeze(v, f"{label}.{k}") for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(_freeze(v, label) for v in value)
-    return value
-
-
-def _first_name(name: str) -> str:
-    if "," in name:  # "Svensson, Anna"
-        name = name.split(",", 1)[1]
-    words = [w for w in name.split() if w.lower() not in _NAME_TITLES]
-    return words[0] if words else ""
-
-
-def _as_list(value: Any) -> Any:
-    if isinstance(value, str):
-        return tuple(p.strip() for p in re.split(r"[;,|\n]", value) if p.strip())
-    return value if value is not None else ()
-
-
-def candidate_context(profile: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Build the read-only `candidate` template object from a plain profile dict."""
-    data: dict[str, Any] = dict(_CANDIDATE_FIELDS)
-    extra = dict(profile.get("extra") or {})
-    for key, value in profile.items():
-        if key not in _CANDIDATE_FIELDS:
-            extra.setdefault(key, value)
-        data[key] = value
-    for key in ("skills", "achievements"):
-        data[key] = _as_list(data[key])
-    if isinstance(data["links"], str):
-        data["links"] = _as_list(data["links"])
-    for key in ("name", "first_name", "email", "headline", "company", "role", "location"):
-        data[key] = "" if data[key] is None else str(data[key]).strip()
-    data["language"] = str(data["language"] or "").strip().lower()
-    if not data["first_name"]:
-        data["first_name"] = _first_name(data["name"])
-    data["extra"] = extra
-    return _freeze(data, "candidate")  # type: ignore[no-any-return]
-
-
-class _Undefined(StrictUndefined):
-    """StrictUndefined whose message names the template variable, not a Python type."""
-
-    @property
-    def _undefined_message(self) -> str:
-        obj, name = self._undefined_obj, self._undefined_name
-        if isinstance(name, str) and name.startswith("_"):
-            return f"access to '{name}' is unsafe — {_UNSAFE_HINT}"
-        if isinstance(obj, Record) and isinstance(name, str):
-            label = object.__getattribute__(obj, "_label")
-            root = label.split(".", 1)[0]
-            hint = _HINTS.get(root, "fix the template or pass it in the context")
-            return f"'{label}' has no attribute '{name}' — {hint}"
-        return str(super()._undefined_message) + " — fix the template or pass it in the context"
-
-
-def reply_subject(subject: Any) -> str:
-    """Return 'Re: <subject>' with any earlier Re:/SV:/AW: prefixes folded into one."""
-    return "Re: " + _REPLY_PREFIX_RE.sub("", str(subject)).strip()
-
-
-def lcfirst(text: Any) -> str:
-    """Lower-case the first letter so a profile line can continue a sentence; keep acronyms."""
-    value = str(text)
-    if len(value) > 1 and value[1].isupper():
-        return value
-    return value[:1].lower() + value[1:]
-
-
 def _environment() -> SandboxedEnvironment:
     env = SandboxedEnvironment(
-        undefined=_Undefined,
+        undefined=TemplateUndefined,
         autoescape=False,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -283,7 +168,7 @@ def _error_line(exc: BaseException, filename: str) -> int | None:
 def _explain(exc: BaseException) -> str:
     if isinstance(exc, SecurityError):
         text = str(exc)
-        return text if _UNSAFE_HINT in text else f"{text.rstrip('.')} — {_UNSAFE_HINT}"
+        return text if UNSAFE_HINT in text else f"{text.rstrip('.')} — {UNSAFE_HINT}"
     if isinstance(exc, TemplateSyntaxError):
         return f"syntax error: {exc.message}"
     if isinstance(exc, UndefinedError):
@@ -341,18 +226,6 @@ class _SlotCollector:
             name = f"slot{number}"
         self.slots.append(Slot(name, instruction.strip(), text_fallback, max_words, line))
         return f"\x1e{len(self.slots) - 1}\x1f"
-
-
-def _context(context: Mapping[str, Any]) -> dict[str, Any]:
-    values: dict[str, Any] = {"notes": "", "outcome": "", "conversation": ()}
-    for key, defaults in _DEFAULTS.items():
-        values[key] = {**defaults, **dict(context.get(key) or {})}
-    for key, value in context.items():
-        if key not in _DEFAULTS:
-            values[key] = value
-    if "candidate" in values and not isinstance(values["candidate"], Record):
-        values["candidate"] = candidate_context(values["candidate"])
-    return {key: _freeze(value, key) for key, value in values.items()}
 
 
 def _tidy(text: str) -> str:
@@ -498,7 +371,7 @@ class TemplateLibrary:
         label = _display(parsed.meta.path)
         collector = _SlotCollector(label)
         collector.filename = str(parsed.meta.path)
-        values = _context(context)
+        values = build_context(context)
         values["ai"] = collector
         out: list[str] = []
         for template, pad in ((parsed.subject, parsed.subject_pad), (parsed.body, parsed.body_pad)):
