@@ -6,6 +6,8 @@ import base64
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from outreach.inbox.classify import Classification, Kind, classify
 from outreach.inbox.parse import parse_message
@@ -644,3 +646,10 @@ def test_human_replies(text: str) -> None:
 def test_human_reply_with_empty_return_path_is_not_a_bounce() -> None:
     raw = b"Return-Path: <>\r\n" + _reply("Yes, let's talk on Monday.")
     assert run(raw).kind is Kind.HUMAN
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=1500), st.text(max_size=200))
+def test_classify_never_raises(raw: bytes, reply_text: str) -> None:
+    result = classify(parse_message(raw), reply_text, today=TODAY)
+    assert isinstance(result.kind, Kind)

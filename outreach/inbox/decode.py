@@ -18,6 +18,7 @@ _CHARSET_ALIASES = {
 # Declared Latin charsets are often UTF-8 in fact; valid UTF-8 is rarely anything else.
 _UTF8_FIRST = {"us-ascii", "ascii", "iso-8859-1", "latin1", "latin-1", "iso-8859-15", "cp1252"}
 _UTF8_FIRST |= {"windows-1252"}
+_SURROGATE = re.compile("[\udc80-\udcff]")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?]*)\?=")
 _ENCODED_WORD_START = re.compile(r"=\?[^?\s]+\?[QqBb]\?")
 _BETWEEN_WORDS = re.compile(r"(\?=)[ \t\r\n]+(=\?)")
@@ -25,7 +26,7 @@ _BETWEEN_WORDS = re.compile(r"(\?=)[ \t\r\n]+(=\?)")
 
 def has_8bit(value: str) -> bool:
     """Tell whether a parsed header value carries raw 8-bit bytes (surrogate escapes)."""
-    return any("\udc80" <= ch <= "\udcff" for ch in value)
+    return _SURROGATE.search(value) is not None
 
 
 def to_text(value: str) -> str:

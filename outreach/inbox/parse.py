@@ -168,6 +168,13 @@ def _parse(raw: bytes, *, headers_only: bool, max_body_bytes: int) -> Parsed:
 
 
 def _parse_tree(raw: bytes, headers_only: bool, flags: list[str]) -> EmailMessage | Message:
+    if headers_only:
+        # We read raw header values anyway; compat32 skips policy.default's header objects,
+        # which are most of the cost of the header-fetch pass over a whole mailbox.
+        try:
+            return BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True)
+        except Exception:  # an empty message beats an exception in the sync loop
+            return Message()
     try:
         parsed: EmailMessage | Message = BytesParser(policy=policy.default).parsebytes(
             raw, headersonly=headers_only
