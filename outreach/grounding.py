@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from outreach import _lexicon as lex
-from outreach.templates import Slot
+from outreach.templates import Slot, candidate_context
 
 
 @dataclass(frozen=True)
@@ -240,10 +240,9 @@ def _calendar(text: str, facts: _Facts, slot: str) -> list[Flag]:
 
 
 def _greetings(body: str, candidate: Mapping[str, Any]) -> list[Flag]:
-    first = str(candidate.get("first_name") or "").strip()
-    if not first:
-        first = str(candidate.get("name") or "").split(" ")[0]
-    last = str(candidate.get("name") or "").strip().split(" ")[-1]
+    person = candidate_context(candidate)  # derives first_name the way templates do
+    first = str(person["first_name"])
+    last = (str(person["name"]).split(",")[0].split() or [""])[-1]
     flags = []
     for m in _GREETING_RE.finditer(body):
         word, nxt = m.group(1), m.group(2) or ""

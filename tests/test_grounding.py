@@ -254,6 +254,9 @@ def test_wrong_greeting_in_later_paragraph_and_hyphenated_name(lib: TemplateLibr
     profile = {**PROFILE, "name": "Anna-Karin Svensson"}
     for ok in ["Hi Anna-Karin,", "Hi Anna,"]:
         assert run(lib, "intro", None, profile=profile, body=f"{ok}\n\nText.\n") == []
+    reversed_name = {**PROFILE, "name": "Svensson, Anna"}
+    for ok in ["Hi Anna,", "Dear Ms Svensson,"]:
+        assert run(lib, "intro", None, profile=reversed_name, body=f"{ok}\n\nText.\n") == []
 
 
 @pytest.mark.parametrize(

@@ -211,6 +211,17 @@ def test_slot_discovery_skips_untaken_branches(tmp_path: Path) -> None:
     ]
 
 
+def test_slot_inside_a_macro_reports_the_macro_line(tmp_path: Path) -> None:
+    src = (
+        "Subject: s\n\n{% macro closing() %}\n"
+        '{{ ai("Close with one line.", name="close", fallback="Best") }}\n'
+        "{% endmacro %}\nHi\n{{ closing() }}\n"
+    )
+    lib = write(tmp_path, "t", src)
+    assert [(s.name, s.line) for s in lib.slots("t", context())] == [("close", 4)]
+    assert lib.render("t", context(), {"close": "Talk soon"}).body == "Hi\nTalk soon\n"
+
+
 def test_slot_without_fallback_needs_a_value(tmp_path: Path) -> None:
     lib = write(tmp_path, "branchy", BRANCHY)
     with pytest.raises(TemplateError, match=r"branchy\.j2, line 6: AI slot 'hook' has no value"):
