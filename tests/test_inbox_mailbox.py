@@ -15,7 +15,8 @@ import imapclient
 import pytest
 
 from outreach.errors import ConfigError, SyncError
-from outreach.inbox.mailbox import ImapMailbox, Mailbox, is_loopback
+from outreach.inbox.imap import ImapMailbox
+from outreach.inbox.mailbox import Mailbox, is_loopback
 from outreach.inbox.maildir import MaildirMailbox
 
 if TYPE_CHECKING:
@@ -263,6 +264,46 @@ def test_append_files_a_seen_copy_that_search_finds(box: Box) -> None:
 def test_missing_folder_is_a_sync_error(box: Box) -> None:
     with pytest.raises(SyncError, match="Nowhere"):
         box.mailbox.select("Nowhere")
+
+
+@pytest.mark.dovecot
+def test_gmail_syncs_all_mail_alone(dovecot: Dovecot) -> None:
+    made = _imap_box(dovecot)
+    box = next(made)
+    client = imapclient.IMAPClient(dovecot.host, dovecot.port, ssl=False)
+    client.login(box.user, dovecot.password)
+    for name in ("[Gmail]/All Mail", "[Gmail]/Sent Mail"):
+        client.create_folder(name)
+    client.logout()
+    assert box.mailbox.folders() == ["[Gmail]/All Mail"]
+    made.close()
+
+
+def _new_maildir(root: Path) -> Path:
+    stdlib_mailbox.Maildir(root, create=True)
+    return root
+
+
+@pytest.mark.parametrize("kind", [pytest.param("imap", marks=pytest.mark.dovecot), "maildir"])
+def test_configured_folders_win(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    if kind == "imap":
+        server = request.getfixturevalue("dovecot")
+        mailbox: Mailbox = ImapMailbox(
+            host=server.host,
+            port=server.port,
+            security="none",
+            username=server.new_user(),
+            password=server.password,
+            folders=["INBOX", "Drafts"],
+        )
+    else:
+        mailbox = MaildirMailbox(
+            _new_maildir(tmp_path / "m"),
+            tmp_path / "state",
+            folders=["INBOX", "Drafts"],
+        )
+    with mailbox:
+        assert mailbox.folders() == ["INBOX", "Drafts"]
 
 
 @pytest.mark.dovecot
