@@ -4,7 +4,8 @@ Header values are decoded from the raw bytes by a tolerant decoder of our own in
 ``email.policy.default``'s header objects: those raise on some broken headers and decide
 silently what to do with bad encoded words, while we want the text *and* a flag saying so.
 The MIME tree itself comes from the stdlib parser (``policy.default``, ``compat32`` as a
-fallback), and part headers are read through a ``compat32`` view, which never raises.
+fallback; ``compat32`` alone for header-only fetches, where speed matters), and part headers
+are read through a ``compat32`` view, which never raises. Body text has "\n" line ends.
 """
 
 from __future__ import annotations
@@ -307,7 +308,8 @@ class _Body:
         if not is_text:
             return
         data = self._decoded(part, payload, flags)
-        text = decode_bytes(data, view.get_content_charset() or None, flags)
+        charset = view.get_content_charset() or None
+        text = decode_bytes(data, charset, flags).replace("\r\n", "\n")
         if ctype == "text/plain":
             if not nested and self.text is None:
                 self.text = text
