@@ -23,22 +23,11 @@ from types import MappingProxyType
 from outreach.inbox.decode import decode_bytes, decode_header, has_8bit, to_text
 
 # Headers classify() needs; anything else stays in ``message``.
-SELECTED_HEADERS = (
-    "auto-submitted",
-    "x-autoreply",
-    "x-autorespond",
-    "x-auto-response-suppress",
-    "x-ms-exchange-inbox-rules-loop",
-    "x-ms-exchange-generated-message-source",
-    "precedence",
-    "list-id",
-    "list-unsubscribe",
-    "list-post",
-    "return-path",
-    "x-failed-recipients",
-    "content-type",
-    "feedback-type",
-    "x-loop",
+SELECTED_HEADERS = tuple(
+    """auto-submitted x-autoreply x-autorespond x-auto-response-suppress
+    x-ms-exchange-inbox-rules-loop x-ms-exchange-generated-message-source precedence list-id
+    list-unsubscribe list-post return-path x-failed-recipients content-type feedback-type
+    x-loop""".split()
 )
 
 # Report parts hold header blocks, not text for the recruiter.
