@@ -68,6 +68,7 @@ class ImapMailbox(Mailbox):
                 f"no IMAP password for {username}: set OUTREACH_IMAP_PASSWORD or an OAuth2 token"
             )
         self._where = f"imap {host}:{port}"
+        self._timeout = timeout
         self._secrets = [s for s in (password, oauth2_token) if s]
         self._folders = list(folders) if folders else None
         self._selected: str | None = None
@@ -119,7 +120,7 @@ class ImapMailbox(Mailbox):
         text = first.decode("utf-8", "replace") if isinstance(first, bytes) else str(exc)
         text = text or type(exc).__name__
         if isinstance(exc, TimeoutError) or "timed out" in text:
-            text = "timed out"
+            text = f"timed out after {self._timeout:g} s"
         for secret in self._secrets:
             text = text.replace(secret, "***")
         return " ".join(text.split())

@@ -317,7 +317,7 @@ def dovecot(request: pytest.FixtureRequest) -> Iterator[Dovecot]:
         log = root / "dovecot.log"
         with open(root / "stderr.log", "wb") as stderr:
             proc = subprocess.Popen(
-                [*prefix, "dovecot", "-F", "-c", str(config)],
+                [*prefix, *_die_with_us(prefix), "dovecot", "-F", "-c", str(config)],
                 stdin=subprocess.DEVNULL,
                 stdout=stderr,
                 stderr=stderr,
@@ -335,6 +335,14 @@ def dovecot(request: pytest.FixtureRequest) -> Iterator[Dovecot]:
             _stop(proc)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _die_with_us(prefix: list[str]) -> list[str]:
+    """Ask setpriv for a parent-death signal, so a killed pytest takes Dovecot with it."""
+    if not prefix:
+        return []
+    usage = subprocess.run(["setpriv", "--help"], capture_output=True, text=True, check=False)
+    return ["--pdeathsig", "TERM"] if "--pdeathsig" in usage.stdout else []
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
