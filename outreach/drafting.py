@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -30,6 +31,8 @@ from .templates import TemplateLibrary, candidate_context
 
 CLOSED = (queue.REJECTED, queue.CANCELLED)
 OUTCOMES = ("reject", "advance", "offer")
+# Template code (slot instructions, max_words=40, conditions) is not a source of facts.
+JINJA_TAG = re.compile(r"\{([{%#]).*?[}%#]\}", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -129,11 +132,12 @@ class Drafter:
         }
         slots = self.library.slots(spec.template, context)
         conversation = conversation_text(spec.conversation)
+        # The model sees the profile without our bookkeeping (ids, status, tags).
+        data = {k: v for k, v in person.items() if k not in ("id", "status", "tags")}
         values: dict[str, str] | None = None
         calls: list[CallRecord] = []
         error = ""
         if slots and self.llm is not None:
-            data = {k: v for k, v in person.items() if k not in ("id", "status", "tags")}
             messages = slot_messages(
                 template_name=template.name,
                 template_source=template.source,
@@ -167,12 +171,12 @@ class Drafter:
             slots,
             rendered.body,
             grounding.GroundingInput(
-                candidate=person,
+                candidate=data,
                 role=spec.role,
                 sender=self.sender,
                 notes=spec.notes,
                 conversation=conversation,
-                template_source=template.source,
+                template_source=JINJA_TAG.sub(" ", template.source),
             ),
             kind=template.kind,
             language=template.language,
