@@ -234,3 +234,54 @@ def test_trim_reply_prefers_plain_text() -> None:
     assert trim_reply("Plain wins.\n\nSent from my iPhone", GMAIL).visible == "Plain wins."
     assert "Tuesday at 10" in trim_reply("  \n", GMAIL).visible
     assert trim_reply(None, None) == Trimmed(visible="", elided="")
+
+
+def test_section_rules_and_underlines_are_not_signatures() -> None:
+    answers = (
+        "Hi,\n\nMy answers:\n\n---\n\n"
+        "Q1: I have worked with Python for six years, mostly on backend services and pipelines.\n"
+        "Q2: No, I would rather not relocate."
+    )
+    assert trim_text(answers).visible == answers
+    table = "The plan:\n\n  QUERY PLAN\n--------------\n Seq Scan on t\n(1 row)"
+    assert trim_text(f"{table}\n\nOn 3 Jun 2024, Anna wrote:\n> Why slow?").visible == table
+    assert trim_text("Thanks!\n\n---\nErik Svensson\nAcme AB").visible == "Thanks!"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "From my point of view, the role sounds great.\n\nErik",
+        "Sent the signed contract yesterday, did it arrive?\n\nErik",
+    ],
+)
+def test_sentences_like_signatures_stay(text: str) -> None:
+    assert trim_text(text).visible == text
+
+
+def test_forward_with_nothing_written_shows_the_forwarded_message() -> None:
+    trimmed = trim_text(
+        "---------- Forwarded message ---------\nFrom: Anna <anna@example.com>\n"
+        "Date: Mon, 3 Jun 2024 at 09:12\nSubject: Platform role\nTo: <erik@example.com>\n\n"
+        "Would you have time for a call?\n"
+    )
+    assert trimmed.visible == "Would you have time for a call?"
+    assert trimmed.elided.startswith("---------- Forwarded message")
+
+
+def test_deeply_nested_html_thread() -> None:
+    html = "<div>Reply on top</div>" + "<blockquote type='cite'><div>" * 3000 + "old"
+    trimmed = trim_html(html + "</div></blockquote>" * 3000)
+    assert trimmed.visible == "Reply on top"
+    assert "old" in trimmed.elided
+
+
+def test_unknown_language_attribution_before_a_client_quote_is_hidden() -> None:
+    html = (
+        "<p>Hi. I am fine.</p><p>Thanks,<br>Alex</p>"
+        "Thu, 26 Jun 2014 14:00:51 +0400 от Alexander &lt;abc@example.com&gt;:<br>"
+        "<blockquote>Hello! How are you?</blockquote>"
+    )
+    trimmed = trim_html(html)
+    assert trimmed.visible == "Hi. I am fine.\n\nThanks,\nAlex"
+    assert trimmed.elided.startswith("Thu, 26 Jun 2014")

@@ -3,8 +3,9 @@
 Lines are classified (text, quote, quote header, mail header block, delimiter, mobile
 signature), then cut: a quote header or header block after the writer's text starts the quoted
 message, unless the quote it introduces is followed by more of the writer's text (bottom-posted or
-interleaved replies). A reply with nothing but quotes keeps them: hiding everything helps nobody.
-The raw message is kept elsewhere, so a mistake here is cosmetic, never data loss.
+interleaved replies). Quotes the writer kept without a quote header stay visible, as does a
+reply with nothing but such quotes; a reply with nothing but a quote header and the quote it
+introduces shows nothing. The raw message is kept elsewhere, so a mistake here is cosmetic.
 """
 
 from __future__ import annotations
@@ -83,14 +84,16 @@ def _trim(text: str) -> Trimmed:
 def _classify(lines: list[str]) -> list[_Item]:
     fenced = _fenced(lines)
     items: list[_Item] = []
-    i = 0
+    i = scanned = 0
     while i < len(lines):
         end = i + 1
         kind = "T"
         line = lines[i]
         s = line.strip()
         if s == r.MARK_HIDE_START:
-            while end < len(lines) and lines[end - 1].strip() != r.MARK_HIDE_END:
+            depth = 1  # client signatures can nest
+            while end < len(lines) and depth:
+                depth += {r.MARK_HIDE_START: 1, r.MARK_HIDE_END: -1}.get(lines[end].strip(), 0)
                 end += 1
             kind = "X"
         elif i in fenced:
@@ -108,8 +111,11 @@ def _classify(lines: list[str]) -> list[_Item]:
             kind = "S"
         elif r.is_forward_marker(line) or r.is_quote_header(line):
             kind = "B"
-        elif (block_end := _header_block(lines, i, fenced)) is not None:
-            kind, end = "B", block_end
+        elif i >= scanned and r.header_key(line) is not None:
+            # A failed scan covers its lines: rescanning from each would be quadratic.
+            scanned, is_block = _header_block(lines, i, fenced)
+            if is_block:
+                kind, end = "B", scanned
         elif (wrapped_end := _wrapped_quote_header(lines, i, fenced)) is not None:
             kind, end = "B", wrapped_end
         items.append(_Item(kind, i, end, line))
@@ -120,10 +126,11 @@ def _classify(lines: list[str]) -> list[_Item]:
 def _fenced(lines: list[str]) -> set[int]:
     """Return the indexes of lines inside closed code fences (fences included)."""
     inside: set[int] = set()
+    unclosed: set[str] = set()  # fences with no closer further down: none for later ones either
     i = 0
     while i < len(lines):
         m = r.FENCE_RE.match(lines[i])
-        if m:
+        if m and m.group(1) not in unclosed:
             fence = m.group(1)
             for j in range(i + 1, len(lines)):
                 s = lines[j].strip()
@@ -131,16 +138,16 @@ def _fenced(lines: list[str]) -> set[int]:
                     inside.update(range(i, j + 1))
                     i = j
                     break
+            else:
+                unclosed.add(fence)
         i += 1
     return inside
 
 
-def _header_block(lines: list[str], i: int, fenced: set[int]) -> int | None:
-    """Return the end of a mail header block ("From:/Sent:/To:/Subject:") starting at i."""
-    if r.header_key(lines[i]) is None:
-        return None
+def _header_block(lines: list[str], i: int, fenced: set[int]) -> tuple[int, bool]:
+    """Scan header lines ("From:/Sent:/To:/Subject:") from i: their end, and if they're a block."""
     if r.is_inline_header(lines[i]):
-        return i + 1
+        return i + 1, True
     keys: list[str] = []
     j = end = i
     while j < len(lines) and j not in fenced:
@@ -159,7 +166,7 @@ def _header_block(lines: list[str], i: int, fenced: set[int]) -> int | None:
             break
     distinct = set(keys)
     has_from = any(r.is_from_key(k) for k in keys)
-    return end if (has_from and len(distinct) >= 2) or len(distinct) >= 3 else None
+    return max(end, i + 1), (has_from and len(distinct) >= 2) or len(distinct) >= 3
 
 
 def _wrapped_quote_header(lines: list[str], i: int, fenced: set[int]) -> int | None:
@@ -186,6 +193,7 @@ def _select(items: list[_Item]) -> list[bool]:
     keep = [True] * n
     has_text = has_content = False
     cut_at_header = False
+    after = _After.of(items)
     i = 0
     while i < n:
         kind = items[i].kind
@@ -196,7 +204,7 @@ def _select(items: list[_Item]) -> list[bool]:
         elif kind == "Q":
             has_content = True
         elif kind == "S" or kind == "D":
-            if has_content and (kind == "S" or _delimiter_cuts(items, i)):
+            if has_content and (kind == "S" or _delimiter_cuts(items, i, after)):
                 keep[i:] = [False] * (n - i)
                 break
             if kind == "S" or not has_content:
@@ -251,23 +259,46 @@ def _interleaved(items: list[_Item], k: int) -> bool:
     return "T" in kinds[kinds.index("Q") :]
 
 
-def _delimiter_cuts(items: list[_Item], i: int) -> bool:
+@dataclass(frozen=True)
+class _After:
+    """What follows each item, computed once so delimiter checks stay linear."""
+
+    next_kind: list[str]  # kind of the next non-empty item ("" at the end)
+    boundary: list[bool]  # a quote, quote header or mobile signature follows somewhere
+    text_lines: list[int]  # text lines that follow
+    longest: list[int]  # words in the longest text line that follows
+
+    @classmethod
+    def of(cls, items: list[_Item]) -> _After:
+        n = len(items)
+        next_kind, boundary = [""] * n, [False] * n
+        text_lines, longest = [0] * n, [0] * n
+        for i in range(n - 2, -1, -1):
+            nxt = items[i + 1]
+            next_kind[i] = next_kind[i + 1] if nxt.kind == "E" else nxt.kind
+            boundary[i] = boundary[i + 1] or nxt.kind in ("B", "Q", "QB", "S")
+            is_text = nxt.kind == "T"
+            text_lines[i] = text_lines[i + 1] + is_text
+            longest[i] = max(longest[i + 1], r.words(nxt.line) if is_text else 0)
+        return cls(next_kind, boundary, text_lines, longest)
+
+
+def _delimiter_cuts(items: list[_Item], i: int, after: _After) -> bool:
     """Tell whether the delimiter at i starts a signature rather than a section rule."""
-    if r.SIG_DASH_RE.match(items[i].line):
+    line = items[i].line
+    if r.SIG_DASH_RE.match(line):
         return True
-    rest = [it for it in items[i + 1 :] if it.kind != "E"]
-    if rest and rest[0].kind in ("B", "Q", "QB", "S"):
+    if after.next_kind[i] in ("B", "Q", "QB", "S"):
         return True  # Outlook's rule above the quoted message's header block
-    if i > 0 and items[i - 1].kind != "E" and set(items[i].line.strip()) <= {"-", "="}:
+    if i > 0 and items[i - 1].kind != "E" and set(line.strip()) <= {"-", "="}:
         return False  # dashes right under text underline it (a heading, a table header)
-    if any(it.kind in ("B", "Q", "QB", "S") for it in rest):
+    if after.boundary[i]:
         return True
-    text = [it.line for it in rest if it.kind == "T"]
-    if len(text) > _SIGNATURE_LINES:
+    if after.text_lines[i] > _SIGNATURE_LINES:
         return False
     # Signatures are short lines (name, title, phone); a short rule ("---", "***") above
     # paragraphs is a section break, a long one (Outlook's underscores) a separator.
-    return all(r.words(line) <= 12 for line in text) or len(items[i].line.strip()) >= 10
+    return after.longest[i] <= 12 or len(line.strip()) >= 10
 
 
 def _drop_trailing_quotes(items: list[_Item], keep: list[bool]) -> bool:
@@ -301,12 +332,9 @@ def _is_attribution(line: str) -> bool:
 
 
 def _join_visible(lines: list[str], shown: list[bool]) -> str:
-    kept = [line for line, s in zip(lines, shown, strict=True) if s]
-    while kept and not kept[0].strip():
-        kept.pop(0)
-    while kept and not kept[-1].strip():
-        kept.pop()
-    return "\n".join(kept)
+    kept = [line for line, s in zip(lines, shown, strict=True) if s and line.strip() not in r.MARKS]
+    filled = [n for n, line in enumerate(kept) if line.strip()]
+    return "\n".join(kept[filled[0] : filled[-1] + 1]) if filled else ""
 
 
 def _join_elided(lines: list[str], shown: list[bool]) -> str:
