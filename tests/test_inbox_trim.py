@@ -10,7 +10,8 @@ import pytest
 from outreach.inbox.trim import Trimmed, html_to_text, trim_html, trim_reply, trim_text
 from tests.services import missing
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "reply-trimming"
+# The shared folder sits beside the repository (here /work/shared; in CI <repo>/../shared).
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "reply-trimming"
 
 
 def _clean(expected: str, visible: str) -> bool:
@@ -253,9 +254,10 @@ def test_section_rules_and_underlines_are_not_signatures() -> None:
     [
         "From my point of view, the role sounds great.\n\nErik",
         "Sent the signed contract yesterday, did it arrive?\n\nErik",
+        "Thanks. I wrote 3 answers below:\n\n1. Yes\n2. No",
     ],
 )
-def test_sentences_like_signatures_stay(text: str) -> None:
+def test_sentences_like_signatures_or_headers_stay(text: str) -> None:
     assert trim_text(text).visible == text
 
 

@@ -30,14 +30,15 @@ VERB_RE = re.compile(
 
 # Words that open an attribution line, so a wrapped one can be joined back together.
 _LEAD_RE = re.compile(
-    r"^(?:on|am|le|el|op|den|em|il|at|dnia|w\s+dniu|dne|στις|в|у|pada|vào|på|il\s+giorno|"
-    r"kello|le\s+\w+\.?|el\s+\w+,?)\s",
+    r"^(?:on|am|le|el|op|den|em|il|at|dnia|w\s+dniu|dne|στις|в|у|pada|vào|på|kello)\s",
     re.IGNORECASE,
 )
 _DATE_START_RE = re.compile(
     r"^(?:\d{4}[-/.年]\s?\d{1,2}[-/.月]\s?\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})"
 )
 _TIME_RE = re.compile(r"\b\d{1,2}[:.]\d{2}\b")
+# An address, a time or a year: "I wrote 3 answers below:" has none, attributions do.
+_STRONG_ANCHOR_RE = re.compile(r"@|<|(?<!\d)\d{1,2}[:.]\d{2}(?!\d)|(?<!\d)(?:19|20)\d{2}(?!\d)")
 _ZONE_RE = re.compile(r"\b(?:GMT|UTC)|[+-]\d{2}:?\d{2}\b")
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # A lowercase word, then a full stop and a capital: "… in 2 weeks. I will …". Dates ("28. Apr.")
@@ -72,7 +73,7 @@ _OTHER_KEYS = (
     r"kopia|ämne|envoyé|envoye|à|a|objet|répondre\s+à|enviado|enviada|para|asunto|fecha|"
     r"responder\s+a|inviato|data|oggetto|risposta|rispondi\s+a|verzonden|aan|onderwerp|"
     r"beantwoorden|sendt|til|emne|dato|kopi|lähetetty|vastaanottaja|aihe|päivämäärä|"
-    r"wysłano|do|temat|kopia|отправлено|кому|тема|дата|копия|надіслано|assunto|odesláno|komu|"
+    r"wysłano|do|temat|enviada\s+em|enviado\s+em|отправлено|кому|тема|дата|копия|надіслано|assunto|odesláno|komu|"
     r"předmět|elküldve|címzett|tárgy|gönderildi|kime|konu|收件人|主题|发送时间|日期|抄送|件名|"
     r"宛先|送信日時|日付|받는\s+사람|날짜|제목"
 )
@@ -147,8 +148,7 @@ def is_quote_header(text: str) -> bool:
         return False
     if _ZOHO_RE.match(s) and VERB_RE.search(s):
         return True  # Zoho: "---- On … wrote ----"
-    has_anchor = bool(re.search(r"\d", s) or "@" in s)
-    if _ENDS_COLON_RE.search(s) and has_anchor and VERB_RE.search(s):
+    if _ENDS_COLON_RE.search(s) and _STRONG_ANCHOR_RE.search(s) and VERB_RE.search(s):
         return True
     if _DATE_START_RE.match(s) and words(s) <= 14 and not re.search(r"[.!?]$", s):
         # Gmail's localised "2016-10-24 15:36 GMT+02:00 Name <addr>:" carries no verb.
