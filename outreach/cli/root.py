@@ -10,6 +10,7 @@ from .. import __version__
 from .candidates import candidates
 from .context import App
 from .drafting import draft, feedback, templates
+from .sending import outbox, send
 from .workspace import config_group, demo, init
 
 
@@ -43,3 +44,5 @@ cli.add_command(candidates)
 cli.add_command(templates)
 cli.add_command(draft)
 cli.add_command(feedback)
+cli.add_command(send)
+cli.add_command(outbox)

@@ -1,0 +1,411 @@
+"""The sender: one per mailbox, sends what pacing says is due, records every outcome.
+
+A run takes the mailbox lock, turns rows a dead sender left in ``sending`` into ``uncertain``,
+looks for uncertain messages in the IMAP Sent folder, freezes newly approved drafts, then
+sends what is due. Each batch of rows is committed as ``sending`` before the first byte goes
+to the server, and the outcomes of the batch are committed right after it: a crash leaves at
+most one batch ``sending``, which the next run shows as ``uncertain``. With pacing on, a
+batch is one message (the gap makes only one due at a time); ``batch_size`` matters only for
+bulk runs with pacing off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import subprocess
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from . import queue, sending
+from .config import Settings, imap_password, smtp_password
+from .errors import ConfigError, OutreachError, SendError
+from .inbox.imap import ImapMailbox
+from .inbox.mailbox import Mailbox
+from .pacing import Pacing, Slot, plan
+from .sendlock import mailbox_lock
+from .smtp import (
+    Outcome,
+    Permanent,
+    SmtpConnection,
+    SmtpSettings,
+    Transient,
+    Uncertain,
+    send_with_retry,
+)
+from .store import Store
+from .store.models import OutboxEntry
+
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
+MailboxFactory = Callable[[], Mailbox]
+ACTOR = "sender"
+SELF_FILING = ("gmail", "googlemail", "outlook", "office365", "icloud", "zoho")
+TRANSIENT_STREAK = 3  # consecutive temporary failures: the server is down, stop this run
+
+
+def smtp_settings(settings: Settings) -> SmtpSettings:
+    """The transport settings from config.toml and the SMTP secret."""
+    s = settings.smtp
+    token_command = s.oauth2_token_command or None
+    return SmtpSettings(
+        host=s.host,
+        port=s.port,
+        security=s.security,
+        username=s.username or None,
+        password=None if token_command else smtp_password(),
+        oauth2_token_command=token_command,
+        timeout=s.timeout_seconds,
+    )
+
+
+def server_files_sent(settings: Settings) -> bool:
+    """Whether the provider files a Sent copy itself (Gmail, Microsoft 365, iCloud, Zoho)."""
+    for host in (settings.smtp.host, settings.imap.host):
+        labels = host.lower().rstrip(".").split(".")
+        if any(name in labels for name in SELF_FILING) or host.lower().endswith("mail.me.com"):
+            return True
+    return False
+
+
+def imap_factory(settings: Settings) -> MailboxFactory | None:
+    """Open the IMAP mailbox of config.toml's [imap], or None when there is none."""
+    imap = settings.imap
+    if not imap.host:
+        return None
+
+    def open_mailbox() -> Mailbox:
+        token = _run_token_command(imap.oauth2_token_command, imap.timeout_seconds)
+        return ImapMailbox(
+            host=imap.host,
+            port=imap.port,
+            security=imap.security,
+            username=imap.username or settings.sender.email,
+            password=None if token else imap_password(),
+            oauth2_token=token,
+            timeout=imap.timeout_seconds,
+        )
+
+    return open_mailbox
+
+
+def _run_token_command(command: str, timeout: float) -> str | None:
+    if not command:
+        return None
+    try:
+        done = subprocess.run(
+            shlex.split(command), capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ConfigError(f"imap.oauth2_token_command failed: {exc}") from None
+    token = done.stdout.strip().splitlines()[0] if done.stdout.strip() else ""
+    if done.returncode != 0 or not token:
+        raise ConfigError("imap.oauth2_token_command printed no token; run it by hand to see why")
+    return token
+
+
+@dataclass
+class RunReport:
+    """What one run did."""
+
+    enqueued: int = 0
+    reconciled: list[int] = field(default_factory=list)
+    found_in_sent: list[int] = field(default_factory=list)
+    sent: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    uncertain: list[int] = field(default_factory=list)
+    requeued: list[int] = field(default_factory=list)
+    cancelled: list[tuple[int, str]] = field(default_factory=list)
+    held: list[tuple[int, str]] = field(default_factory=list)
+    filed: int = 0
+    warnings: list[str] = field(default_factory=list)
+    next_slot: Slot | None = None
+    stopped: str = ""
+
+
+def mailbox_plan(store: Store, settings: Settings, pacing: Pacing, *, now: datetime) -> list[Slot]:
+    """The send order and slots of the sender mailbox's queued messages."""
+    mailbox = settings.sender.email
+    with store.session() as session:
+        items = sending.waiting(session, mailbox, settings, now=now)
+        last, recent = sending.history(session, mailbox, now=now)
+    return plan(items, pacing, now=now, last_sent=last, recent_sends=recent)
+
+
+def enqueue_approved(
+    store: Store, settings: Settings, *, now: datetime, actor: str, report: RunReport
+) -> None:
+    """Freeze every approved draft into the outbox; a draft that cannot be built is reported."""
+    with store.session() as session:
+        drafts = sending.approved_drafts(session)
+    for draft in drafts:
+        try:
+            with store.session() as session:
+                current = queue.get_draft(session, draft.id)
+                sending.enqueue(session, current, settings, actor=actor, now=now)
+            report.enqueued += 1
+        except OutreachError as exc:
+            report.warnings.append(f"draft {draft.id} not queued: {exc}")
+
+
+def check_sent_folder(
+    store: Store, mailbox: str, factory: MailboxFactory, *, clock: Clock, report: RunReport
+) -> None:
+    """Uncertain messages whose exact Message-ID is in the Sent folder were sent."""
+    with store.session() as session:
+        rows = session.execute(
+            select(OutboxEntry.id, OutboxEntry.message_id).where(
+                OutboxEntry.mailbox == mailbox, OutboxEntry.state == sending.UNCERTAIN
+            )
+        ).all()
+    if not rows:
+        return
+    try:
+        with factory() as box:
+            folder = box.sent_folder() or "Sent"
+            found = [row.id for row in rows if box.search_message_id(folder, row.message_id)]
+    except OutreachError as exc:
+        report.warnings.append(f"could not check the Sent folder: {exc}")
+        return
+    with store.session() as session:
+        for entry_id in found:
+            sending.found_in_sent_folder(session, entry_id, now=clock(), actor=ACTOR)
+    report.found_in_sent += found
+
+
+def file_sent_copies(
+    store: Store, settings: Settings, factory: MailboxFactory, *, report: RunReport
+) -> None:
+    """APPEND sent messages to the Sent folder unless the server does; search first."""
+    policy = settings.imap.append_sent
+    if policy == "never" or (policy == "auto" and server_files_sent(settings)):
+        return
+    with store.session() as session:
+        rows = session.execute(
+            select(OutboxEntry.id, OutboxEntry.message_id, OutboxEntry.raw).where(
+                OutboxEntry.mailbox == settings.sender.email,
+                OutboxEntry.state == sending.SENT,
+                OutboxEntry.filed_sent.is_(False),
+            )
+        ).all()
+    if not rows:
+        return
+    try:
+        with factory() as box:
+            folder = box.sent_folder() or "Sent"
+            for row in rows:
+                if not box.search_message_id(folder, row.message_id):
+                    box.append(folder, row.raw)
+                    report.filed += 1
+                with store.session() as session:
+                    entry = session.get(OutboxEntry, row.id)
+                    if entry is not None:
+                        entry.filed_sent = True
+    except OutreachError as exc:
+        report.warnings.append(f"could not file copies in the Sent folder: {exc}")
+
+
+async def _send_batch(
+    conn: SmtpConnection,
+    sender: str,
+    claimed: Sequence[sending.Claimed],
+    sleep: Sleep,
+) -> tuple[list[tuple[sending.Claimed, Outcome | None]], BaseException | None]:
+    """Send claimed messages in order; never lose track of one, even on an error."""
+    results: list[tuple[sending.Claimed, Outcome | None]] = []
+    streak = 0
+    for index, message in enumerate(claimed):
+        try:
+            outcome = await send_with_retry(
+                conn, sender, [message.to_email], message.raw, sleep=sleep
+            )
+        except SendError as exc:  # an envelope no server will take
+            outcome = Permanent(0, f"not sent: {exc}")
+        except BaseException as exc:  # settings unusable, or a bug: nothing more goes out
+            sent_state = None if isinstance(exc, ConfigError) else Uncertain(f"sender error: {exc}")
+            results.append((message, sent_state))
+            results += [(rest, None) for rest in claimed[index + 1 :]]
+            return results, exc
+        results.append((message, outcome))
+        streak = streak + 1 if isinstance(outcome, Transient) else 0
+        if streak >= TRANSIENT_STREAK:
+            results += [(rest, None) for rest in claimed[index + 1 :]]
+            return results, None
+    return results, None
+
+
+async def run_sender(
+    store: Store,
+    settings: Settings,
+    *,
+    clock: Clock,
+    pacing: Pacing | None = None,
+    smtp: SmtpSettings | None = None,
+    mailbox_factory: MailboxFactory | None = None,
+    limit: int | None = None,
+    batch_size: int = 50,
+    wait: bool = False,
+    sleep: Sleep = asyncio.sleep,
+    actor: str = ACTOR,
+) -> RunReport:
+    """Send what is due from the sender mailbox, exactly once; with ``wait``, until done."""
+    pacing = pacing or Pacing.from_settings(settings)
+    mailbox = settings.sender.email
+    report = RunReport()
+    with mailbox_lock(store, mailbox):
+        salt = store.salt()
+        with store.session() as session:
+            report.reconciled = sending.reconcile(session, mailbox, now=clock(), actor=actor)
+        if mailbox_factory is not None:
+            await asyncio.to_thread(
+                check_sent_folder, store, mailbox, mailbox_factory, clock=clock, report=report
+            )
+        enqueue_approved(store, settings, now=clock(), actor=actor, report=report)
+        async with SmtpConnection(smtp or smtp_settings(settings)) as conn:
+            await _loop(store, settings, conn, pacing, report, clock, salt, limit, batch_size,
+                        wait, sleep, actor)  # fmt: skip
+        if mailbox_factory is not None:
+            await asyncio.to_thread(
+                check_sent_folder, store, mailbox, mailbox_factory, clock=clock, report=report
+            )
+            await asyncio.to_thread(
+                file_sent_copies, store, settings, mailbox_factory, report=report
+            )
+    return report
+
+
+async def _loop(
+    store: Store,
+    settings: Settings,
+    conn: SmtpConnection,
+    pacing: Pacing,
+    report: RunReport,
+    clock: Clock,
+    salt: str,
+    limit: int | None,
+    batch_size: int,
+    wait: bool,
+    sleep: Sleep,
+    actor: str,
+) -> None:
+    sent_so_far = 0
+    while limit is None or sent_so_far < limit:
+        now = clock()
+        slots = mailbox_plan(store, settings, pacing, now=now)
+        due = [slot.id for slot in slots if slot.due]
+        if limit is not None:
+            due = due[: limit - sent_so_far]
+        if not due:
+            report.next_slot = slots[0] if slots else None
+            if wait and slots:
+                await sleep(max((slots[0].at - now).total_seconds(), 0.0))
+                continue
+            return
+        for start in range(0, len(due), batch_size):
+            with store.session() as session:
+                claimed, skipped = sending.claim(
+                    session, due[start : start + batch_size], settings,
+                    salt=salt, now=clock(), actor=actor,
+                )  # fmt: skip
+            for skip in skipped:
+                target = report.cancelled if skip.state == sending.CANCELLED else report.held
+                target.append((skip.id, skip.reason))
+            results, error = await _send_batch(conn, settings.sender.email, claimed, sleep)
+            with store.session() as session:
+                for message, outcome in results:
+                    state = sending.record(session, message, outcome, now=clock(), actor=actor)
+                    if outcome is None:
+                        continue
+                    sent_so_far += state == sending.SENT
+                    {
+                        sending.SENT: report.sent,
+                        sending.FAILED: report.failed,
+                        sending.UNCERTAIN: report.uncertain,
+                        sending.QUEUED: report.requeued,
+                    }[state].append(message.id)
+            if error is not None:
+                raise error
+            if len(results) < len(claimed) or any(o is None for _, o in results):
+                report.stopped = "the server kept failing temporarily; the rest waits"
+                return
+
+
+def dry_run(
+    store: Store,
+    settings: Settings,
+    folder: Path,
+    *,
+    now: datetime,
+    pacing: Pacing | None = None,
+    limit: int | None = None,
+) -> list[tuple[Path, str]]:
+    """Write the exact .eml of every message the outbox would send, in order; send nothing.
+
+    Queued messages are written as frozen. Approved drafts not yet frozen are built as they
+    would be now (their Date header is set when the real run freezes them).
+    """
+    pacing = pacing or Pacing.from_settings(settings)
+    slots = mailbox_plan(store, settings, pacing, now=now)
+    written: list[tuple[Path, str]] = []
+    folder.mkdir(parents=True, exist_ok=True)
+    with store.session() as session:
+        raws = dict(
+            session.execute(
+                select(OutboxEntry.id, OutboxEntry.raw).where(
+                    OutboxEntry.id.in_([s.id for s in slots])
+                )
+            ).tuples()
+        )
+        pending = [(f"draft{d.id}", d) for d in sending.approved_drafts(session)]
+        jobs: list[tuple[str, bytes, str]] = [
+            (f"outbox{s.id}", raws[s.id], s.reason or "due now") for s in slots
+        ]
+        for name, draft in pending:
+            raw = sending.build_draft_bytes(session, draft, settings, now=now)
+            jobs.append((name, raw, "approved, frozen at the next run"))
+    for number, (name, raw, why) in enumerate(jobs[:limit] if limit else jobs, start=1):
+        path = folder / f"{number:04d}-{name}.eml"
+        path.write_bytes(raw)
+        written.append((path, why))
+    return written
+
+
+def outbox_listing(
+    store: Store,
+    settings: Settings,
+    *,
+    now: datetime,
+    pacing: Pacing | None = None,
+    states: Sequence[str] = (sending.QUEUED, sending.SENDING, sending.UNCERTAIN, sending.FAILED),
+) -> list[dict[str, object]]:
+    """Every outbox row in the given states: queued ones in send order with slot and reason."""
+    pacing = pacing or Pacing.from_settings(settings)
+    slots = {s.id: (n, s) for n, s in enumerate(mailbox_plan(store, settings, pacing, now=now))}
+    with store.session() as session:
+        entries = list(
+            session.scalars(select(OutboxEntry).where(OutboxEntry.state.in_(tuple(states))))
+        )
+    keyed: list[tuple[tuple[bool, int, int], dict[str, object]]] = []
+    for entry in entries:
+        order, slot = slots.get(entry.id, (len(slots), None))
+        why = entry.wait_reason
+        if slot is not None:
+            why = slot.reason or "due now"
+        row: dict[str, object] = {
+            "id": entry.id,
+            "draft_id": entry.draft_id,
+            "to": entry.to_email,
+            "kind": entry.kind,
+            "state": entry.state,
+            "attempts": entry.attempts,
+            "next_at": slot.at.isoformat() if slot else None,
+            "why": why,
+            "last_reply": entry.last_reply,
+            "sent_at": entry.sent_at.isoformat() if entry.sent_at else None,
+        }
+        keyed.append(((entry.state != sending.QUEUED, order, entry.id), row))
+    return [row for _, row in sorted(keyed, key=lambda pair: pair[0])]

@@ -1,0 +1,421 @@
+"""The outbox: approved drafts frozen as exact bytes, each sent exactly once or visibly not.
+
+    queued ──claim (committed before connecting)──▶ sending ──250──▶ sent
+      ▲   │                                            │ 4xx / connection error: queued, backoff
+      │   └ suppressed, approval gone: cancelled        │ 5xx: failed, the server's reply kept
+      └──── resolve --resend ◀── uncertain ◀────────────┘ no reply after the body, or a crash
+
+A message enters the outbox only through ``enqueue``, which refuses a draft whose approval
+does not cover its exact text; ``claim`` checks again at send time, against the hash the bytes
+were frozen from, along with suppression and the per-candidate first-contact cap. Every draft
+status change goes through ``outreach.queue`` so it is mirrored and audited. The async send
+loop lives in ``outreach.sender``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from . import queue
+from .candidates import is_suppressed
+from .config import Settings
+from .errors import NotFound, StateError
+from .messages import Outgoing, build_message, message_bytes, reply_subject
+from .pacing import Waiting
+from .smtp import Accepted, Outcome, Permanent, Transient, Uncertain
+from .store.models import Candidate, Draft, OutboxEntry
+
+QUEUED, SENDING, SENT, FAILED, UNCERTAIN = (
+    queue.QUEUED,
+    queue.SENDING,
+    queue.SENT,
+    queue.FAILED,
+    queue.UNCERTAIN,
+)
+CANCELLED = queue.CANCELLED
+THREADED = ("follow_up", "reply")
+LEASE = timedelta(minutes=15)
+MAX_ATTEMPTS = 8
+DECIDE = "decide with `outreach outbox resolve {id} --sent|--resend`"
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long a message waits after its n-th temporary failure: 5 min doubling, up to 6 h."""
+    minutes: int = 5 * 2 ** min(max(attempts - 1, 0), 7)
+    return min(timedelta(minutes=minutes), timedelta(hours=6))
+
+
+def _thread(session: Session, draft: Draft) -> tuple[str | None, list[str]]:
+    """In-Reply-To and References: the draft's own, else the last message of its enrolment."""
+    in_reply_to, references = draft.in_reply_to, [str(r) for r in draft.references]
+    if in_reply_to is None and draft.kind in THREADED and draft.enrolment_id is not None:
+        previous = session.execute(
+            select(Draft.message_id, Draft.in_reply_to, Draft.references)
+            .join(OutboxEntry, OutboxEntry.draft_id == Draft.id)
+            .where(Draft.enrolment_id == draft.enrolment_id, OutboxEntry.state == SENT)
+            .order_by(OutboxEntry.sent_at.desc())
+            .limit(1)
+        ).first()
+        if previous is not None:
+            in_reply_to = previous.message_id
+            references = [str(r) for r in previous.references]
+            if previous.in_reply_to:
+                references.append(previous.in_reply_to)
+    if in_reply_to is not None and in_reply_to not in references:
+        references.append(in_reply_to)
+    return in_reply_to, references
+
+
+def build_draft_bytes(
+    session: Session, draft: Draft, settings: Settings, *, now: datetime
+) -> bytes:
+    """The exact bytes of an approved draft's message; StateError when it is not approved."""
+    reason = queue.approval_is_valid(session, draft)
+    if reason is not None:
+        raise StateError(f"{reason}; only approved text can be sent (`outreach queue approve`)")
+    candidate = session.get(Candidate, draft.candidate_id)
+    if candidate is None:  # pragma: no cover - the foreign key makes this impossible
+        raise NotFound(f"draft {draft.id} has no candidate")
+    revision = queue.current(session, draft)
+    in_reply_to, references = _thread(session, draft)
+    threaded = draft.kind in THREADED and in_reply_to is not None
+    assert draft.message_id is not None  # approval_is_valid checked it
+    message = build_message(
+        Outgoing(
+            from_name=settings.sender.name,
+            from_email=settings.sender.email,
+            to_name=candidate.name,
+            to_email=candidate.email,
+            subject=reply_subject(revision.subject) if threaded else revision.subject,
+            body_text=revision.body,
+            message_id=draft.message_id,
+            date=now,
+            in_reply_to=in_reply_to,
+            references=tuple(references),
+        )
+    )
+    return message_bytes(message)
+
+
+def enqueue(
+    session: Session, draft: Draft, settings: Settings, *, actor: str, now: datetime
+) -> OutboxEntry:
+    """Freeze an approved draft's exact bytes in the outbox as ``queued``.
+
+    The one door into the outbox: CLI, web and API call this (or ``enqueue_approved``).
+    """
+    if draft.status != queue.APPROVED:
+        raise StateError(
+            f"draft {draft.id} is {draft.status}; only approved drafts enter the outbox"
+        )
+    raw = build_draft_bytes(session, draft, settings, now=now)
+    assert draft.message_id is not None and draft.approved_hash is not None
+    entry = session.scalar(select(OutboxEntry).where(OutboxEntry.draft_id == draft.id))
+    if entry is not None and entry.state != CANCELLED:
+        raise StateError(f"draft {draft.id} is already in the outbox (entry {entry.id})")
+    candidate = session.get(Candidate, draft.candidate_id)
+    assert candidate is not None
+    if entry is None:
+        entry = OutboxEntry(draft_id=draft.id, created_at=now)
+    held = draft.due_at is not None and draft.due_at > now
+    entry.candidate_id = draft.candidate_id
+    entry.mailbox = settings.sender.email
+    entry.message_id = draft.message_id
+    entry.to_email = candidate.email
+    entry.raw = raw
+    entry.approved_hash = draft.approved_hash
+    entry.kind = draft.kind
+    entry.state = QUEUED
+    entry.attempts = 0
+    entry.lease_until = None
+    entry.not_before = draft.due_at if held else None
+    entry.wait_reason = "due later" if held else ""
+    entry.last_reply = ""
+    entry.updated_at = now
+    session.add(entry)
+    session.flush()
+    queue.set_status(session, draft, QUEUED, actor=actor, outbox=entry.id)
+    return entry
+
+
+def approved_drafts(session: Session) -> list[Draft]:
+    """Approved drafts that are not in the outbox yet, oldest approval first."""
+    query = select(Draft).where(Draft.status == queue.APPROVED).order_by(Draft.approved_at)
+    return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message this sender now owns: ``sending`` is committed, the bytes are ready."""
+
+    id: int
+    draft_id: int
+    message_id: str
+    to_email: str
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class Skipped:
+    id: int
+    state: str  # cancelled | queued (held)
+    reason: str
+
+
+def first_contacts(
+    session: Session, candidate_ids: Sequence[int], settings: Settings, *, now: datetime
+) -> dict[int, list[datetime]]:
+    """First contacts of each candidate within the window, newest first (uncertain ones count)."""
+    if not candidate_ids:
+        return {}
+    window = timedelta(days=settings.pacing.first_contact_window_days)
+    when = func.coalesce(OutboxEntry.sent_at, OutboxEntry.updated_at)
+    rows = session.execute(
+        select(OutboxEntry.candidate_id, when)
+        .where(
+            OutboxEntry.candidate_id.in_(candidate_ids),
+            OutboxEntry.kind == "outreach",
+            OutboxEntry.state.in_((SENT, SENDING, UNCERTAIN)),
+            when >= now - window,
+        )
+        .order_by(when.desc())
+    ).all()
+    seen: dict[int, list[datetime]] = {}
+    for candidate_id, at in rows:
+        seen.setdefault(candidate_id, []).append(at)
+    return seen
+
+
+def cap_hold(times: Sequence[datetime], settings: Settings, *, now: datetime) -> datetime | None:
+    """Until when the first-contact cap holds a new first contact (None: it may go)."""
+    cap = settings.pacing.first_contact_cap
+    if len(times) < cap:
+        return None
+    window = timedelta(days=settings.pacing.first_contact_window_days)
+    return min(times[cap - 1], now) + window
+
+
+def _refusal(session: Session, entry: OutboxEntry, draft: Draft, salt: str) -> str | None:
+    """Why this row may not be sent now, or None."""
+    reason = queue.approval_is_valid(session, draft)
+    if reason is None and draft.approved_hash != entry.approved_hash:
+        reason = f"draft {draft.id} was approved again after its message was frozen"
+    if reason is None and draft.status != QUEUED:
+        reason = f"draft {draft.id} is {draft.status}, not queued"
+    if reason is not None:
+        return f"refused: {reason}"
+    candidate = session.get(Candidate, entry.candidate_id)
+    if candidate is not None and candidate.status != "active":
+        return f"suppressed: {entry.to_email} is {candidate.status}"
+    suppressed = is_suppressed(session, salt, entry.to_email)
+    if suppressed is not None:
+        return f"suppressed: {entry.to_email} is on the suppression list ({suppressed})"
+    return None
+
+
+def claim(
+    session: Session,
+    ids: Sequence[int],
+    settings: Settings,
+    *,
+    salt: str,
+    now: datetime,
+    actor: str,
+) -> tuple[list[Claimed], list[Skipped]]:
+    """Check each row again and mark the sendable ones ``sending`` (commit before connecting)."""
+    entries = {e.id: e for e in session.scalars(select(OutboxEntry).where(OutboxEntry.id.in_(ids)))}
+    drafts = {
+        d.id: d
+        for d in session.scalars(
+            select(Draft).where(Draft.id.in_([e.draft_id for e in entries.values()]))
+        )
+    }
+    firsts = [e.candidate_id for e in entries.values() if e.kind == "outreach"]
+    contacts = first_contacts(session, firsts, settings, now=now)
+    claimed: list[Claimed] = []
+    skipped: list[Skipped] = []
+    for entry_id in ids:
+        entry = entries.get(entry_id)
+        if entry is None or entry.state != QUEUED:
+            continue
+        draft = drafts[entry.draft_id]
+        reason = _refusal(session, entry, draft, salt)
+        if reason is not None:
+            entry.state, entry.wait_reason, entry.updated_at = CANCELLED, reason, now
+            queue.cancel(session, draft, actor=actor, reason=reason)
+            skipped.append(Skipped(entry.id, CANCELLED, reason))
+            continue
+        if entry.kind == "outreach":
+            times = contacts.setdefault(entry.candidate_id, [])
+            hold = cap_hold(times, settings, now=now)
+            if hold is not None:
+                pacing = settings.pacing
+                entry.not_before, entry.updated_at = hold, now
+                entry.wait_reason = (
+                    f"first-contact cap ({pacing.first_contact_cap} in "
+                    f"{pacing.first_contact_window_days} days) reached for {entry.to_email}"
+                )
+                skipped.append(Skipped(entry.id, QUEUED, entry.wait_reason))
+                continue
+            times.insert(0, now)  # a second first contact in this batch counts too
+        won = session.execute(  # type: ignore[attr-defined]
+            update(OutboxEntry)
+            .where(OutboxEntry.id == entry.id, OutboxEntry.state == QUEUED)
+            .values(
+                state=SENDING,
+                attempts=OutboxEntry.attempts + 1,
+                lease_until=now + LEASE,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if won != 1:  # another sender got there first
+            continue
+        queue.set_status(session, draft, SENDING, actor=actor, attempt=entry.attempts + 1)
+        claimed.append(Claimed(entry.id, draft.id, entry.message_id, entry.to_email, entry.raw))
+    return claimed, skipped
+
+
+def record(
+    session: Session, claimed: Claimed, outcome: Outcome | None, *, now: datetime, actor: str
+) -> str:
+    """Store what happened to a claimed message; returns its new state.
+
+    ``outcome=None`` means the message was never handed to the server (released unsent).
+    """
+    entry = session.get(OutboxEntry, claimed.id)
+    draft = session.get(Draft, claimed.draft_id)
+    assert entry is not None and draft is not None
+    entry.lease_until, entry.updated_at = None, now
+    details: dict[str, Any] = {"outbox": entry.id}
+    if outcome is None:
+        entry.state, entry.attempts = QUEUED, max(entry.attempts - 1, 0)
+    elif isinstance(outcome, Accepted):
+        entry.state, entry.sent_at, entry.last_reply, entry.wait_reason = (
+            SENT,
+            now,
+            outcome.reply,
+            "",
+        )
+        details["reply"] = outcome.reply
+    elif isinstance(outcome, Permanent):
+        entry.state = FAILED
+        entry.last_reply = f"{outcome.code} {outcome.reply}" if outcome.code else outcome.reply
+        entry.wait_reason = f"the server refused it: {entry.last_reply}"
+        details["reply"] = entry.last_reply
+    elif isinstance(outcome, Transient):
+        entry.last_reply = outcome.reply
+        if entry.attempts >= MAX_ATTEMPTS:
+            entry.state = FAILED
+            entry.wait_reason = f"gave up after {entry.attempts} attempts: {outcome.reply}"
+        else:
+            entry.state, entry.not_before = QUEUED, now + backoff(entry.attempts)
+            entry.wait_reason = f"temporary failure ({outcome.reply}); retrying"
+        details["reply"] = outcome.reply
+    elif isinstance(outcome, Uncertain):
+        entry.state, entry.last_reply = UNCERTAIN, outcome.reason
+        entry.wait_reason = f"{outcome.reason}; not confirmed, {DECIDE.format(id=entry.id)}"
+        details["reason"] = outcome.reason
+    queue.set_status(session, draft, entry.state, actor=actor, **details)
+    return entry.state
+
+
+def reconcile(session: Session, mailbox: str, *, now: datetime, actor: str) -> list[int]:
+    """Rows left ``sending`` by a sender that stopped become ``uncertain``.
+
+    Call it holding the mailbox lock: then no live sender owns them, whatever their lease says.
+    """
+    query = select(OutboxEntry).where(OutboxEntry.mailbox == mailbox, OutboxEntry.state == SENDING)
+    found = []
+    for entry in session.scalars(query):
+        lease = entry.lease_until.isoformat(timespec="seconds") if entry.lease_until else "?"
+        entry.state, entry.updated_at = UNCERTAIN, now
+        entry.last_reply = f"the sender stopped while sending (lease until {lease})"
+        entry.wait_reason = f"{entry.last_reply}; {DECIDE.format(id=entry.id)}"
+        draft = session.get(Draft, entry.draft_id)
+        if draft is not None:
+            queue.set_status(session, draft, UNCERTAIN, actor=actor, reason=entry.last_reply)
+        found.append(entry.id)
+    return found
+
+
+def resolve(session: Session, entry_id: int, *, sent: bool, actor: str, now: datetime) -> str:
+    """A person's decision on an uncertain message: it was sent, or send it again."""
+    entry = session.get(OutboxEntry, entry_id)
+    if entry is None:
+        raise NotFound(f"no outbox entry {entry_id}; see `outreach outbox list`")
+    if entry.state != UNCERTAIN:
+        raise StateError(f"outbox entry {entry_id} is {entry.state}; only uncertain ones resolve")
+    draft = session.get(Draft, entry.draft_id)
+    assert draft is not None
+    entry.updated_at = now
+    if sent:
+        entry.state, entry.sent_at = SENT, now
+        entry.wait_reason, entry.last_reply = "", f"marked as sent by {actor}"
+    else:
+        entry.state, entry.not_before, entry.wait_reason = QUEUED, None, f"resend by {actor}"
+    queue.set_status(session, draft, entry.state, actor=actor, resolved_by=actor)
+    return entry.state
+
+
+def found_in_sent_folder(session: Session, entry_id: int, *, now: datetime, actor: str) -> None:
+    """An uncertain message whose copy is in the Sent folder was sent."""
+    entry = session.get(OutboxEntry, entry_id)
+    draft = session.get(Draft, entry.draft_id) if entry else None
+    if entry is None or draft is None or entry.state != UNCERTAIN:
+        return
+    entry.state, entry.sent_at, entry.filed_sent, entry.updated_at = SENT, now, True, now
+    entry.wait_reason, entry.last_reply = "", "found in the Sent folder"
+    queue.set_status(session, draft, SENT, actor=actor, resolved_by="sent folder")
+
+
+def waiting(session: Session, mailbox: str, settings: Settings, *, now: datetime) -> list[Waiting]:
+    """The queued rows of a mailbox as pacing sees them (own holds included)."""
+    rows = session.execute(
+        select(OutboxEntry.id, OutboxEntry.kind, OutboxEntry.candidate_id, Candidate.timezone,
+               OutboxEntry.not_before, OutboxEntry.wait_reason)
+        .join(Candidate, Candidate.id == OutboxEntry.candidate_id)
+        .where(OutboxEntry.mailbox == mailbox, OutboxEntry.state == QUEUED)
+    ).all()  # fmt: skip
+    firsts = sorted({r.candidate_id for r in rows if r.kind == "outreach"})
+    contacts = first_contacts(session, firsts, settings, now=now)
+    items = []
+    for r in rows:
+        hold, reason = r.not_before, r.wait_reason
+        cap_until = None
+        if r.kind == "outreach":
+            cap_until = cap_hold(contacts.get(r.candidate_id, []), settings, now=now)
+        if cap_until is not None and (hold is None or cap_until > hold):
+            hold, reason = cap_until, "first-contact cap reached for this candidate"
+        if hold is not None and hold <= now:
+            hold = None
+        items.append(Waiting(r.id, r.kind, r.timezone, hold, reason if hold else ""))
+    return items
+
+
+def history(
+    session: Session, mailbox: str, *, now: datetime
+) -> tuple[datetime | None, list[datetime]]:
+    """The mailbox's last send and its sends of the last two days (uncertain ones count)."""
+    when = func.coalesce(OutboxEntry.sent_at, OutboxEntry.updated_at)
+    recent = list(
+        session.scalars(
+            select(when).where(
+                OutboxEntry.mailbox == mailbox,
+                or_(OutboxEntry.state == SENT, OutboxEntry.state == UNCERTAIN),
+                when >= now - timedelta(days=2),
+            )
+        )
+    )
+    last = session.scalar(
+        select(func.max(OutboxEntry.sent_at)).where(
+            OutboxEntry.mailbox == mailbox, OutboxEntry.state == SENT
+        )
+    )
+    return last, recent

@@ -1,0 +1,115 @@
+"""Helpers for the sending tests: settings for a loopback server, approved drafts in a store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from outreach import queue
+from outreach.config import Settings, settings_from_dict
+from outreach.messages import new_message_id
+from outreach.store import Store
+from outreach.store.models import Candidate, OutboxEntry
+
+SENDER = "maria@nordlys.example"
+MONDAY = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)  # a Monday, 11:00 in Stockholm; after any test ran
+
+
+def settings(
+    port: int = 2525,
+    *,
+    pacing: dict[str, Any] | None = None,
+    imap: dict[str, Any] | None = None,
+    database: str | None = None,
+) -> Settings:
+    """Settings for a plaintext SMTP server on loopback; pacing off unless given."""
+    data: dict[str, Any] = {
+        "sender": {"name": "Maria Berg", "email": SENDER, "timezone": "Europe/Stockholm"},
+        "smtp": {"host": "127.0.0.1", "port": port, "security": "none", "timeout_seconds": 5},
+        "pacing": pacing or {"working_hours": "always", "min_gap_seconds": 0, "jitter_seconds": 0},
+    }
+    if imap is not None:
+        data["imap"] = imap
+    if database is not None:
+        data["database"] = {"url": database}
+    return settings_from_dict(data, path=Path("/nonexistent/config.toml"))
+
+
+def add_candidate(store: Store, email: str, name: str = "Jamie Doe", timezone: str = "") -> int:
+    with store.session() as session:
+        candidate = session.scalar(select(Candidate).where(Candidate.email == email))
+        if candidate is None:
+            candidate = Candidate(email=email, name=name, timezone=timezone)
+            session.add(candidate)
+            session.flush()
+        return candidate.id
+
+
+def add_draft(
+    store: Store,
+    email: str = "jamie@example.com",
+    *,
+    name: str = "Jamie Doe",
+    subject: str = "A backend role at Nordlys",
+    body: str = "Hi Jamie,\n\nWould you like to talk?\n\nMaria",
+    kind: str = "outreach",
+    timezone: str = "",
+    approve: bool = True,
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+) -> int:
+    """A draft for the candidate (created if new), approved unless told otherwise."""
+    candidate_id = add_candidate(store, email, name, timezone)
+    with store.session() as session:
+        draft = queue.create_draft(
+            session,
+            queue.NewDraft(
+                candidate_id=candidate_id,
+                kind=kind,
+                template="intro",
+                subject=subject,
+                body=body,
+                author="template",
+                in_reply_to=in_reply_to,
+                references=references,
+            ),
+        )
+        if approve:
+            queue.approve(session, draft, actor="maria", message_id=new_message_id(SENDER))
+        return draft.id
+
+
+def add_drafts(store: Store, count: int, **kwargs: Any) -> list[int]:
+    return [add_draft(store, f"cand{n}@example.com", **kwargs) for n in range(count)]
+
+
+def states(store: Store) -> dict[int, str]:
+    """Outbox state by draft id."""
+    with store.session() as session:
+        rows = session.execute(select(OutboxEntry.draft_id, OutboxEntry.state)).all()
+    return {draft_id: state for draft_id, state in rows}
+
+
+def entries(store: Store) -> list[OutboxEntry]:
+    with store.session() as session:
+        return list(session.scalars(select(OutboxEntry).order_by(OutboxEntry.id)))
+
+
+def parse(raw: bytes) -> EmailMessage:
+    message = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def message_ids(raws: Sequence[bytes]) -> list[str]:
+    return [str(parse(raw)["Message-ID"]) for raw in raws]
+
+
+async def no_sleep(_seconds: float) -> None:
+    """Retries happen at once: the backoff is the transport's, not what these tests check."""
