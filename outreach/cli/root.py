@@ -7,10 +7,14 @@ from pathlib import Path
 import click
 
 from .. import __version__
+from .campaigns import campaign
 from .candidates import candidates
 from .context import App
 from .drafting import draft, feedback, templates
+from .inbox import conversations, sync
+from .review import queue_group
 from .sending import outbox, send
+from .web import serve, user_group
 from .workspace import config_group, demo, init
 
 
@@ -46,3 +50,9 @@ cli.add_command(draft)
 cli.add_command(feedback)
 cli.add_command(send)
 cli.add_command(outbox)
+cli.add_command(sync)
+cli.add_command(conversations)
+cli.add_command(queue_group)
+cli.add_command(serve)
+cli.add_command(user_group)
+cli.add_command(campaign)

@@ -1,0 +1,256 @@
+"""Take in one fetched message: parse, trim, classify, thread, store, and apply the stop rules.
+
+Runs inside the sync's transaction for a chunk of UIDs, so the rows, their consequences and the
+folder's watermark commit together. A message already stored (the same UID, or the same
+Message-ID seen again after a UIDVALIDITY change or in another folder) is re-linked or skipped,
+never stored twice and never acted on twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from outreach import conversations, sending
+from outreach.inbox.classify import Classification, Kind, classify
+from outreach.inbox.mailbox import FetchedBody, HeaderItem
+from outreach.inbox.parse import Parsed, parse_message
+from outreach.inbox.relevance import Known
+from outreach.inbox.threading import match
+from outreach.inbox.trim import Trimmed, trim_reply
+from outreach.store.models import Candidate, Conversation, Message, OutboxEntry
+
+REPLIES = (Kind.HUMAN, Kind.CALENDAR_REPLY, Kind.OPT_OUT_UNCLEAR)
+_LIMITS = {"message_id": 998, "in_reply_to": 998, "from_addr": 320}
+
+
+@dataclass
+class Context:
+    """What ingesting needs besides the message: where it is from, and what is known."""
+
+    mailbox: str
+    salt: str
+    known: Known
+    now: datetime
+    actor: str = "sync"
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+def ingest(
+    session: Session,
+    ctx: Context,
+    *,
+    folder: str,
+    uidvalidity: int,
+    item: HeaderItem,
+    body: FetchedBody,
+    max_body_bytes: int,
+) -> Message | None:
+    """Store a message if it belongs to a candidate and apply what it means; else None."""
+    parsed = parse_message(body.raw, max_body_bytes=max_body_bytes)
+    when = parsed.date or item.internaldate or ctx.now
+    if _already_stored(session, ctx, folder, uidvalidity, item.uid, parsed, body.size, when):
+        return None
+    direction = "out" if parsed.from_addr and parsed.from_addr.lower() in ctx.known.own else "in"
+    flags = list(parsed.flags) + (["truncated"] if body.truncated else [])
+    trimmed, verdict = _read(parsed, direction, ctx, flags)
+    if verdict is not None and verdict.kind is Kind.MAILING_LIST:
+        ctx.counts["ignored"] += 1
+        return None
+    candidates = ctx.known.candidates
+    if direction == "out":
+        people = [*parsed.to, *parsed.cc]
+    else:
+        people = [parsed.from_addr or "", *(verdict.failed_recipients if verdict else ())]
+    ids = [parsed.message_id, *parsed.in_reply_to, *reversed(parsed.references)]
+    if verdict is not None and verdict.original_message_id:
+        ids.insert(1, verdict.original_message_id)
+    found = match(
+        session,
+        ids=list(dict.fromkeys(i for i in ids if i)),
+        candidate_ids=[candidates[a.lower()] for a in people if a.lower() in candidates],
+        subject=parsed.subject,
+        when=when,
+        prefer_latest=verdict is not None and verdict.kind in (Kind.BOUNCE, Kind.AUTO_REPLY),
+        actor=ctx.actor,
+    )
+    if found is None:
+        ctx.counts["unrelated"] += 1
+        return None
+    message = Message(
+        mailbox=ctx.mailbox,
+        folder=folder,
+        uidvalidity=uidvalidity,
+        uid=item.uid,
+        message_id=_cut(parsed.message_id, "message_id"),
+        in_reply_to=_cut(parsed.in_reply_to[0] if parsed.in_reply_to else None, "in_reply_to"),
+        references=list(parsed.references),
+        from_addr=_cut(parsed.from_addr, "from_addr") or "",
+        to_addrs=[*parsed.to, *parsed.cc],
+        date=when,
+        subject=parsed.subject,
+        direction=direction,
+        classification=verdict.kind.value if verdict else "own",
+        details=_details(verdict, found.how, parsed),
+        reply_text=trimmed.visible,
+        elided_text=trimmed.elided,
+        raw=body.raw,
+        raw_size=body.size,
+        flags=flags,
+        candidate_id=found.candidate_id,
+        conversation_id=found.conversation.id,
+    )
+    session.add(message)
+    conversations.touch(found.conversation, when)
+    ctx.known.add_ids([parsed.message_id])
+    ctx.counts["stored"] += 1
+    if direction == "out":
+        _own_message(session, ctx, message, found.conversation)
+    else:
+        assert verdict is not None
+        _act(session, ctx, verdict, found.candidate_id, found.conversation)
+    return message
+
+
+def _read(
+    parsed: Parsed, direction: str, ctx: Context, flags: list[str]
+) -> tuple[Trimmed, Classification | None]:
+    """Trim and classify; a failure here must not stop the sync, so it becomes a flag."""
+    try:
+        trimmed = trim_reply(parsed.text, parsed.html)
+    except Exception:  # a trimmer bug: show the whole text, flagged
+        trimmed = Trimmed(parsed.text or "", "")
+        flags.append("trim-error")
+    if direction == "out":
+        return trimmed, None
+    try:
+        return trimmed, classify(parsed, trimmed.visible, today=ctx.now.date())
+    except Exception:  # a classifier bug: a person reads it
+        flags.append("classify-error")
+        return trimmed, Classification(Kind.HUMAN, reason="could not classify")
+
+
+def _already_stored(
+    session: Session,
+    ctx: Context,
+    folder: str,
+    uidvalidity: int,
+    uid: int,
+    parsed: Parsed,
+    size: int,
+    when: datetime,
+) -> bool:
+    """Tell whether the message is stored already; re-link it to its new UID if it moved."""
+    here = select(Message.id).where(
+        Message.mailbox == ctx.mailbox,
+        Message.folder == folder,
+        Message.uidvalidity == uidvalidity,
+        Message.uid == uid,
+    )
+    if session.scalar(here) is not None:
+        return True
+    query = select(Message).where(Message.mailbox == ctx.mailbox)
+    if parsed.message_id:
+        query = query.where(Message.message_id == parsed.message_id)
+    else:  # no Message-ID: the same sender, subject, size and date in the same folder
+        query = query.where(
+            Message.folder == folder,
+            Message.message_id.is_(None),
+            Message.from_addr == (parsed.from_addr or ""),
+            Message.subject == parsed.subject,
+            Message.raw_size == size,
+            Message.date == when,
+        )
+    existing = session.scalars(query.order_by(Message.id)).all()
+    if not existing:
+        return False
+    same_folder = [m for m in existing if m.folder == folder]
+    if same_folder and all(m.uidvalidity != uidvalidity for m in same_folder):
+        row = same_folder[0]
+        row.uidvalidity, row.uid = uidvalidity, uid
+        ctx.counts["relinked"] += 1
+    return True
+
+
+def _own_message(
+    session: Session, ctx: Context, message: Message, conversation: Conversation
+) -> None:
+    """Our own mail in the Sent folder: confirm its outbox row and note the answer."""
+    if message.message_id:
+        entry = session.scalar(
+            select(OutboxEntry).where(OutboxEntry.message_id == message.message_id)
+        )
+        if entry is not None:
+            message.outbox_id = entry.id
+            if entry.state == sending.UNCERTAIN:
+                sending.found_in_sent_folder(session, entry.id, now=ctx.now, actor=ctx.actor)
+                ctx.counts["confirmed"] += 1
+    last_in = session.scalar(
+        select(func.max(Message.date)).where(
+            Message.conversation_id == conversation.id, Message.direction == "in"
+        )
+    )
+    if last_in is None or (message.date is not None and message.date >= last_in):
+        conversations.record_answered(session, conversation, actor=ctx.actor)
+
+
+def _act(
+    session: Session,
+    ctx: Context,
+    verdict: Classification,
+    candidate_id: int,
+    conversation: Conversation,
+) -> None:
+    """Apply the stop rules for an incoming message."""
+    candidate = session.get(Candidate, candidate_id)
+    assert candidate is not None  # the foreign key guarantees it
+    reason = verdict.reason or verdict.kind.value
+    kind = verdict.kind
+    if kind is Kind.BOUNCE:
+        if verdict.permanent:
+            conversations.record_hard_bounce(
+                session, ctx.salt, candidate, actor=ctx.actor, reason=reason
+            )
+            ctx.counts["hard_bounces"] += 1
+        else:
+            ctx.counts["soft_bounces"] += 1
+    elif kind in (Kind.OPT_OUT, Kind.COMPLAINT):
+        conversations.record_opt_out(
+            session, ctx.salt, candidate, conversation, actor=ctx.actor, reason=reason
+        )
+        ctx.counts["opt_outs"] += 1
+    elif kind in REPLIES:
+        conversations.record_reply(session, conversation, actor=ctx.actor, reason=reason)
+        ctx.counts["flagged" if kind is Kind.OPT_OUT_UNCLEAR else "replies"] += 1
+    elif kind is Kind.AUTO_REPLY:
+        ctx.counts["auto_replies"] += 1
+    else:
+        ctx.counts[kind.value] += 1
+
+
+def _details(verdict: Classification | None, how: str, parsed: Parsed) -> dict[str, Any]:
+    details: dict[str, Any] = {"matched_by": how}
+    if parsed.attachments:
+        details["attachments"] = [{"name": n, "size": s} for n, s in parsed.attachments]
+    if verdict is None:
+        return details
+    if verdict.reason:
+        details["reason"] = verdict.reason
+    if verdict.permanent is not None:
+        details["permanent"] = verdict.permanent
+    if verdict.failed_recipients:
+        details["failed_recipients"] = list(verdict.failed_recipients)
+    if verdict.original_message_id:
+        details["original_message_id"] = verdict.original_message_id
+    if verdict.return_date is not None:
+        details["return_date"] = verdict.return_date.isoformat()
+    return details
+
+
+def _cut(value: str | None, column: str) -> str | None:
+    return None if value is None else value[: _LIMITS[column]]

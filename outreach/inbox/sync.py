@@ -1,0 +1,372 @@
+"""The sync run: new mail of each folder, read incrementally, threaded onto conversations.
+
+Per folder the store keeps UIDVALIDITY and the last UID seen (``SyncState``). A run EXAMINEs
+the folder, asks for the UIDs above the watermark (the first run: those since ``sync.since``),
+and takes them in chunks: the header fields of the whole chunk first, then the bodies of the
+few that may concern a candidate (``relevance``), which are parsed, classified, threaded and
+stored (``ingest``). Each chunk's rows, their consequences and the new watermark commit in one
+transaction, so a run killed at any point re-reads at most one chunk next time, and the
+unique keys and Message-ID checks drop what it had already taken. A changed UIDVALIDITY
+resets the watermark and rescans from ``sync.since``: messages already stored are re-linked
+to their new UIDs by Message-ID, never duplicated. The Sent folder goes first, so that replies
+in the INBOX find our messages already stored. One run at a time: see ``sync_lock``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shlex
+import subprocess
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from outreach.config import Settings, imap_password, outreach_home
+from outreach.drafting import Drafter, DraftSpec, make_llm
+from outreach.errors import ConfigError, SyncError
+from outreach.inbox.imap import ImapMailbox
+from outreach.inbox.ingest import Context, ingest
+from outreach.inbox.mailbox import Mailbox, chunks
+from outreach.inbox.maildir import MaildirMailbox
+from outreach.inbox.relevance import Known, relevant, scan
+from outreach.store import Store
+from outreach.store.models import (
+    Candidate,
+    Conversation,
+    Draft,
+    Message,
+    OutboxEntry,
+    SyncState,
+    utcnow,
+)
+
+CHUNK = 500  # UIDs per transaction
+_CONVERSATIONAL = ("human", "calendar_reply", "opt_out_unclear")
+Progress = Callable[[str, int, int], None]  # folder, UIDs done, UIDs to do
+
+
+@dataclass
+class SyncReport:
+    """What one run did, for the summary line and --json."""
+
+    mailbox: str
+    folders: dict[str, int] = field(default_factory=dict)  # folder -> messages scanned
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        """One line: new replies, bounces, auto-replies, opt-outs and what was scanned."""
+        c = self.counts
+        parts = [
+            _n(c["replies"], "new reply", "new replies"),
+            _n(c["hard_bounces"] + c["soft_bounces"], "bounce", "bounces"),
+            _n(c["auto_replies"], "auto-reply", "auto-replies"),
+            _n(c["opt_outs"], "opt-out", "opt-outs"),
+        ]
+        if c["flagged"]:
+            parts.append(f"{c['flagged']} to read (unclear opt-out)")
+        if c["confirmed"]:
+            parts.append(f"{c['confirmed']} uncertain sends confirmed")
+        scanned = sum(self.folders.values())
+        return (
+            f"synced {self.mailbox}: {', '.join(parts)} "
+            f"({c['stored']} stored of {scanned} new in {len(self.folders)} folders)"
+        )
+
+
+def _n(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def mailbox_name(settings: Settings) -> str:
+    """The name sync state and messages are kept under: the IMAP user, or the Maildir."""
+    if settings.imap.maildir:
+        return f"maildir:{settings.path(settings.imap.maildir)}"
+    return settings.imap.username or settings.sender.email
+
+
+def open_mailbox(settings: Settings) -> Mailbox:
+    """Open the configured mailbox: a local Maildir, or an IMAP server."""
+    imap = settings.imap
+    if imap.maildir:
+        return MaildirMailbox(
+            settings.path(imap.maildir), outreach_home() / "sync", folders=imap.folders or None
+        )
+    if not imap.host:
+        raise ConfigError("no mailbox to sync: set [imap] host (or maildir) in config.toml")
+    token = _oauth2_token(imap.oauth2_token_command, imap.timeout_seconds)
+    return ImapMailbox(
+        host=imap.host,
+        port=imap.port,
+        security=imap.security,
+        username=imap.username,
+        password=None if token else imap_password(),
+        oauth2_token=token,
+        timeout=imap.timeout_seconds,
+        folders=imap.folders or None,
+    )
+
+
+def _oauth2_token(command: str, timeout: float) -> str | None:
+    """Run imap.oauth2_token_command (no shell) and return the token it prints."""
+    if not command:
+        return None
+    argv = shlex.split(command)
+    try:
+        done = subprocess.run(
+            argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ConfigError(f"imap.oauth2_token_command cannot run: {exc}") from None
+    token = done.stdout.decode("utf-8", "replace").strip().splitlines()
+    if done.returncode != 0 or not token:
+        raise ConfigError(
+            f"imap.oauth2_token_command exited with status {done.returncode} and no token; "
+            "run it by hand to see why"
+        )
+    return token[0].strip()
+
+
+@contextmanager
+def sync_lock(store: Store, mailbox: str) -> Iterator[None]:
+    """Hold the sync lock of a mailbox; raise SyncError at once when another run holds it.
+
+    SQLite: an fcntl lock on a file beside the database; PostgreSQL: a session advisory lock
+    on a dedicated connection. Both vanish with the process, even after kill -9.
+    """
+    busy = SyncError(f"another `outreach sync` of {mailbox} is running; this one stops")
+    url = make_url(str(store.engine.url))
+    tag = hashlib.sha256(mailbox.encode()).hexdigest()[:12]
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        fd = os.open(f"{url.database}.sync-{tag}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise busy from None
+            yield
+        finally:
+            os.close(fd)
+        return
+    if url.get_backend_name() == "postgresql":
+        with store.engine.connect() as connection:
+            schema = str(connection.scalar(text("select current_schema()")))
+            digest = hashlib.sha256(f"outreach.sync\x00{schema}\x00{mailbox}".encode()).digest()
+            key = int.from_bytes(digest[:8], "big", signed=True)
+            if not connection.scalar(text("select pg_try_advisory_lock(:k)"), {"k": key}):
+                raise busy
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("select pg_advisory_unlock(:k)"), {"k": key})
+                connection.commit()
+        return
+    yield
+
+
+def load_known(session: Session, settings: Settings) -> Known:
+    """Candidates' addresses, our Message-IDs and stored ones, and the recruiter's addresses."""
+    known = Known(
+        candidates={
+            email: cid for cid, email in session.execute(select(Candidate.id, Candidate.email))
+        },
+        own=frozenset(
+            a.strip().lower()
+            for a in (settings.sender.email, settings.imap.username, settings.smtp.username)
+            if a and "@" in a
+        ),
+    )
+    known.add_ids(session.scalars(select(Draft.message_id).where(Draft.message_id.is_not(None))))
+    known.add_ids(session.scalars(select(OutboxEntry.message_id)))
+    known.add_ids(
+        session.scalars(select(Message.message_id).where(Message.message_id.is_not(None)))
+    )
+    return known
+
+
+def run_sync(
+    settings: Settings,
+    store: Store,
+    *,
+    mailbox: Mailbox | None = None,
+    now: Callable[[], datetime] = utcnow,
+    progress: Progress | None = None,
+    chunk: int = CHUNK,
+) -> SyncReport:
+    """Sync every folder of the mailbox once, under the sync lock; raise SyncError on failure.
+
+    ``progress`` is called inside each chunk's transaction, just before it commits.
+    """
+    name = mailbox_name(settings)
+    with sync_lock(store, name):
+        box = mailbox if mailbox is not None else open_mailbox(settings)
+        try:
+            salt = store.salt()
+            with store.session() as session:
+                known = load_known(session, settings)
+            ctx = Context(mailbox=name, salt=salt, known=known, now=now())
+            report = SyncReport(mailbox=name, counts=ctx.counts)
+            sent = box.sent_folder()
+            folders = sorted(box.folders(), key=lambda f: f != sent)  # Sent first
+            for folder in folders:
+                report.folders[folder] = _sync_folder(
+                    settings, store, box, folder, ctx, progress, chunk
+                )
+            return report
+        finally:
+            if mailbox is None:
+                box.close()
+
+
+def _sync_folder(
+    settings: Settings,
+    store: Store,
+    box: Mailbox,
+    folder: str,
+    ctx: Context,
+    progress: Progress | None,
+    chunk: int,
+) -> int:
+    """Take a folder's new messages in chunks; returns how many were scanned."""
+    state = box.select(folder)
+    with store.session() as session:
+        row = _state_row(session, ctx.mailbox, folder)
+        last_uid, known_validity = row.last_uid, row.uidvalidity
+    first = known_validity != state.uidvalidity
+    if first and known_validity:
+        ctx.counts["uidvalidity_resets"] += 1
+    if first:
+        last_uid = 0  # first run, or UIDVALIDITY changed: rescan from sync.since
+    uids = (
+        []
+        if state.uidnext - 1 <= last_uid
+        else box.uids_after(folder, last_uid, settings.sync.since if first else None)
+    )
+    done = 0
+    for part in chunks(uids, chunk):
+        headers = box.fetch_headers(folder, part)
+        wanted = [h for h in headers if relevant(scan(h.header_bytes), ctx.known)]
+        bodies = (
+            box.fetch_bodies(folder, [h.uid for h in wanted], settings.sync.max_body_bytes)
+            if wanted
+            else {}
+        )
+        with store.session() as session:
+            for item in wanted:
+                body = bodies.get(item.uid)
+                if body is not None:  # None: expunged since the header fetch
+                    ingest(
+                        session,
+                        ctx,
+                        folder=folder,
+                        uidvalidity=state.uidvalidity,
+                        item=item,
+                        body=body,
+                        max_body_bytes=settings.sync.max_body_bytes,
+                    )
+            row = _state_row(session, ctx.mailbox, folder)
+            row.uidvalidity, row.last_uid = state.uidvalidity, max(part)
+            done += len(part)
+            if progress is not None:
+                progress(folder, done, len(uids))
+    with store.session() as session:
+        row = _state_row(session, ctx.mailbox, folder)
+        if row.uidvalidity != state.uidvalidity:
+            row.uidvalidity, row.last_uid = state.uidvalidity, 0
+        # Everything below UIDNEXT (as EXAMINE saw it) was searched and taken.
+        row.last_uid = max(row.last_uid, state.uidnext - 1)
+        row.highestmodseq, row.last_run_at = state.highestmodseq, ctx.now
+    return len(uids)
+
+
+def _state_row(session: Session, mailbox: str, folder: str) -> SyncState:
+    row = session.scalar(
+        select(SyncState).where(SyncState.mailbox == mailbox, SyncState.folder == folder)
+    )
+    if row is None:
+        row = SyncState(mailbox=mailbox, folder=folder, uidvalidity=0, last_uid=0)
+        session.add(row)
+        session.flush()
+    return row
+
+
+async def suggest_replies(
+    settings: Settings, store: Store, *, drafter: Drafter | None = None
+) -> list[int]:
+    """Draft a reply, for approval, to each conversation that needs one and has none yet."""
+    wanted = _awaiting_reply(store, settings.sender.name)
+    if not wanted:
+        return []
+    own = drafter is None
+    drafter = drafter or Drafter(settings, store, llm=make_llm(settings))
+    drafted: list[int] = []
+    try:
+        for email, spec in wanted:
+            report = await drafter.draft_many([email], spec, redo=True)
+            drafted += report.drafted
+    finally:
+        if own:
+            await drafter.aclose()
+    return drafted
+
+
+def _awaiting_reply(store: Store, sender: str) -> list[tuple[str, DraftSpec]]:
+    """Conversations needing a response whose latest incoming message has no reply draft."""
+    out: list[tuple[str, DraftSpec]] = []
+    with store.session() as session:
+        rows = session.execute(
+            select(Conversation, Candidate.email, Candidate.name)
+            .join(Candidate)
+            .where(Conversation.status == "needs_response", Candidate.status == "active")
+            .order_by(Conversation.id)
+        ).all()
+        for conversation, email, name in rows:
+            messages = session.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation.id)
+                .order_by(Message.date, Message.id)
+            ).all()
+            incoming = [m for m in messages if m.direction == "in"]
+            if not incoming:
+                continue
+            latest = max(incoming, key=lambda m: m.created_at)
+            answered = session.scalar(
+                select(Draft.id).where(
+                    Draft.conversation_id == conversation.id,
+                    Draft.kind == "reply",
+                    Draft.created_at >= latest.created_at,
+                )
+            )
+            if answered is not None:
+                continue
+            history = [
+                {
+                    "from_name": name if m.direction == "in" else sender,
+                    "date": m.date.isoformat() if m.date else "",
+                    "subject": m.subject,
+                    "text": m.reply_text,
+                    "direction": m.direction,
+                }
+                for m in messages
+                if m.direction == "out" or m.classification in _CONVERSATIONAL
+            ]
+            thread = [str(r) for r in latest.references]
+            if latest.message_id:
+                thread.append(latest.message_id)
+            spec = DraftSpec(
+                template="reply",
+                conversation=history,
+                conversation_id=conversation.id,
+                in_reply_to=latest.message_id,
+                references=thread,
+            )
+            out.append((email, spec))
+    return out
