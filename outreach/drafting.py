@@ -31,6 +31,7 @@ from .templates import TemplateLibrary, candidate_context
 
 CLOSED = (queue.REJECTED, queue.CANCELLED)
 OUTCOMES = ("reject", "advance", "offer")
+FLUSH = 50  # drafts stored per transaction in a batch
 # Template code (slot instructions, max_words=40, conditions) is not a source of facts.
 JINJA_TAG = re.compile(r"\{([{%#]).*?[}%#]\}", re.DOTALL)
 
@@ -196,32 +197,72 @@ class Drafter:
             error=error,
         )
 
-    def _store_draft(self, candidate_id: int, spec: DraftSpec, composed: Composed) -> int:
+    def _store_drafts(self, items: Sequence[tuple[int, DraftSpec, Composed]]) -> list[int]:
+        """Store composed drafts and their model calls in one transaction."""
+        ids = []
         with self.store.session() as session:
-            draft = queue.create_draft(
-                session,
-                queue.NewDraft(
-                    candidate_id=candidate_id,
-                    kind=composed.kind,
-                    template=spec.template,
-                    subject=composed.subject,
-                    body=composed.body,
-                    author=composed.author,
-                    flags=composed.flags,
-                    ai_text=composed.ai_text,
-                    context=_context_of(spec),
-                    campaign_id=spec.campaign_id,
-                    step=spec.step,
-                    enrolment_id=spec.enrolment_id,
-                    conversation_id=spec.conversation_id,
-                    in_reply_to=spec.in_reply_to,
-                    references=spec.references,
-                    error=composed.error,
-                    due_at=spec.due_at,
-                ),
-            )
-            store_calls(session, draft.id, composed.calls)
-            return draft.id
+            for candidate_id, spec, composed in items:
+                draft = queue.create_draft(
+                    session,
+                    queue.NewDraft(
+                        candidate_id=candidate_id,
+                        kind=composed.kind,
+                        template=spec.template,
+                        subject=composed.subject,
+                        body=composed.body,
+                        author=composed.author,
+                        flags=composed.flags,
+                        ai_text=composed.ai_text,
+                        context=_context_of(spec),
+                        campaign_id=spec.campaign_id,
+                        step=spec.step,
+                        enrolment_id=spec.enrolment_id,
+                        conversation_id=spec.conversation_id,
+                        in_reply_to=spec.in_reply_to,
+                        references=spec.references,
+                        error=composed.error,
+                        due_at=spec.due_at,
+                    ),
+                )
+                store_calls(session, draft.id, composed.calls)
+                ids.append(draft.id)
+        return ids
+
+    async def draft_items(
+        self,
+        items: Sequence[tuple[Mapping[str, Any], DraftSpec]],
+        *,
+        progress: Callable[[], None] | None = None,
+    ) -> BatchReport:
+        """Compose (person, spec) pairs concurrently and store them in small batches.
+
+        Finished drafts are written every FLUSH drafts, so a long model batch that stops
+        midway keeps what it finished; a failure is recorded on its draft and the rest go on.
+        """
+        report = BatchReport()
+        done: list[tuple[int, DraftSpec, Composed]] = []
+
+        def flush() -> None:
+            report.drafted.extend(self._store_drafts(done))
+            done.clear()
+
+        async def one(person: Mapping[str, Any], spec: DraftSpec) -> None:
+            try:
+                composed = await self.compose(person, spec)
+            except (TemplateError, LLMError, InputError) as exc:
+                report.failed.append(f"{person['email']}: {exc}")
+            else:
+                done.append((int(person["id"]), spec, composed))
+                if composed.error:
+                    report.failed.append(f"{person['email']}: {composed.error}")
+                if len(done) >= FLUSH:
+                    flush()
+            if progress is not None:
+                progress()
+
+        await asyncio.gather(*(one(person, spec) for person, spec in items))
+        flush()
+        return report
 
     async def draft_many(
         self,
@@ -233,22 +274,10 @@ class Drafter:
     ) -> BatchReport:
         """Draft for many candidates concurrently; skip those who already have this template."""
         self.library.get(spec.template)  # a missing template fails the batch, not each draft
-        report = BatchReport()
-        people = self._eligible(emails, spec.template, redo, report)
-
-        async def one(person: dict[str, Any]) -> None:
-            try:
-                composed = await self.compose(person, spec)
-            except (TemplateError, LLMError, InputError) as exc:
-                report.failed.append(f"{person['email']}: {exc}")
-            else:
-                report.drafted.append(self._store_draft(person["id"], spec, composed))
-                if composed.error:
-                    report.failed.append(f"{person['email']}: {composed.error}")
-            if progress is not None:
-                progress()
-
-        await asyncio.gather(*(one(person) for person in people))
+        skipped = BatchReport()
+        people = self._eligible(emails, spec.template, redo, skipped)
+        report = await self.draft_items([(p, spec) for p in people], progress=progress)
+        report.skipped = skipped.skipped
         return report
 
     def _eligible(

@@ -14,7 +14,12 @@ from sqlalchemy.exc import OperationalError
 from outreach.store import Store, open_store
 from tests.services import missing
 
-pytest_plugins = ["tests.llm_server", "tests.services.llama", "tests.services.dovecot"]
+pytest_plugins = [
+    "tests.llm_server",
+    "tests.services.llama",
+    "tests.services.dovecot",
+    "tests.services.smtp",
+]
 
 PG_ADMIN_URL = os.environ.get(
     "OUTREACH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -1,0 +1,216 @@
+"""Follow-ups: when each step is due (in business days), drafting them, and the stop rules.
+
+A follow-up is due when the previous step was sent and its wait has passed. ``advance``
+drafts it into the review queue as a reply in the same thread; nothing is ever sent without
+approval. The inbox sync calls the stop rules: a reply stops a sequence, an absence moves it,
+a bounce or opt-out stops it, and a colleague's reply holds the others at that company.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from . import queue
+from .campaigns import ACTIVE, StartReport, domain_of, draft_step
+from .config import Settings
+from .drafting import Drafter
+from .store import Store
+from .store.models import (
+    Campaign,
+    Candidate,
+    Draft,
+    Enrolment,
+    Event,
+    OutboxEntry,
+    utcnow,
+)
+
+# Business days -------------------------------------------------------------------------
+
+
+def add_business_days(start: date, days: int, holidays: Iterable[date] = ()) -> date:
+    """The date `days` business days after `start` (weekends and holidays skipped)."""
+    skip = set(holidays)
+    current = start
+    remaining = days
+    while remaining > 0:
+        current += timedelta(days=1)
+        if current.weekday() < 5 and current not in skip:
+            remaining -= 1
+    return current
+
+
+def due_after(sent_at: datetime, wait_days: int, holidays: Iterable[date]) -> datetime:
+    """When a follow-up waiting `wait_days` business days after `sent_at` becomes due."""
+    day = add_business_days(sent_at.astimezone(UTC).date(), wait_days, holidays)
+    return datetime.combine(day, sent_at.astimezone(UTC).timetz())
+
+
+# Advancing --------------------------------------------------------------------------------
+
+
+@dataclass
+class AdvanceReport:
+    scheduled: int = 0
+    completed: int = 0
+    stopped: int = 0
+    drafted: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def schedule(session: Session, settings: Settings, *, now: datetime) -> AdvanceReport:
+    """Set when each enrolment's next step is due, from when its current step was sent."""
+    report = AdvanceReport()
+    holidays = settings.campaigns.holidays
+    rows = session.execute(
+        select(Enrolment, Draft.status, OutboxEntry.sent_at, Campaign.steps)
+        .join(Campaign, Campaign.id == Enrolment.campaign_id)
+        .join(Draft, and_(Draft.enrolment_id == Enrolment.id, Draft.step == Enrolment.step))
+        .outerjoin(OutboxEntry, OutboxEntry.draft_id == Draft.id)
+        .where(
+            Enrolment.status == ACTIVE,
+            Enrolment.next_due_at.is_(None),
+            Campaign.status == ACTIVE,
+            Draft.status.in_((queue.SENT, queue.REJECTED)),
+        )
+    ).all()
+    for enrolment, status, sent_at, steps in rows:
+        if status == queue.REJECTED:
+            enrolment.status, enrolment.stop_reason = "stopped", "a reviewer rejected the draft"
+            report.stopped += 1
+        elif enrolment.step + 1 >= len(steps):
+            enrolment.status, enrolment.last_sent_at = "completed", sent_at
+            report.completed += 1
+        else:
+            sent = sent_at or now
+            enrolment.last_sent_at = sent
+            wait = int(steps[enrolment.step + 1].get("wait_days", 1))
+            enrolment.next_due_at = due_after(sent, wait, holidays)
+            report.scheduled += 1
+    return report
+
+
+def due(session: Session, *, now: datetime) -> list[tuple[int, int, int]]:
+    """(campaign id, enrolment id, next step) of every enrolment whose next step is due."""
+    rows = session.execute(
+        select(Enrolment.campaign_id, Enrolment.id, Enrolment.step)
+        .join(Campaign, Campaign.id == Enrolment.campaign_id)
+        .where(
+            Enrolment.status == ACTIVE,
+            Enrolment.next_due_at <= now,
+            Campaign.status == ACTIVE,
+        )
+    ).all()
+    return [(c, e, s + 1) for c, e, s in rows]
+
+
+async def advance(
+    store: Store, settings: Settings, drafter: Drafter, *, now: datetime | None = None
+) -> AdvanceReport:
+    """Draft every follow-up that is due, as a reply in the same thread, into the queue."""
+    now = now or utcnow()
+    with store.session() as session:
+        report = schedule(session, settings, now=now)
+        work = due(session, now=now)
+        by_step: dict[tuple[int, int], list[int]] = {}
+        for campaign_id, enrolment_id, step in work:
+            enrolment = session.get(Enrolment, enrolment_id)
+            assert enrolment is not None
+            enrolment.step, enrolment.next_due_at = step, None
+            by_step.setdefault((campaign_id, step), []).append(enrolment_id)
+        plans = {
+            key: (c.steps[key[1]]["template"], dict(c.role))
+            for key in by_step
+            if (c := session.get(Campaign, key[0])) is not None
+        }
+    start_report = StartReport()
+    for (campaign_id, step), ids in by_step.items():
+        template, role = plans[(campaign_id, step)]
+        await draft_step(
+            store, drafter, campaign_id, step, template, role, start_report, None, now, ids
+        )
+    report.drafted, report.problems = start_report.drafted, start_report.problems
+    return report
+
+
+# Stop rules ----------------------------------------------------------------
+
+
+def stop_candidate(
+    session: Session, candidate_id: int, status: str, reason: str, *, actor: str = "sync"
+) -> int:
+    """Stop a candidate's active enrolments and cancel their unsent follow-ups; return how many."""
+    enrolments = list(
+        session.scalars(
+            select(Enrolment).where(
+                Enrolment.candidate_id == candidate_id, Enrolment.status.in_((ACTIVE, "held"))
+            )
+        )
+    )
+    for enrolment in enrolments:
+        enrolment.status, enrolment.stop_reason, enrolment.next_due_at = status, reason, None
+        drafts = session.scalars(
+            select(Draft).where(Draft.enrolment_id == enrolment.id, Draft.kind == "follow_up")
+        )
+        for draft in drafts:
+            queue.cancel(session, draft, actor=actor, reason=reason)
+    return len(enrolments)
+
+
+def reschedule_for_absence(
+    session: Session, candidate_id: int, return_date: date, settings: Settings
+) -> int:
+    """Move due follow-ups to one business day after a stated return date."""
+    back = add_business_days(return_date, 1, settings.campaigns.holidays)
+    moment = datetime.combine(back, time(9, 0), tzinfo=UTC)
+    enrolments = list(
+        session.scalars(
+            select(Enrolment).where(
+                Enrolment.candidate_id == candidate_id, Enrolment.status == ACTIVE
+            )
+        )
+    )
+    for enrolment in enrolments:
+        if enrolment.next_due_at is None or enrolment.next_due_at < moment:
+            enrolment.next_due_at = moment
+    return len(enrolments)
+
+
+def hold_colleagues(session: Session, candidate_id: int, *, actor: str = "sync") -> list[str]:
+    """A reply from one person holds the others at the same company in their campaigns."""
+    candidate = session.get(Candidate, candidate_id)
+    domain = domain_of(candidate.email) if candidate else ""
+    if not domain:
+        return []
+    campaigns = select(Enrolment.campaign_id).where(Enrolment.candidate_id == candidate_id)
+    rows = session.execute(
+        select(Enrolment, Candidate.email)
+        .join(Candidate, Candidate.id == Enrolment.candidate_id)
+        .where(
+            Enrolment.campaign_id.in_(campaigns),
+            Enrolment.status == ACTIVE,
+            Enrolment.candidate_id != candidate_id,
+            func.lower(Candidate.email).like(f"%@{domain}"),
+        )
+    ).all()
+    held = []
+    for enrolment, email in rows:
+        enrolment.status = "held"
+        enrolment.stop_reason = f"a colleague at {domain} replied; decide whether to continue"
+        held.append(email)
+        session.add(
+            Event(
+                actor=actor,
+                action="enrolment.held",
+                subject_type="enrolment",
+                subject_id=enrolment.id,
+                candidate_id=enrolment.candidate_id,
+                details={"domain": domain},
+            )
+        )
+    return held
