@@ -11,7 +11,7 @@ Every change writes an audit event. CLI, web and API all call these functions.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -268,3 +268,32 @@ def approval_is_valid(session: Session, draft: Draft) -> str | None:
     if not draft.message_id:
         return f"draft {draft.id} has no Message-ID"
     return None
+
+
+def approve_viewed(
+    session: Session,
+    draft_ids: Sequence[int],
+    *,
+    actor: str,
+    new_message_id: Callable[[], str],
+) -> tuple[list[int], list[str]]:
+    """Bulk approve: approve only the pending drafts a reviewer has opened.
+
+    Returns the approved ids and one line for each draft left alone and why.
+    """
+    approved: list[int] = []
+    skipped: list[str] = []
+    for draft_id in dict.fromkeys(draft_ids):
+        draft = session.scalar(select(Draft).where(Draft.id == draft_id))
+        if draft is None:
+            skipped.append(f"draft {draft_id}: no such draft")
+        elif draft.viewed_at is None:
+            skipped.append(f"draft {draft_id}: not opened yet; open it before approving")
+        else:
+            try:
+                approve(session, draft, actor=actor, message_id=new_message_id())
+            except StateError as exc:
+                skipped.append(str(exc))
+            else:
+                approved.append(draft_id)
+    return approved, skipped

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from ..config import CONFIG_NAME, imap_password, llm_api_key, load_config, smtp_password
+from .. import users
+from ..config import CONFIG_NAME, Settings, imap_password, llm_api_key, load_config, smtp_password
 from ..errors import OutreachError
 from ..store import open_store
 from .context import App, pass_app
@@ -36,12 +37,28 @@ def write_workspace(directory: Path) -> list[str]:
     return written
 
 
+def create_first_user(settings: Settings, username: str) -> str | None:
+    """Add the first web user with a generated password, returned once; None if users exist."""
+    store = open_store(settings.database_url)
+    try:
+        with store.session() as session:
+            if users.count_users(session):
+                return None
+            password = users.generate_password()
+            users.add_user(session, username, password, actor="init")
+            return password
+    finally:
+        store.close()
+
+
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
-def init(directory: Path) -> None:
-    """Create a workspace: config.toml, starter templates and the database.
+@click.option("--user", "username", default="admin", show_default=True, help="First web user.")
+def init(directory: Path, username: str) -> None:
+    """Create a workspace: config.toml, starter templates, the database and the first user.
 
     Existing files are never overwritten; running it again only adds what is missing.
+    The first web user's password is generated and printed once.
 
     \b
     Example:
@@ -53,6 +70,9 @@ def init(directory: Path) -> None:
     if not written:
         click.echo(f"{directory} already has everything; nothing overwritten")
     click.echo(f"database ready; next: edit {directory / CONFIG_NAME}, then import candidates")
+    login = create_first_user(load_config(directory / CONFIG_NAME), username)
+    if login:
+        click.echo(f"web login: {username} / {login} (shown once; `outreach user password` resets)")
 
 
 @click.command()

@@ -1,0 +1,239 @@
+"""`outreach queue …`: list, show, edit, approve, reject and regenerate drafts."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import re
+
+import click
+from rich.table import Table
+
+from .. import queue as core
+from .. import review
+from ..drafting import Drafter, make_llm
+from ..errors import InputError
+from ..messages import new_message_id
+from .context import App, pass_app, print_json
+
+HEADER = re.compile(r"\ASubject:[ \t]*(?P<subject>[^\n]*)\n(?:[ \t]*\n)?(?P<body>.*)\Z", re.DOTALL)
+
+
+def default_actor() -> str:
+    """Who the command line acts as unless --as says otherwise: the login name."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "cli"
+
+
+actor_option = click.option(
+    "--as", "actor", default=default_actor, help="Record this reviewer (default: your login name)."
+)
+
+
+@click.group("queue")
+def queue_group() -> None:
+    """Review drafts: nothing is sent until a person approves it.
+
+    \b
+    Example:
+      outreach queue list
+      outreach queue show 12 && outreach queue approve 12
+    """
+
+
+@queue_group.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(review.STATUSES),
+    default=core.PENDING,
+    show_default=True,
+    help="Drafts in this status.",
+)
+@click.option("--kind", type=click.Choice(core.KINDS), help="Only this kind of draft.")
+@click.option("--campaign", type=int, help="Only drafts of this campaign id.")
+@click.option("--flagged/--not-flagged", default=None, help="Only drafts with (or without) flags.")
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def list_(
+    app: App,
+    status: str,
+    kind: str | None,
+    campaign: int | None,
+    flagged: bool | None,
+    page: int,
+    as_json: bool,
+) -> None:
+    """List drafts, newest due first, 50 to a page.
+
+    \b
+    Example:
+      outreach queue list --status pending --flagged --json
+    """
+    filters = review.Filters(status=status, campaign=campaign, kind=kind, flagged=flagged)
+    with app.store.session() as session:
+        listing = review.list_drafts(session, filters, page=page)
+    if as_json:
+        print_json(listing)
+        return
+    table = Table("id", "candidate", "subject", "template", "flags", "due")
+    for row in listing["items"]:
+        table.add_row(
+            str(row["id"]),
+            row["candidate_name"] or row["candidate_email"],
+            row["subject"],
+            row["template"],
+            str(row["flags"] or ""),
+            row["due_at"].strftime("%Y-%m-%d %H:%M"),
+        )
+    app.console.print(table)
+    app.console.print(
+        f"{listing['total']} {status} drafts; page {listing['page']} of {listing['pages']}"
+    )
+
+
+@queue_group.command("show")
+@click.argument("draft_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@actor_option
+@pass_app
+def show(app: App, draft_id: int, as_json: bool, actor: str) -> None:
+    """Show a draft: candidate, flags, the text and what changed since the first revision.
+
+    Showing a draft records that you opened it.
+
+    \b
+    Example:
+      outreach queue show 12
+    """
+    with app.store.session() as session:
+        draft = core.get_draft(session, draft_id)
+        core.mark_viewed(session, draft, actor)
+        detail = review.draft_detail(session, draft)
+    if as_json:
+        print_json(detail)
+        return
+    person = detail["candidate"]
+    echo = app.console.print
+    echo(f"[bold]draft {draft_id}[/] · {detail['status']} · {detail['kind']} · "
+         f"{detail['template']} · revision {detail['revision']} by {detail['author']}",
+         markup=True)  # fmt: skip
+    echo(f"to: {person['name']} <{person['email']}>", markup=False)
+    for flag in detail["flags"]:
+        echo(f"flag {flag.get('code', '')}: {flag.get('message', '')}", markup=False)
+    echo("")
+    echo(f"Subject: {detail['subject']}", markup=False)
+    echo("")
+    echo(detail["body"], markup=False)
+    if detail["changed"]:
+        changes = sum(1 for s in detail["diff_body"] if s["op"] != "equal")
+        echo(f"\n({changes} changes since revision 1)", markup=False)
+
+
+def parse_edit(text: str) -> tuple[str, str]:
+    """Subject and body from the editor's text: a `Subject:` line, a blank line, the body."""
+    match = HEADER.match(text.replace("\r\n", "\n"))
+    if match is None:
+        raise InputError("the first line must be `Subject: ...`; nothing saved")
+    return match["subject"].strip(), match["body"]
+
+
+@queue_group.command("edit")
+@click.argument("draft_id", type=int)
+@actor_option
+@pass_app
+def edit(app: App, draft_id: int, actor: str) -> None:
+    """Edit a draft's subject and body in $EDITOR; saving makes a new revision.
+
+    Editing an approved draft withdraws its approval.
+
+    \b
+    Example:
+      EDITOR=nano outreach queue edit 12
+    """
+    with app.store.session() as session:
+        draft = core.get_draft(session, draft_id)
+        now = core.current(session, draft)
+        before = f"Subject: {now.subject}\n\n{now.body}"
+    edited = click.edit(before, extension=".txt", require_save=True)
+    if edited is None or edited.rstrip("\n") == before.rstrip("\n"):
+        app.console.print(f"draft {draft_id}: nothing changed")
+        return
+    subject, body = parse_edit(edited)
+    if body.endswith("\n") and not now.body.endswith("\n"):
+        body = body.rstrip("\n")  # editors add a final newline; don't count it as an edit
+    with app.store.session() as session:
+        draft = core.get_draft(session, draft_id, lock=True)
+        withdrawn = draft.status == core.APPROVED
+        revision = core.add_revision(
+            session, draft, subject=subject, body=body, author=actor, actor=actor
+        )
+        number = revision.number
+    note = "; its approval was withdrawn" if withdrawn else ""
+    app.console.print(f"draft {draft_id}: saved revision {number}{note}")
+
+
+@queue_group.command("approve")
+@click.argument("draft_ids", type=int, nargs=-1, required=True)
+@actor_option
+@pass_app
+def approve(app: App, draft_ids: tuple[int, ...], actor: str) -> None:
+    """Approve drafts: records who, when, the revision and a SHA-256 of the exact text.
+
+    \b
+    Example:
+      outreach queue approve 12 13 --as maria
+    """
+    sender = app.settings.sender.email
+    for draft_id in draft_ids:
+        with app.store.session() as session:
+            draft = core.get_draft(session, draft_id, lock=True)
+            core.approve(session, draft, actor=actor, message_id=new_message_id(sender))
+            digest = draft.approved_hash or ""
+        app.console.print(f"approved draft {draft_id} as {actor} (sha256 {digest[:12]})")
+
+
+@queue_group.command("reject")
+@click.argument("draft_id", type=int)
+@click.option("--reason", required=True, help="Why it must not be sent.")
+@actor_option
+@pass_app
+def reject(app: App, draft_id: int, reason: str, actor: str) -> None:
+    """Reject a draft, with a reason.
+
+    \b
+    Example:
+      outreach queue reject 12 --reason "wrong team"
+    """
+    with app.store.session() as session:
+        core.reject(
+            session, core.get_draft(session, draft_id, lock=True), actor=actor, reason=reason
+        )
+    app.console.print(f"rejected draft {draft_id}")
+
+
+@queue_group.command("regenerate")
+@click.argument("draft_id", type=int)
+@click.option("--instruction", default="", help="What to change, e.g. 'shorter, less formal'.")
+@actor_option
+@pass_app
+def regenerate(app: App, draft_id: int, instruction: str, actor: str) -> None:
+    """Rewrite a draft with the model as a new revision; earlier revisions are kept.
+
+    \b
+    Example:
+      outreach queue regenerate 12 --instruction "shorter; mention the Kafka migration"
+    """
+
+    async def run() -> int:
+        drafter = Drafter(app.settings, app.store, llm=make_llm(app.settings))
+        try:
+            revision = await drafter.regenerate(draft_id, instruction, actor=actor)
+            return revision.number
+        finally:
+            await drafter.aclose()
+
+    number = asyncio.run(run())
+    app.console.print(f"draft {draft_id}: regenerated as revision {number}")

@@ -1,0 +1,156 @@
+"""`outreach serve` and `outreach user …`: the web UI and the reviewers who log in to it."""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import click
+
+from .. import users
+from ..config import Settings
+from ..errors import InputError
+from ..store import Store
+from .context import App, pass_app
+
+Job = Callable[[], Coroutine[Any, Any, None]]
+
+
+def background_jobs(settings: Settings, store: Store) -> list[Job]:
+    """The loops `serve` runs beside the web UI.
+
+    This is the hook for the sender loop and the periodic inbox sync (and `campaign advance`):
+    each job is an async function that runs until cancelled. None exist yet, so the web UI
+    runs alone; `outreach send` and `outreach sync` do that work from the command line.
+    """
+    return []
+
+
+def is_loopback(host: str) -> bool:
+    """Whether host names this machine only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command()
+@click.option("--host", help="Address to listen on (default: [web] host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default: [web] port, 8000).")
+@click.option(
+    "--public", is_flag=True, help="Allow an address other than loopback (put HTTPS in front)."
+)
+@click.option("--secure-cookies", is_flag=True, help="Send the session cookie over HTTPS only.")
+@pass_app
+def serve(app: App, host: str | None, port: int | None, public: bool, secure_cookies: bool) -> None:
+    """Serve the review queue (web UI and JSON API) on 127.0.0.1:8000.
+
+    Log in with the user `outreach init` created. Binding another address needs --public,
+    and the server itself speaks plain HTTP: put a TLS proxy in front of it.
+
+    \b
+    Example:
+      outreach serve --port 8080
+    """
+    import uvicorn
+
+    from ..web import create_app
+
+    settings = app.settings
+    host = host or settings.web.host
+    port = port or settings.web.port
+    if not is_loopback(host):
+        if not public:
+            raise InputError(
+                f"--host {host} would expose the review queue to the network; "
+                "pass --public if you mean it (and put HTTPS in front)"
+            )
+        click.echo(
+            f"warning: serving on {host}:{port} over plain HTTP; passwords and sessions travel "
+            "unencrypted unless a TLS proxy (e.g. Caddy, nginx) sits in front; then add "
+            "--secure-cookies",
+            err=True,
+        )
+    with app.store.session() as session:
+        if users.count_users(session) == 0:
+            app.warn("no users yet; add one with `outreach user add NAME`")
+    web = create_app(
+        settings,
+        app.store,
+        secure_cookies=secure_cookies,
+        background=background_jobs(settings, app.store),
+    )
+    click.echo(f"outreach: http://{host}:{port}/ (Ctrl-C to stop)")
+    uvicorn.run(web, host=host, port=port, log_level="warning", server_header=False)
+
+
+@click.group("user")
+def user_group() -> None:
+    """Manage the reviewers who log in to the web UI.
+
+    \b
+    Example:
+      outreach user add lena
+    """
+
+
+def _read_password(name: str, password_stdin: bool) -> tuple[str, bool]:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n"), False
+    return users.generate_password(), True
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@pass_app
+def add(app: App, name: str, password_stdin: bool) -> None:
+    """Add a reviewer; prints a generated password once unless you give one on stdin.
+
+    \b
+    Example:
+      outreach user add lena
+      printf '%s\\n' "$PASSWORD" | outreach user add lena --password-stdin
+    """
+    password, generated = _read_password(name, password_stdin)
+    with app.store.session() as session:
+        users.add_user(session, name, password)
+    click.echo(f"added user {name}")
+    if generated:
+        click.echo(f"password (shown once): {password}")
+
+
+@user_group.command("password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from stdin.")
+@pass_app
+def password(app: App, name: str, password_stdin: bool) -> None:
+    """Set a new password (a generated one unless given on stdin); revokes the user's tokens.
+
+    \b
+    Example:
+      outreach user password lena
+    """
+    new, generated = _read_password(name, password_stdin)
+    with app.store.session() as session:
+        users.set_password(session, name, new)
+    click.echo(f"new password for {name}" + (f" (shown once): {new}" if generated else ""))
+
+
+@user_group.command("token")
+@click.argument("name")
+@pass_app
+def token(app: App, name: str) -> None:
+    """Print an API token for scripts: send it as `Authorization: Bearer TOKEN`.
+
+    \b
+    Example:
+      curl -H "Authorization: Bearer $(outreach user token maria)" localhost:8000/api/drafts
+    """
+    key = users.web_secret(app.store)
+    with app.store.session() as session:
+        click.echo(users.issue_token(session, key, name))

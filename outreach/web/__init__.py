@@ -1,0 +1,143 @@
+"""The web UI and JSON API: ``create_app(settings)`` builds everything; importing does nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import HTTPException
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.middleware.sessions import SessionMiddleware
+
+from .. import __version__, users
+from ..config import Settings
+from ..errors import InputError, LLMError, NotFound, OutreachError, StateError
+from ..store import Store, open_store
+from . import api, auth, views
+from .auth import SESSION_COOKIE, SESSION_HOURS, LoginRequired, WebContext, login_redirect, render
+
+__all__ = ["create_app"]
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "object-src 'none'"
+)
+STATUS_OF: list[tuple[type[OutreachError], int]] = [
+    (NotFound, 404),
+    (StateError, 409),
+    (InputError, 422),
+    (LLMError, 502),
+]
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("outreach.web", "templates"),
+        autoescape=select_autoescape(["html"], default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = lambda value: value.strftime("%Y-%m-%d %H:%M") if value else ""
+    return env
+
+
+def create_app(
+    settings: Settings,
+    store: Store | None = None,
+    *,
+    secure_cookies: bool = False,
+    background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
+) -> FastAPI:
+    """Build the web app over a store (opened from the settings when none is given).
+
+    ``secure_cookies`` marks the session cookie Secure (for a server behind HTTPS).
+    ``background`` jobs (the sender loop, the inbox sync) run while the server runs and are
+    cancelled when it stops; see ``outreach.cli.web.background_jobs``.
+    """
+    owned = store is None
+    the_store = store or open_store(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        tasks = [asyncio.create_task(job()) for job in background]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if owned:
+                the_store.close()
+
+    app = FastAPI(
+        title="outreach",
+        version=__version__,
+        description="Review queue API: every draft is read and approved by a person.",
+        lifespan=lifespan,
+        docs_url=None,  # the Swagger page loads scripts from a CDN; the schema is at /openapi.json
+        redoc_url=None,
+    )
+    secret = users.web_secret(the_store)
+    app.state.ctx = WebContext(
+        settings=settings, store=the_store, env=_environment(), secret=secret
+    )
+
+    @app.middleware("http")
+    async def headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        elapsed = (time.perf_counter() - start) * 1000
+        response.headers["Server-Timing"] = f"app;dur={elapsed:.2f}"
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        if not request.url.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_HOURS * 3600,
+        same_site="lax",
+        https_only=secure_cookies,
+    )
+
+    @app.exception_handler(LoginRequired)
+    async def _login(_: Request, exc: LoginRequired) -> Response:
+        return login_redirect(exc)
+
+    @app.exception_handler(OutreachError)
+    async def _outreach(request: Request, exc: OutreachError) -> Response:
+        code = next((c for kind, c in STATUS_OF if isinstance(exc, kind)), 400)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": str(exc)}, status_code=code)
+        return render(request, "error.html", status_code=code, message=str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        if request.url.path.startswith("/api/") or exc.status_code not in (403, 404):
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
+        return render(request, "error.html", status_code=exc.status_code, message=str(exc.detail))
+
+    static = resources.files("outreach.web") / "static"
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    app.include_router(auth.router)
+    app.include_router(api.router)
+    app.include_router(views.router)
+    return app

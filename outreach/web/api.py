@@ -1,0 +1,353 @@
+"""The JSON API under /api: the queue's reads and actions, described by the OpenAPI schema.
+
+Every route needs a session or an API token; every POST made with a session needs the CSRF
+token in ``X-CSRF-Token``. Errors answer ``{"detail": "..."}`` with 401, 403, 404, 409 (the
+draft's state does not allow it), 422 (bad input) or 502 (the model failed).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import select
+
+from .. import queue, review
+from ..candidates import profile
+from ..drafting import Drafter, make_llm
+from ..errors import NotFound
+from ..messages import new_message_id
+from ..store.models import Candidate, CandidateTag, Draft
+from .auth import api_user, context
+
+Status = Literal[
+    "pending",
+    "approved",
+    "queued",
+    "sending",
+    "sent",
+    "failed",
+    "uncertain",
+    "rejected",
+    "cancelled",
+]
+Kind = Literal["outreach", "follow_up", "feedback", "reply"]
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Reviewer = Annotated[str, Depends(api_user)]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "model": None}
+    for code, text in {
+        401: "Not logged in",
+        403: "Missing or wrong CSRF token",
+        404: "No such record",
+        409: "Not allowed in the draft's current state",
+        422: "Invalid input",
+    }.items()
+}
+
+
+class _Text(BaseModel):
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        return value
+
+
+class RejectIn(_Text):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class RevisionIn(_Text):
+    subject: str = Field(min_length=1, max_length=998)
+    body: str = Field(max_length=100_000)
+
+
+class RegenerateIn(_Text):
+    instruction: str = Field(default="", max_length=2000)
+
+
+class BulkApproveIn(BaseModel):
+    ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(max_length=500)
+
+
+class DraftSummary(BaseModel):
+    id: int
+    status: str
+    kind: str
+    template: str
+    campaign_id: int | None
+    campaign: str | None
+    candidate_id: int
+    candidate_name: str
+    candidate_email: str
+    subject: str
+    flags: int
+    viewed: bool
+    due_at: datetime
+    created_at: datetime
+    approved_by: str | None
+
+
+class DraftPage(BaseModel):
+    items: list[DraftSummary]
+    total: int
+    page: int
+    per_page: int
+    pages: int
+    counts: dict[str, int]
+
+
+class RevisionInfo(BaseModel):
+    number: int
+    author: str
+    instruction: str
+    created_at: datetime
+
+
+class DiffSegment(BaseModel):
+    op: Literal["equal", "insert", "delete"]
+    text: str
+
+
+class MarkedSegment(BaseModel):
+    text: str
+    flags: list[str]
+
+
+class ConversationMessage(BaseModel):
+    direction: str
+    date: datetime | None
+    subject: str
+    from_addr: str
+    classification: str
+    text: str
+
+
+class DraftDetail(BaseModel):
+    id: int
+    status: str
+    kind: str
+    template: str
+    campaign: str | None
+    campaign_id: int | None
+    due_at: datetime
+    created_at: datetime
+    viewed_at: datetime | None
+    approved_by: str | None
+    approved_at: datetime | None
+    approved_revision: int | None
+    approved_hash: str | None
+    reject_reason: str
+    error: str
+    candidate: dict[str, Any]
+    subject: str
+    body: str
+    revision: int
+    author: str
+    revisions: list[RevisionInfo]
+    flags: list[dict[str, Any]]
+    marked_body: list[MarkedSegment]
+    diff_subject: list[DiffSegment]
+    diff_body: list[DiffSegment]
+    changed: bool
+    conversation: list[ConversationMessage]
+    previous_id: int | None
+    next_id: int | None
+
+
+class DraftState(BaseModel):
+    id: int
+    status: str
+    revision: int
+    approved_by: str | None
+    approved_at: datetime | None
+    approved_revision: int | None
+    approved_hash: str | None
+    message_id: str | None
+
+
+class BulkResult(BaseModel):
+    approved: list[int]
+    skipped: list[str]
+
+
+class EditStat(BaseModel):
+    template: str
+    approved: int
+    mean_words_changed: float
+    changed_share: float
+    unchanged: int
+
+
+class Metrics(BaseModel):
+    pending: int
+    approved_today: int
+    approval_rate: float | None
+    decided_30d: int
+    median_review_seconds: float | None
+    edits: list[EditStat]
+
+
+class CandidatePage(BaseModel):
+    items: list[dict[str, Any]]
+    page: int
+    per_page: int
+
+
+def _state(draft: Draft) -> DraftState:
+    return DraftState(
+        id=draft.id,
+        status=draft.status,
+        revision=draft.current_revision,
+        approved_by=draft.approved_by,
+        approved_at=draft.approved_at,
+        approved_revision=draft.approved_revision,
+        approved_hash=draft.approved_hash,
+        message_id=draft.message_id,
+    )
+
+
+router = APIRouter(prefix="/api", responses=ERRORS)
+
+
+@router.get("/drafts", response_model=DraftPage, tags=["drafts"])
+def list_drafts(
+    request: Request,
+    user: Reviewer,
+    status: Status = "pending",
+    campaign: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    kind: Kind | None = None,
+    flagged: bool | None = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = review.PER_PAGE,
+) -> dict[str, Any]:
+    """Drafts in a status, newest due first, one page at a time, with counts per status."""
+    filters = review.Filters(status=status, campaign=campaign, kind=kind, flagged=flagged)
+    with context(request).store.session() as session:
+        listing = review.list_drafts(session, filters, page=page, per_page=per_page)
+        listing["counts"] = review.counts(session)
+    return listing
+
+
+@router.get("/drafts/{draft_id}", response_model=DraftDetail, tags=["drafts"])
+def get_draft(request: Request, draft_id: Id, user: Reviewer) -> dict[str, Any]:
+    """One draft with its profile, conversation, flags and diff; records that it was opened."""
+    with context(request).store.session() as session:
+        draft = queue.get_draft(session, draft_id)
+        queue.mark_viewed(session, draft, user)
+        return review.draft_detail(session, draft)
+
+
+@router.post("/drafts/{draft_id}/approve", response_model=DraftState, tags=["drafts"])
+def approve(request: Request, draft_id: Id, user: Reviewer) -> DraftState:
+    """Approve the draft's current revision (records who, when, revision and text hash)."""
+    ctx = context(request)
+    with ctx.store.session() as session:
+        draft = queue.get_draft(session, draft_id, lock=True)
+        queue.approve(
+            session, draft, actor=user, message_id=new_message_id(ctx.settings.sender.email)
+        )
+        return _state(draft)
+
+
+@router.post("/drafts/approve", response_model=BulkResult, tags=["drafts"])
+def bulk_approve(request: Request, payload: BulkApproveIn, user: Reviewer) -> BulkResult:
+    """Approve several drafts at once; only drafts a reviewer has opened are approved."""
+    ctx = context(request)
+    sender = ctx.settings.sender.email
+    with ctx.store.session() as session:
+        approved, skipped = queue.approve_viewed(
+            session, payload.ids, actor=user, new_message_id=lambda: new_message_id(sender)
+        )
+    return BulkResult(approved=approved, skipped=skipped)
+
+
+@router.post("/drafts/{draft_id}/reject", response_model=DraftState, tags=["drafts"])
+def reject(request: Request, draft_id: Id, payload: RejectIn, user: Reviewer) -> DraftState:
+    """Reject the draft with a reason."""
+    with context(request).store.session() as session:
+        draft = queue.get_draft(session, draft_id, lock=True)
+        queue.reject(session, draft, actor=user, reason=payload.reason)
+        return _state(draft)
+
+
+@router.post(
+    "/drafts/{draft_id}/revisions", response_model=DraftState, status_code=201, tags=["drafts"]
+)
+def add_revision(request: Request, draft_id: Id, payload: RevisionIn, user: Reviewer) -> DraftState:
+    """Save an edit as a new revision; an approved draft goes back to pending."""
+    with context(request).store.session() as session:
+        draft = queue.get_draft(session, draft_id, lock=True)
+        queue.add_revision(
+            session,
+            draft,
+            subject=payload.subject,
+            body=payload.body.replace("\r\n", "\n"),
+            author=user,
+            actor=user,
+        )
+        return _state(draft)
+
+
+@router.post(
+    "/drafts/{draft_id}/regenerate",
+    response_model=DraftState,
+    status_code=201,
+    tags=["drafts"],
+    responses={502: {"description": "The model failed"}},
+)
+async def regenerate(
+    request: Request, draft_id: Id, payload: RegenerateIn, user: Reviewer
+) -> DraftState:
+    """Write a new revision with the model, following the instruction; earlier ones are kept."""
+    ctx = context(request)
+    drafter = Drafter(ctx.settings, ctx.store, llm=make_llm(ctx.settings))
+    try:
+        await drafter.regenerate(draft_id, payload.instruction.strip(), actor=user)
+    finally:
+        await drafter.aclose()
+    with ctx.store.session() as session:
+        return _state(queue.get_draft(session, draft_id))
+
+
+@router.get("/metrics", response_model=Metrics, tags=["drafts"])
+def metrics(request: Request, user: Reviewer) -> dict[str, Any]:
+    """Review metrics: pending, approved today, approval rate, review time, edits per template."""
+    ctx = context(request)
+    with ctx.store.session() as session:
+        return review.metrics(session, timezone=ctx.settings.sender.timezone, cache=ctx.edit_cache)
+
+
+@router.get("/candidates", response_model=CandidatePage, tags=["candidates"])
+def list_candidates(
+    request: Request,
+    user: Reviewer,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """Candidates' profiles by email, one page at a time."""
+    with context(request).store.session() as session:
+        rows = session.scalars(
+            select(Candidate)
+            .order_by(Candidate.email)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        ).all()
+        return {"items": [profile(c) for c in rows], "page": page, "per_page": per_page}
+
+
+@router.get("/candidates/{candidate_id}", response_model=dict[str, Any], tags=["candidates"])
+def get_candidate(request: Request, candidate_id: Id, user: Reviewer) -> dict[str, Any]:
+    """One candidate's profile."""
+    with context(request).store.session() as session:
+        candidate = session.get(Candidate, candidate_id)
+        if candidate is None:
+            raise NotFound(f"no candidate {candidate_id}")
+        tags = session.scalars(
+            select(CandidateTag.tag).where(CandidateTag.candidate_id == candidate_id)
+        )
+        return profile(candidate, tags)

@@ -1,0 +1,215 @@
+"""Server-rendered pages: the queue and the draft page. POST handlers redirect (303).
+
+Filters travel in the query string of every link and form, so "approve and go to next"
+stays inside the slice of the queue the reviewer chose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from .. import queue, review
+from ..drafting import Drafter, make_llm
+from ..errors import OutreachError
+from ..messages import new_message_id
+from .auth import context, flash, page_user, render
+
+router = APIRouter(include_in_schema=False)
+Reviewer = Annotated[str, Depends(page_user)]
+
+
+def parse_filters(params: Mapping[str, str]) -> review.Filters:
+    """Filters from a query string; unknown values fall back to the defaults."""
+    status = params.get("status", queue.PENDING)
+    campaign = params.get("campaign", "")
+    kind = params.get("kind", "")
+    flagged = params.get("flagged", "")
+    return review.Filters(
+        status=status if status in review.STATUSES else queue.PENDING,
+        campaign=int(campaign) if campaign.isdigit() and len(campaign) < 10 else None,
+        kind=kind if kind in queue.KINDS else None,
+        flagged={"true": True, "false": False}.get(flagged),
+    )
+
+
+def _qs(filters: review.Filters, **extra: str | int) -> str:
+    params: dict[str, str | int] = {**filters.params(), **extra}
+    return ("?" + urlencode(params)) if params else ""
+
+
+def _draft_url(draft_id: int | None, filters: review.Filters) -> str:
+    return f"/drafts/{draft_id}{_qs(filters)}" if draft_id else f"/queue{_qs(filters)}"
+
+
+@router.get("/")
+def home(_: Reviewer) -> Response:
+    return RedirectResponse("/queue", status_code=303)
+
+
+@router.get("/queue", response_class=HTMLResponse)
+def queue_page(request: Request, user: Reviewer, page: str = "1") -> Response:
+    ctx = context(request)
+    filters = parse_filters(request.query_params)
+    number = int(page) if page.isdigit() and len(page) < 7 else 1
+    with ctx.store.session() as session:
+        listing = review.list_drafts(session, filters, page=number)
+        data: dict[str, Any] = {
+            "listing": listing,
+            "counts": review.counts(session),
+            "metrics": review.metrics(
+                session, timezone=ctx.settings.sender.timezone, cache=ctx.edit_cache
+            ),
+            "campaigns": review.campaigns(session),
+        }
+    partial = request.headers.get("hx-request") == "true"
+    return render(
+        request,
+        "queue_list.html" if partial else "queue.html",
+        filters=filters,
+        qs=_qs(filters),
+        page_qs=lambda n: _qs(filters, page=n),
+        kinds=queue.KINDS,
+        statuses=review.STATUSES,
+        **data,
+    )
+
+
+@router.post("/queue/approve")
+async def bulk_approve(request: Request, user: Reviewer) -> Response:
+    ctx = context(request)
+    filters = parse_filters(request.query_params)
+    form = await request.form()
+    ids = [int(v) for v in form.getlist("ids") if isinstance(v, str) and v.isdigit()]
+    sender = ctx.settings.sender.email
+    with ctx.store.session() as session:
+        approved, skipped = queue.approve_viewed(
+            session, ids, actor=user, new_message_id=lambda: new_message_id(sender)
+        )
+    if approved:
+        flash(request, f"Approved {len(approved)} draft{'s' if len(approved) != 1 else ''}.")
+    for reason in skipped:
+        flash(request, f"Not approved: {reason}", "error")
+    if not ids:
+        flash(request, "Select drafts you have opened, then approve them.", "error")
+    return RedirectResponse(f"/queue{_qs(filters)}", status_code=303)
+
+
+@router.get("/drafts/{draft_id}", response_class=HTMLResponse)
+def draft_page(request: Request, draft_id: int, user: Reviewer) -> Response:
+    ctx = context(request)
+    filters = parse_filters(request.query_params)
+    with ctx.store.session() as session:
+        draft = queue.get_draft(session, draft_id)
+        queue.mark_viewed(session, draft, user)
+        detail = review.draft_detail(session, draft, filters)
+    return render(
+        request,
+        "draft.html",
+        d=detail,
+        filters=filters,
+        qs=_qs(filters),
+        next_url=_draft_url(detail["next_id"], filters),
+        previous_url=_draft_url(detail["previous_id"], filters) if detail["previous_id"] else "",
+        llm=ctx.settings.llm.provider != "none",
+    )
+
+
+def _next_after(request: Request, draft_id: int) -> str:
+    ctx = context(request)
+    filters = parse_filters(request.query_params)
+    with ctx.store.session() as session:
+        draft = queue.get_draft(session, draft_id)
+        _, following = review.neighbours(session, draft, filters)
+    if following is None:
+        flash(request, "That was the last draft here; the queue is clear.")
+    return _draft_url(following, filters)
+
+
+@router.post("/drafts/{draft_id}/approve")
+def approve(request: Request, draft_id: int, user: Reviewer) -> Response:
+    ctx = context(request)
+    try:
+        with ctx.store.session() as session:
+            draft = queue.get_draft(session, draft_id, lock=True)
+            queue.approve(
+                session, draft, actor=user, message_id=new_message_id(ctx.settings.sender.email)
+            )
+    except OutreachError as exc:
+        flash(request, str(exc), "error")
+        return RedirectResponse(
+            f"/drafts/{draft_id}{request.url.query and '?' + request.url.query}", 303
+        )
+    flash(request, f"Approved draft {draft_id}.")
+    return RedirectResponse(_next_after(request, draft_id), status_code=303)
+
+
+@router.post("/drafts/{draft_id}/save")
+def save(
+    request: Request,
+    draft_id: int,
+    user: Reviewer,
+    subject: Annotated[str, Form()] = "",
+    body: Annotated[str, Form()] = "",
+) -> Response:
+    ctx = context(request)
+    body = body.replace("\r\n", "\n").replace("\r", "\n")
+    back = f"/drafts/{draft_id}{'?' + request.url.query if request.url.query else ''}"
+    try:
+        with ctx.store.session() as session:
+            draft = queue.get_draft(session, draft_id, lock=True)
+            now = queue.current(session, draft)
+            if (now.subject, now.body) == (subject.strip(), body):
+                flash(request, "Nothing changed; no new revision.")
+                return RedirectResponse(back, status_code=303)
+            was_approved = draft.status == queue.APPROVED
+            revision = queue.add_revision(
+                session, draft, subject=subject.strip(), body=body, author=user, actor=user
+            )
+            number = revision.number
+    except OutreachError as exc:
+        flash(request, str(exc), "error")
+        return RedirectResponse(back, status_code=303)
+    note = " Its approval was withdrawn; approve it again." if was_approved else ""
+    flash(request, f"Saved revision {number}.{note}")
+    return RedirectResponse(back, status_code=303)
+
+
+@router.post("/drafts/{draft_id}/reject")
+def reject(
+    request: Request, draft_id: int, user: Reviewer, reason: Annotated[str, Form()] = ""
+) -> Response:
+    ctx = context(request)
+    try:
+        with ctx.store.session() as session:
+            draft = queue.get_draft(session, draft_id, lock=True)
+            queue.reject(session, draft, actor=user, reason=reason)
+    except OutreachError as exc:
+        flash(request, str(exc), "error")
+        query = request.url.query
+        return RedirectResponse(f"/drafts/{draft_id}{'?' + query if query else ''}", 303)
+    flash(request, f"Rejected draft {draft_id}.")
+    return RedirectResponse(_next_after(request, draft_id), status_code=303)
+
+
+@router.post("/drafts/{draft_id}/regenerate")
+async def regenerate(
+    request: Request, draft_id: int, user: Reviewer, instruction: Annotated[str, Form()] = ""
+) -> Response:
+    ctx = context(request)
+    query = request.url.query
+    back = f"/drafts/{draft_id}{'?' + query if query else ''}"
+    drafter = Drafter(ctx.settings, ctx.store, llm=make_llm(ctx.settings))
+    try:
+        revision = await drafter.regenerate(draft_id, instruction.strip(), actor=user)
+    except OutreachError as exc:
+        flash(request, str(exc), "error")
+        return RedirectResponse(back, status_code=303)
+    finally:
+        await drafter.aclose()
+    flash(request, f"Regenerated: revision {revision.number}. Earlier revisions are kept.")
+    return RedirectResponse(back, status_code=303)
