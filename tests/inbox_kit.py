@@ -32,12 +32,15 @@ def ours(n: int) -> str:
     return f"<intro-{n}@nordlys.example>"
 
 
-def settings(host: str, port: int, user: str, database: str, **sync: Any) -> Settings:
-    """Settings for a plaintext IMAP user on loopback."""
+def settings(
+    host: str, port: int, user: str, database: str, *, maildir: str = "", **sync: Any
+) -> Settings:
+    """Settings for a plaintext IMAP user on loopback, or for a local Maildir."""
+    imap = {"host": host, "port": port, "security": "none", "username": user}
     data: dict[str, Any] = {
         "sender": {"name": "Maria Berg", "email": RECRUITER, "timezone": "Europe/Stockholm"},
         "database": {"url": database},
-        "imap": {"host": host, "port": port, "security": "none", "username": user},
+        "imap": {"maildir": maildir} if maildir else imap,
         "sync": {"since": "2020-01-01", **sync},
     }
     return settings_from_dict(data, path=Path("/nonexistent/config.toml"))

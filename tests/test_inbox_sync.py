@@ -624,3 +624,21 @@ def test_reads_change_nothing_in_the_mailbox(dovecot: Dovecot, user: str, store:
     finally:
         client.logout()
     assert flags and all(b"\\Seen" not in f for f in flags.values())
+
+
+def test_a_local_maildir_syncs_like_imap(tmp_path: Path, store: Store) -> None:
+    import mailbox
+
+    people = kit.add_people(store, ["ana@paywise.example"])
+    ana = people["ana@paywise.example"]
+    maildir = mailbox.Maildir(tmp_path / "Maildir", create=True)
+    maildir.add(kit.gmail_reply(ana.email, "<a1@x>", "Yes, interested.", ana.message_id))
+    maildir.add(kit.unrelated(1))
+    url = store.engine.url.render_as_string(hide_password=False)
+    settings = kit.settings("", 0, "", url, maildir=str(tmp_path / "Maildir"))
+    report = sync_once(settings, store)
+    assert report.mailbox == f"maildir:{tmp_path / 'Maildir'}"
+    assert report.counts["replies"] == 1 and report.counts["stored"] == 1
+    maildir.add(kit.outlook_reply(ana.email, "<a2@x>", "And one more thing.", ana.message_id))
+    assert sync_once(settings, store).counts["stored"] == 1
+    assert [m.message_id for m in stored(store, ana.email)] == ["<a1@x>", "<a2@x>"]
