@@ -31,6 +31,7 @@ from .store.models import Candidate, CandidateTag, Event, Suppression, utcnow
 TEXT_FIELDS = ("name", "headline", "company", "role", "location", "timezone", "language", "notes")
 LIST_FIELDS = ("skills", "achievements", "links")
 KNOWN = {"email", "tags", *TEXT_FIELDS, *LIST_FIELDS}
+TEXT_SET, LIST_SET = frozenset(TEXT_FIELDS), frozenset(LIST_FIELDS)
 DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
 LANGUAGE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
 CHUNK = 500  # rows per IN (...) lookup; well under every engine's parameter limit
@@ -194,21 +195,44 @@ def _split(value: Any) -> list[str]:
         return []
     if isinstance(value, list):
         return [text for text in (str(v).strip() for v in value) if text]
-    return [part for part in map(str.strip, str(value).split(";")) if part]
+    return list(_split_text(str(value)))
 
 
-def validate_record(line: int, record: Mapping[str, Any], tags: Sequence[str]) -> Row:
-    """Turn one raw record into a Row; raise InputError with the reason."""
+@functools.lru_cache(maxsize=65536)
+def _split_text(text: str) -> tuple[str, ...]:
+    # Skill and tag lists repeat across a file; split each distinct one once.
+    return tuple(part for part in map(str.strip, text.split(";")) if part)
+
+
+def validate_record(
+    line: int, record: Mapping[str, Any], tags: Sequence[str], keys: Iterable[str] | None = None
+) -> Row:
+    """Turn one raw record into a Row; raise InputError with the reason.
+
+    `keys` are the record's column names when every record of a file has the same ones.
+    """
     if record.get("__overflow__"):
         raise InputError("more values than header columns; quote values that contain the delimiter")
     raw_email = record.get("email")
     if not raw_email or not str(raw_email).strip():
         raise InputError("email is empty")
     values: dict[str, Any] = {"email": normalise_email(str(raw_email))}
-    for name in TEXT_FIELDS:
+    present = list(record) if keys is None else keys
+    extra: dict[str, Any] = {}
+    for name in present:
         value = record.get(name)
-        if value is not None and str(value).strip():
-            values[name] = str(value).strip()
+        if value is None or value == "":
+            continue
+        if name in TEXT_SET:
+            text = str(value).strip()
+            if text:
+                values[name] = text
+        elif name in LIST_SET:
+            items = _split(value)
+            if items:
+                values[name] = items
+        elif name not in KNOWN and name[0] != "_":
+            extra[name] = value
     if "timezone" in values:
         try:
             check_timezone(values["timezone"])
@@ -218,19 +242,16 @@ def validate_record(line: int, record: Mapping[str, Any], tags: Sequence[str]) -
         if not LANGUAGE.match(values["language"]):
             raise InputError(f"language {values['language']!r}: use a code like en, sv or pt-BR")
         values["language"] = values["language"].replace("_", "-")
-    for name in LIST_FIELDS:
-        items = _split(record.get(name))
-        if items:
-            values[name] = items
-    values["tags"] = sorted({*_split(record.get("tags")), *tags})
-    extra = {
-        k: v
-        for k, v in record.items()
-        if k not in KNOWN and k and v not in (None, "") and k[0] != "_"
-    }
+    own = record.get("tags")
+    values["tags"] = sorted({*_split(own), *tags}) if own else sorted(set(tags))
     if extra:
         values["extra"] = extra
     return Row(line, values)
+
+
+def _same_keys(records: Sequence[tuple[int, Mapping[str, Any]]]) -> bool:
+    first = records[0][1].keys()
+    return all(record.keys() == first for _, record in records)
 
 
 def validate_rows(
@@ -240,9 +261,12 @@ def validate_rows(
     rows: list[Row] = []
     errors: list[RowError] = []
     seen: dict[str, int] = {}
-    for line, record in records:
+    listed = list(records)
+    # CSV records share one header: look at its columns once, not per row.
+    shared = [k for k in listed[0][1] if k] if listed and _same_keys(listed) else None
+    for line, record in listed:
         try:
-            row = validate_record(line, record, tags)
+            row = validate_record(line, record, tags, shared)
         except InputError as exc:
             errors.append(RowError(line, str(exc)))
             continue
