@@ -29,6 +29,7 @@ from .store.models import Campaign, Candidate, Draft, Enrolment, Event, Revision
 
 STATUSES = ("draft", "active", "paused", "done")
 ACTIVE = "active"
+LIVE = (ACTIVE, "held")  # enrolments a stop rule still applies to
 # Personal mail providers: people there are not colleagues of one another.
 FREEMAIL = frozenset(
     "gmail.com googlemail.com outlook.com hotmail.com live.com msn.com yahoo.com icloud.com "

@@ -11,8 +11,9 @@ The stop rules are the consequences of an incoming message for the candidate's s
                           cancelled; enrolments -> bounced
     our own later message the conversation is answered: needs_response -> open
 
-Each writes an audit event. Drafts are cancelled only through ``queue.cancel``. There is no
-``campaigns`` module yet, so enrolments change state here, in ``stop_enrolments``.
+Each writes an audit event. Drafts are cancelled only through ``queue.cancel``. A reply also
+holds the sequences of colleagues at the same company (``followups.hold_colleagues``); an
+absence with a stated return date moves follow-ups (``followups.reschedule_for_absence``).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from . import queue
+from .campaigns import LIVE
 from .candidates import get_candidate, suppress
 from .errors import InputError, NotFound
+from .followups import hold_colleagues
 from .store import Store
 from .store.models import Candidate, Conversation, Draft, Enrolment, Event, Message, utcnow
 
@@ -116,7 +119,7 @@ def stop_enrolments(
 ) -> int:
     """End the candidate's active enrolments with ``status``; returns how many."""
     query = select(Enrolment).where(
-        Enrolment.candidate_id == candidate_id, Enrolment.status == "active"
+        Enrolment.candidate_id == candidate_id, Enrolment.status.in_(LIVE)
     )
     stopped = 0
     for enrolment in session.scalars(query):
@@ -158,6 +161,8 @@ def record_reply(
     cid = conversation.candidate_id
     stop_enrolments(session, cid, status="replied", reason=reason, actor=actor)
     cancel_pending(session, cid, reason=reason, actor=actor, kinds=FOLLOW_UPS)
+    # Colleagues at the same company wait for the recruiter to decide.
+    hold_colleagues(session, cid, actor=actor)
 
 
 def record_answered(session: Session, conversation: Conversation, *, actor: str) -> None:

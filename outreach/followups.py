@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from . import queue
-from .campaigns import ACTIVE, StartReport, domain_of, draft_step
+from .campaigns import ACTIVE, LIVE, StartReport, domain_of, draft_step
 from .config import Settings
 from .drafting import Drafter
 from .store import Store
@@ -148,7 +148,7 @@ def stop_candidate(
     enrolments = list(
         session.scalars(
             select(Enrolment).where(
-                Enrolment.candidate_id == candidate_id, Enrolment.status.in_((ACTIVE, "held"))
+                Enrolment.candidate_id == candidate_id, Enrolment.status.in_(LIVE)
             )
         )
     )
@@ -163,10 +163,10 @@ def stop_candidate(
 
 
 def reschedule_for_absence(
-    session: Session, candidate_id: int, return_date: date, settings: Settings
+    session: Session, candidate_id: int, return_date: date, holidays: Iterable[date] = ()
 ) -> int:
     """Move due follow-ups to one business day after a stated return date."""
-    back = add_business_days(return_date, 1, settings.campaigns.holidays)
+    back = add_business_days(return_date, 1, holidays)
     moment = datetime.combine(back, time(9, 0), tzinfo=UTC)
     enrolments = list(
         session.scalars(

@@ -225,9 +225,9 @@ async def test_stop_rules(store: Store, world: dict[str, Any]) -> None:
         )
         assert eve is not None
         eve.next_due_at = MONDAY + timedelta(days=20)
-        followups.reschedule_for_absence(session, eve.candidate_id, date(2027, 3, 10), settings)
+        followups.reschedule_for_absence(session, eve.candidate_id, date(2027, 3, 10))
         assert eve.next_due_at == MONDAY + timedelta(days=20)  # never earlier than planned
-        followups.reschedule_for_absence(session, eve.candidate_id, date(2027, 4, 2), settings)
+        followups.reschedule_for_absence(session, eve.candidate_id, date(2027, 4, 2))
         assert eve.next_due_at == datetime(2027, 4, 5, 9, 0, tzinfo=UTC)  # Friday → Monday
 
 

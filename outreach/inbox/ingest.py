@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outreach import conversations, sending
+from outreach.followups import reschedule_for_absence
 from outreach.inbox.classify import Classification, Kind, classify
 from outreach.inbox.mailbox import FetchedBody, HeaderItem
 from outreach.inbox.parse import Parsed, parse_message
@@ -38,6 +39,7 @@ class Context:
     known: Known
     now: datetime
     actor: str = "sync"
+    holidays: tuple[date, ...] = ()
     counts: Counter[str] = field(default_factory=Counter)
 
 
@@ -228,6 +230,8 @@ def _act(
         conversations.record_reply(session, conversation, actor=ctx.actor, reason=reason)
         ctx.counts["flagged" if kind is Kind.OPT_OUT_UNCLEAR else "replies"] += 1
     elif kind is Kind.AUTO_REPLY:
+        if verdict.return_date is not None:
+            reschedule_for_absence(session, candidate_id, verdict.return_date, ctx.holidays)
         ctx.counts["auto_replies"] += 1
     else:
         ctx.counts[kind.value] += 1

@@ -212,7 +212,13 @@ def run_sync(
             salt = store.salt()
             with store.session() as session:
                 known = load_known(session, settings)
-            ctx = Context(mailbox=name, salt=salt, known=known, now=now())
+            ctx = Context(
+                mailbox=name,
+                salt=salt,
+                known=known,
+                now=now(),
+                holidays=settings.campaigns.holidays,
+            )
             report = SyncReport(mailbox=name, counts=ctx.counts)
             sent = box.sent_folder()
             folders = sorted(box.folders(), key=lambda f: f != sent)  # Sent first
