@@ -90,7 +90,9 @@ def schedule(session: Session, settings: Settings, *, now: datetime) -> AdvanceR
             sent = sent_at or now
             enrolment.last_sent_at = sent
             wait = int(steps[enrolment.step + 1].get("wait_days", 1))
-            enrolment.next_due_at = due_after(sent, wait, holidays)
+            planned = due_after(sent, wait, holidays)
+            away = enrolment.away_until
+            enrolment.next_due_at = away if away is not None and away > planned else planned
             report.scheduled += 1
     return report
 
@@ -165,7 +167,7 @@ def stop_candidate(
 def reschedule_for_absence(
     session: Session, candidate_id: int, return_date: date, holidays: Iterable[date] = ()
 ) -> int:
-    """Move due follow-ups to one business day after a stated return date."""
+    """Hold follow-ups until a business day after a stated return date; never move them earlier."""
     back = add_business_days(return_date, 1, holidays)
     moment = datetime.combine(back, time(9, 0), tzinfo=UTC)
     enrolments = list(
@@ -176,7 +178,10 @@ def reschedule_for_absence(
         )
     )
     for enrolment in enrolments:
-        if enrolment.next_due_at is None or enrolment.next_due_at < moment:
+        if enrolment.away_until is None or enrolment.away_until < moment:
+            enrolment.away_until = moment
+        # Already scheduled: move it; not yet scheduled: `schedule` will respect away_until.
+        if enrolment.next_due_at is not None and enrolment.next_due_at < moment:
             enrolment.next_due_at = moment
     return len(enrolments)
 

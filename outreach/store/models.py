@@ -166,6 +166,7 @@ class Enrolment(Base):
     step: Mapped[int] = mapped_column(default=0)
     status: Mapped[str] = mapped_column(String(16), default="active")
     next_due_at: Mapped[datetime | None] = mapped_column()
+    away_until: Mapped[datetime | None] = mapped_column()  # an out-of-office holds the next step
     last_sent_at: Mapped[datetime | None] = mapped_column()
     stop_reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
