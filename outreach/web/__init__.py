@@ -20,7 +20,7 @@ from .. import __version__, users
 from ..config import Settings
 from ..errors import InputError, LLMError, NotFound, OutreachError, StateError
 from ..store import Store, open_store
-from . import api, auth, views
+from . import api, auth, conversations, views
 from .auth import SESSION_COOKIE, SESSION_HOURS, LoginRequired, WebContext, login_redirect, render
 
 __all__ = ["create_app"]
@@ -140,4 +140,6 @@ def create_app(
     app.include_router(auth.router)
     app.include_router(api.router)
     app.include_router(views.router)
+    app.include_router(conversations.router)
+    app.include_router(conversations.api)
     return app
