@@ -17,7 +17,7 @@ from outreach import queue
 from outreach.candidates import is_suppressed
 from outreach.config import Settings
 from outreach.errors import SyncError
-from outreach.inbox.sync import SyncReport, run_sync, sync_lock
+from outreach.inbox.sync import SyncReport, run_sync, sync_forever, sync_lock
 from outreach.store import Store, open_store
 from outreach.store.models import (
     Candidate,
@@ -642,3 +642,32 @@ def test_a_local_maildir_syncs_like_imap(tmp_path: Path, store: Store) -> None:
     maildir.add(kit.outlook_reply(ana.email, "<a2@x>", "And one more thing.", ana.message_id))
     assert sync_once(settings, store).counts["stored"] == 1
     assert [m.message_id for m in stored(store, ana.email)] == ["<a1@x>", "<a2@x>"]
+
+
+async def test_sync_forever_runs_each_interval_and_survives_a_failed_run(
+    tmp_path: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+    import mailbox
+    import shutil
+
+    people = kit.add_people(store, ["ana@paywise.example"])
+    ana = people["ana@paywise.example"]
+    maildir = mailbox.Maildir(tmp_path / "Maildir", create=True)
+    maildir.add(kit.gmail_reply(ana.email, "<a1@x>", "Yes, interested.", ana.message_id))
+    url = store.engine.url.render_as_string(hide_password=False)
+    settings = kit.settings("", 0, "", url, maildir=str(tmp_path / "Maildir"), interval_minutes=5)
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 1:
+            shutil.rmtree(tmp_path / "Maildir" / "cur")  # the next run fails
+        else:
+            raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        await sync_forever(settings, store, sleep=sleep)
+    assert sleeps == [300, 300]
+    assert [m.message_id for m in stored(store, ana.email)] == ["<a1@x>"]
+    assert "sync failed:" in caplog.text and "is not a Maildir" in caplog.text

@@ -14,13 +14,15 @@ in the INBOX find our messages already stored. One run at a time: see ``sync_loc
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import hashlib
+import logging
 import os
 import shlex
 import subprocess
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from outreach.config import Settings, imap_password, outreach_home
 from outreach.drafting import Drafter, DraftSpec, make_llm
-from outreach.errors import ConfigError, SyncError
+from outreach.errors import ConfigError, OutreachError, SyncError
 from outreach.inbox.imap import ImapMailbox
 from outreach.inbox.ingest import Context, ingest
 from outreach.inbox.mailbox import Mailbox, chunks
@@ -48,6 +50,7 @@ from outreach.store.models import (
     utcnow,
 )
 
+log = logging.getLogger(__name__)
 CHUNK = 500  # UIDs per transaction
 _CONVERSATIONAL = ("human", "calendar_reply", "opt_out_unclear")
 Progress = Callable[[str, int, int], None]  # folder, UIDs done, UIDs to do
@@ -302,6 +305,28 @@ def _state_row(session: Session, mailbox: str, folder: str) -> SyncState:
         session.add(row)
         session.flush()
     return row
+
+
+async def sync_forever(
+    settings: Settings,
+    store: Store,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Sync every ``sync.interval_minutes`` until cancelled: the job `outreach serve` runs.
+
+    The run itself happens in a worker thread (imapclient blocks). A failed run is logged
+    and tried again at the next interval; a run still holding the lock is simply skipped.
+    """
+    while True:
+        try:
+            report = await asyncio.to_thread(run_sync, settings, store)
+            log.info("%s", report.summary())
+            if settings.sync.suggest_replies:
+                await suggest_replies(settings, store)
+        except OutreachError as exc:
+            log.warning("sync failed: %s", exc)
+        await sleep(settings.sync.interval_minutes * 60)
 
 
 async def suggest_replies(
