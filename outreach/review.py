@@ -36,7 +36,7 @@ STATUSES = (
     queue.CANCELLED,
 )
 METRIC_WINDOW = 200  # the latest approvals the review-time and edit metrics look at
-WORDS = re.compile(r"\s+|[^\s]+")
+WORDS = re.compile(r"\s+|\S+\s*")  # a word with the space after it, or leading space
 _Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
 
 

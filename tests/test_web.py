@@ -41,9 +41,11 @@ def test_without_a_session_pages_redirect_to_login_and_the_api_says_401(
     response = client.get("/drafts/1?kind=outreach", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/login?next=/drafts/1%3Fkind%3Doutreach"
-    assert client.post("/drafts/1/approve", follow_redirects=False).headers[
-        "location"
-    ].startswith("/login")
+    assert (
+        client.post("/drafts/1/approve", follow_redirects=False)
+        .headers["location"]
+        .startswith("/login")
+    )
     assert client.get("/api/drafts").status_code == 401
     assert client.post("/api/drafts/1/approve").status_code == 401
     login = client.get("/login?next=/drafts/1")
@@ -54,15 +56,18 @@ def test_login_sets_a_signed_httponly_lax_cookie_and_rejects_bad_passwords(
     client: TestClient,
 ) -> None:
     token = csrf_of(client.get("/login").text)
-    bad = client.post(
-        "/login", data={"username": "maria", "password": "nope", "csrf_token": token}
-    )
+    bad = client.post("/login", data={"username": "maria", "password": "nope", "csrf_token": token})
     assert bad.status_code == 401 and "do not match" in bad.text
     no_csrf = client.post("/login", data={"username": "maria", "password": PASSWORD})
     assert no_csrf.status_code == 403
     good = client.post(
         "/login",
-        data={"username": "maria", "password": PASSWORD, "csrf_token": token, "next": "//evil.example"},
+        data={
+            "username": "maria",
+            "password": PASSWORD,
+            "csrf_token": token,
+            "next": "//evil.example",
+        },
         follow_redirects=False,
     )
     assert good.status_code == 303 and good.headers["location"] == "/"
@@ -109,7 +114,7 @@ def test_queue_lists_pending_newest_due_first_with_counts_and_filters(
     page = client.get("/queue").text
     order = [page.index(f"Senior Backend Engineer {i}<") for i in (1, 2, 3, 4)]
     assert order == sorted(order)
-    assert "Pending <span class=\"count\">4</span>" in page
+    assert 'Pending <span class="count">4</span>' in page
     flagged = client.get("/queue?flagged=true").text
     assert "Engineer 1<" in flagged and "Engineer 3<" in flagged and "Engineer 2<" not in flagged
     kind = client.get("/queue?kind=follow_up").text
@@ -178,7 +183,11 @@ def test_save_makes_a_revision_and_withdraws_an_approval(client: TestClient, sto
     client.post("/drafts/1/approve", data={"csrf_token": token})
     response = client.post(
         "/drafts/1/save",
-        data={"csrf_token": token, "subject": "Kafka at Nordlys", "body": "Hi Jamie,\r\n\r\nShort."},
+        data={
+            "csrf_token": token,
+            "subject": "Kafka at Nordlys",
+            "body": "Hi Jamie,\r\n\r\nShort.",
+        },
     )
     assert "Saved revision 2. Its approval was withdrawn" in response.text
     draft = draft_row(store, 1)
@@ -193,9 +202,7 @@ def test_save_makes_a_revision_and_withdraws_an_approval(client: TestClient, sto
         data={"csrf_token": token, "subject": "Kafka at Nordlys", "body": "Hi Jamie,\n\nShort."},
     )
     assert "Nothing changed" in same.text and draft_row(store, 1).current_revision == 2
-    bad = client.post(
-        "/drafts/1/save", data={"csrf_token": token, "subject": " ", "body": "x"}
-    )
+    bad = client.post("/drafts/1/save", data={"csrf_token": token, "subject": " ", "body": "x"})
     assert "the subject is empty" in bad.text
 
 
@@ -204,7 +211,9 @@ def test_reject_needs_a_reason(client: TestClient, store: Store) -> None:
     empty = client.post("/drafts/3/reject", data={"csrf_token": token, "reason": " "})
     assert "give a reason" in empty.text and draft_row(store, 3).status == "pending"
     done = client.post(
-        "/drafts/3/reject", data={"csrf_token": token, "reason": "wrong team"}, follow_redirects=False
+        "/drafts/3/reject",
+        data={"csrf_token": token, "reason": "wrong team"},
+        follow_redirects=False,
     )
     assert done.headers["location"] == "/drafts/4"
     assert (draft_row(store, 3).status, draft_row(store, 3).reject_reason) == (
@@ -221,9 +230,7 @@ def test_bulk_approve_takes_only_opened_drafts(client: TestClient, store: Store)
     assert 'value="2" aria-label="Select draft 2"\n                 disabled' in page or (
         'value="2"' in page and "Open the draft before approving it" in page
     )
-    response = client.post(
-        "/queue/approve", data={"csrf_token": token, "ids": ["1", "2", "3"]}
-    )
+    response = client.post("/queue/approve", data={"csrf_token": token, "ids": ["1", "2", "3"]})
     assert "Approved 2 drafts." in response.text
     assert "draft 2: not opened yet" in response.text
     statuses = [draft_row(store, i).status for i in (1, 2, 3)]

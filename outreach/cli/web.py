@@ -38,6 +38,21 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_bind(host: str, port: int, *, public: bool) -> str | None:
+    """Refuse a non-loopback address without --public; with it, the TLS warning to print."""
+    if is_loopback(host):
+        return None
+    if not public:
+        raise InputError(
+            f"--host {host} would expose the review queue to the network; "
+            "pass --public if you mean it (and put HTTPS in front)"
+        )
+    return (
+        f"serving on {host}:{port} over plain HTTP; passwords and sessions travel unencrypted "
+        "unless a TLS proxy (e.g. Caddy, nginx) sits in front; then add --secure-cookies"
+    )
+
+
 @click.command()
 @click.option("--host", help="Address to listen on (default: [web] host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default: [web] port, 8000).")
@@ -63,18 +78,9 @@ def serve(app: App, host: str | None, port: int | None, public: bool, secure_coo
     settings = app.settings
     host = host or settings.web.host
     port = port or settings.web.port
-    if not is_loopback(host):
-        if not public:
-            raise InputError(
-                f"--host {host} would expose the review queue to the network; "
-                "pass --public if you mean it (and put HTTPS in front)"
-            )
-        click.echo(
-            f"warning: serving on {host}:{port} over plain HTTP; passwords and sessions travel "
-            "unencrypted unless a TLS proxy (e.g. Caddy, nginx) sits in front; then add "
-            "--secure-cookies",
-            err=True,
-        )
+    warning = check_bind(host, port, public=public)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
     with app.store.session() as session:
         if users.count_users(session) == 0:
             app.warn("no users yet; add one with `outreach user add NAME`")

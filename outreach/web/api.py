@@ -39,6 +39,7 @@ Reviewer = Annotated[str, Depends(api_user)]
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "model": None}
     for code, text in {
+        400: "Malformed request body",
         401: "Not logged in",
         403: "Missing or wrong CSRF token",
         404: "No such record",
