@@ -9,8 +9,11 @@ import click
 from rich.table import Table
 
 from .. import conversations as core
+from .. import followups
+from ..drafting import Drafter, make_llm
 from ..inbox.sync import run_sync, suggest_replies
 from .context import App, pass_app, print_json
+from .sending import clock
 
 
 @click.command()
@@ -20,7 +23,8 @@ def sync(app: App, as_json: bool) -> None:
     """Read new mail once: thread replies, stop sequences, note bounces and opt-outs.
 
     Reads INBOX and the Sent folder (or Gmail's All Mail) read-only, from where the last
-    run stopped, and stores only mail that belongs to a candidate. Prints one line and
+    run stopped, and stores only mail that belongs to a candidate. Then drafts the campaign
+    follow-ups that are due (as `outreach campaign advance` does). Prints one line and
     exits 0; on failure prints the reason and exits 1. Only one sync runs at a time.
 
     \b
@@ -28,10 +32,22 @@ def sync(app: App, as_json: bool) -> None:
       outreach sync
       */15 * * * *  cd ~/recruiting && outreach sync   (crontab)
     """
-    report = run_sync(app.settings, app.store)
-    drafted: list[int] = []
-    if app.settings.sync.suggest_replies:
-        drafted = asyncio.run(suggest_replies(app.settings, app.store))
+    now = clock()
+    report = run_sync(app.settings, app.store, now=now)
+
+    async def after() -> tuple[list[int], int]:
+        # Replies first, so that due follow-ups of people who answered are never drafted.
+        drafter = Drafter(app.settings, app.store, llm=make_llm(app.settings))
+        try:
+            drafted: list[int] = []
+            if app.settings.sync.suggest_replies:
+                drafted = await suggest_replies(app.settings, app.store, drafter=drafter)
+            advanced = await followups.advance(app.store, app.settings, drafter, now=now())
+            return drafted, advanced.drafted
+        finally:
+            await drafter.aclose()
+
+    drafted, follow_ups = asyncio.run(after())
     if as_json:
         print_json(
             {
@@ -39,12 +55,15 @@ def sync(app: App, as_json: bool) -> None:
                 "folders": report.folders,
                 "counts": dict(report.counts),
                 "reply_drafts": drafted,
+                "follow_ups_drafted": follow_ups,
             }
         )
         return
     line = report.summary()
     if drafted:
         line += f"; {len(drafted)} reply drafts in the queue"
+    if follow_ups:
+        line += f"; {follow_ups} follow-ups drafted"
     app.console.print(line, markup=False)
 
 
