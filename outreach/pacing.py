@@ -157,6 +157,8 @@ class _Planner:
         self.cap_hit = False
 
     def gap(self) -> timedelta:
+        if not self.p.min_gap:
+            return timedelta(0)
         jitter = self.rng.uniform(-self.p.jitter, self.p.jitter) if self.p.jitter else 0.0
         return timedelta(seconds=max(0.0, self.p.min_gap + jitter))
 

@@ -15,13 +15,16 @@ import asyncio
 import shlex
 import subprocess
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import select
 
-from . import queue, sending
+from . import ledger, queue, sending
 from .config import Settings, imap_password, smtp_password
 from .errors import ConfigError, OutreachError, SendError
 from .inbox.imap import ImapMailbox
@@ -44,6 +47,7 @@ Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 MailboxFactory = Callable[[], Mailbox]
 ACTOR = "sender"
+_T = TypeVar("_T")
 SELF_FILING = ("gmail", "googlemail", "outlook", "office365", "icloud", "zoho")
 TRANSIENT_STREAK = 3  # consecutive temporary failures: the server is down, stop this run
 
@@ -212,17 +216,19 @@ def file_sent_copies(
 async def _send_batch(
     conn: SmtpConnection,
     sender: str,
-    claimed: Sequence[sending.Claimed],
+    claimed: Sequence[ledger.Claimed],
     sleep: Sleep,
-) -> tuple[list[tuple[sending.Claimed, Outcome | None]], BaseException | None]:
+) -> tuple[list[tuple[ledger.Claimed, Outcome | None]], BaseException | None]:
     """Send claimed messages in order; never lose track of one, even on an error."""
-    results: list[tuple[sending.Claimed, Outcome | None]] = []
+    results: list[tuple[ledger.Claimed, Outcome | None]] = []
     streak = 0
     for index, message in enumerate(claimed):
         try:
-            outcome = await send_with_retry(
-                conn, sender, [message.to_email], message.raw, sleep=sleep
-            )
+            outcome = await conn.send(sender, [message.to_email], message.raw)
+            if isinstance(outcome, Transient):  # the first try is the common case: no tenacity
+                outcome = await send_with_retry(
+                    conn, sender, [message.to_email], message.raw, attempts=3, sleep=sleep
+                )
         except SendError as exc:  # an envelope no server will take
             outcome = Permanent(0, f"not sent: {exc}")
         except BaseException as exc:  # settings unusable, or a bug: nothing more goes out
@@ -266,8 +272,8 @@ async def run_sender(
             )
         enqueue_approved(store, settings, now=clock(), actor=actor, report=report)
         async with SmtpConnection(smtp or smtp_settings(settings)) as conn:
-            await _loop(store, settings, conn, pacing, report, clock, salt, limit, batch_size,
-                        wait, sleep, actor)  # fmt: skip
+            run = _Run(store, settings, conn, pacing, report, clock, salt, batch_size, sleep, actor)
+            await run.loop(limit, wait)
         if mailbox_factory is not None:
             await asyncio.to_thread(
                 check_sent_folder, store, mailbox, mailbox_factory, clock=clock, report=report
@@ -278,60 +284,102 @@ async def run_sender(
     return report
 
 
-async def _loop(
-    store: Store,
-    settings: Settings,
-    conn: SmtpConnection,
-    pacing: Pacing,
-    report: RunReport,
-    clock: Clock,
-    salt: str,
-    limit: int | None,
-    batch_size: int,
-    wait: bool,
-    sleep: Sleep,
-    actor: str,
-) -> None:
-    sent_so_far = 0
-    while limit is None or sent_so_far < limit:
-        now = clock()
-        slots = mailbox_plan(store, settings, pacing, now=now)
-        due = [slot.id for slot in slots if slot.due]
-        if limit is not None:
-            due = due[: limit - sent_so_far]
-        if not due:
-            report.next_slot = slots[0] if slots else None
-            if wait and slots:
-                await sleep(max((slots[0].at - now).total_seconds(), 0.0))
-                continue
-            return
-        for start in range(0, len(due), batch_size):
-            with store.session() as session:
-                claimed, skipped = sending.claim(
-                    session, due[start : start + batch_size], settings,
-                    salt=salt, now=clock(), actor=actor,
-                )  # fmt: skip
-            for skip in skipped:
-                target = report.cancelled if skip.state == sending.CANCELLED else report.held
-                target.append((skip.id, skip.reason))
-            results, error = await _send_batch(conn, settings.sender.email, claimed, sleep)
-            with store.session() as session:
-                for message, outcome in results:
-                    state = sending.record(session, message, outcome, now=clock(), actor=actor)
-                    if outcome is None:
+@dataclass
+class _Run:
+    """One run's loop. Database work runs on one worker thread, overlapping the SMTP waits:
+    batch n+1 is claimed (and committed) while batch n is on the wire, and batch n's outcomes
+    are committed while batch n+1 goes out. Nothing is sent before its claim is committed."""
+
+    store: Store
+    settings: Settings
+    conn: SmtpConnection
+    pacing: Pacing
+    report: RunReport
+    clock: Clock
+    salt: str
+    batch_size: int
+    sleep: Sleep
+    actor: str
+    db: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "outreach-db"))
+    sent: int = 0
+
+    async def _db(self, fn: Callable[[], _T]) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self.db, fn)
+
+    def _claim(self, ids: Sequence[int]) -> list[ledger.Claimed]:
+        with self.store.session() as session:
+            claimed, skipped = ledger.claim(
+                session, ids, self.settings, salt=self.salt, now=self.clock(), actor=self.actor
+            )
+        for skip in skipped:
+            target = self.report.cancelled if skip.state == sending.CANCELLED else self.report.held
+            target.append((skip.id, skip.reason))
+        return claimed
+
+    def _record(self, results: Sequence[tuple[ledger.Claimed, Outcome | None]]) -> None:
+        with self.store.session() as session:
+            states = ledger.record_all(session, results, now=self.clock(), actor=self.actor)
+        lists = {
+            sending.SENT: self.report.sent,
+            sending.FAILED: self.report.failed,
+            sending.UNCERTAIN: self.report.uncertain,
+            sending.QUEUED: self.report.requeued,
+        }
+        for (message, outcome), state in zip(results, states, strict=True):
+            if outcome is not None:
+                lists[state].append(message.id)
+                self.sent += state == sending.SENT
+
+    async def send_due(self, due: Sequence[int]) -> bool:
+        """Send these rows in batches; False when the run must stop."""
+        batches = [due[n : n + self.batch_size] for n in range(0, len(due), self.batch_size)]
+        claimed = await self._db(partial(self._claim, batches[0]))
+        recording: asyncio.Future[None] | None = None
+        try:
+            for number in range(len(batches)):
+                following = None
+                if number + 1 < len(batches):
+                    claim_next = partial(self._claim, batches[number + 1])
+                    following = asyncio.ensure_future(self._db(claim_next))
+                results, error = await _send_batch(
+                    self.conn, self.settings.sender.email, claimed, self.sleep
+                )
+                if recording is not None:
+                    await recording
+                recording = asyncio.ensure_future(self._db(partial(self._record, results)))
+                claimed = await following if following is not None else []
+                if error is not None or any(outcome is None for _, outcome in results):
+                    # Stop: what the next batch claimed never went out, so release it.
+                    released = [(message, None) for message in claimed]
+                    await self._db(partial(self._record, released))
+                    if error is not None:
+                        raise error
+                    self.report.stopped = "the server kept failing temporarily; the rest waits"
+                    return False
+        finally:
+            if recording is not None:
+                await recording
+        return True
+
+    async def loop(self, limit: int | None, wait: bool) -> None:
+        try:
+            while limit is None or self.sent < limit:
+                now = self.clock()
+                plan_now = partial(mailbox_plan, self.store, self.settings, self.pacing, now=now)
+                slots = await self._db(plan_now)
+                due = [slot.id for slot in slots if slot.due]
+                if limit is not None:
+                    due = due[: limit - self.sent]
+                if not due:
+                    self.report.next_slot = slots[0] if slots else None
+                    if wait and slots:
+                        await self.sleep(max((slots[0].at - now).total_seconds(), 0.0))
                         continue
-                    sent_so_far += state == sending.SENT
-                    {
-                        sending.SENT: report.sent,
-                        sending.FAILED: report.failed,
-                        sending.UNCERTAIN: report.uncertain,
-                        sending.QUEUED: report.requeued,
-                    }[state].append(message.id)
-            if error is not None:
-                raise error
-            if len(results) < len(claimed) or any(o is None for _, o in results):
-                report.stopped = "the server kept failing temporarily; the rest waits"
-                return
+                    return
+                if not await self.send_due(due):
+                    return
+        finally:
+            self.db.shutdown(wait=True)
 
 
 def dry_run(
@@ -353,13 +401,10 @@ def dry_run(
     written: list[tuple[Path, str]] = []
     folder.mkdir(parents=True, exist_ok=True)
     with store.session() as session:
-        raws = dict(
-            session.execute(
-                select(OutboxEntry.id, OutboxEntry.raw).where(
-                    OutboxEntry.id.in_([s.id for s in slots])
-                )
-            ).tuples()
+        query = select(OutboxEntry.id, OutboxEntry.raw).where(
+            OutboxEntry.id.in_([s.id for s in slots])
         )
+        raws = {entry_id: raw for entry_id, raw in session.execute(query)}
         pending = [(f"draft{d.id}", d) for d in sending.approved_drafts(session)]
         jobs: list[tuple[str, bytes, str]] = [
             (f"outbox{s.id}", raws[s.id], s.reason or "due now") for s in slots

@@ -15,20 +15,16 @@ loop lives in ``outreach.sender``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from . import queue
-from .candidates import is_suppressed
 from .config import Settings
 from .errors import NotFound, StateError
 from .messages import Outgoing, build_message, message_bytes, reply_subject
 from .pacing import Waiting
-from .smtp import Accepted, Outcome, Permanent, Transient, Uncertain
 from .store.models import Candidate, Draft, OutboxEntry
 
 QUEUED, SENDING, SENT, FAILED, UNCERTAIN = (
@@ -150,24 +146,6 @@ def approved_drafts(session: Session) -> list[Draft]:
     return list(session.scalars(query))
 
 
-@dataclass(frozen=True)
-class Claimed:
-    """A message this sender now owns: ``sending`` is committed, the bytes are ready."""
-
-    id: int
-    draft_id: int
-    message_id: str
-    to_email: str
-    raw: bytes
-
-
-@dataclass(frozen=True)
-class Skipped:
-    id: int
-    state: str  # cancelled | queued (held)
-    reason: str
-
-
 def first_contacts(
     session: Session, candidate_ids: Sequence[int], settings: Settings, *, now: datetime
 ) -> dict[int, list[datetime]]:
@@ -199,131 +177,6 @@ def cap_hold(times: Sequence[datetime], settings: Settings, *, now: datetime) ->
         return None
     window = timedelta(days=settings.pacing.first_contact_window_days)
     return min(times[cap - 1], now) + window
-
-
-def _refusal(session: Session, entry: OutboxEntry, draft: Draft, salt: str) -> str | None:
-    """Why this row may not be sent now, or None."""
-    reason = queue.approval_is_valid(session, draft)
-    if reason is None and draft.approved_hash != entry.approved_hash:
-        reason = f"draft {draft.id} was approved again after its message was frozen"
-    if reason is None and draft.status != QUEUED:
-        reason = f"draft {draft.id} is {draft.status}, not queued"
-    if reason is not None:
-        return f"refused: {reason}"
-    candidate = session.get(Candidate, entry.candidate_id)
-    if candidate is not None and candidate.status != "active":
-        return f"suppressed: {entry.to_email} is {candidate.status}"
-    suppressed = is_suppressed(session, salt, entry.to_email)
-    if suppressed is not None:
-        return f"suppressed: {entry.to_email} is on the suppression list ({suppressed})"
-    return None
-
-
-def claim(
-    session: Session,
-    ids: Sequence[int],
-    settings: Settings,
-    *,
-    salt: str,
-    now: datetime,
-    actor: str,
-) -> tuple[list[Claimed], list[Skipped]]:
-    """Check each row again and mark the sendable ones ``sending`` (commit before connecting)."""
-    entries = {e.id: e for e in session.scalars(select(OutboxEntry).where(OutboxEntry.id.in_(ids)))}
-    drafts = {
-        d.id: d
-        for d in session.scalars(
-            select(Draft).where(Draft.id.in_([e.draft_id for e in entries.values()]))
-        )
-    }
-    firsts = [e.candidate_id for e in entries.values() if e.kind == "outreach"]
-    contacts = first_contacts(session, firsts, settings, now=now)
-    claimed: list[Claimed] = []
-    skipped: list[Skipped] = []
-    for entry_id in ids:
-        entry = entries.get(entry_id)
-        if entry is None or entry.state != QUEUED:
-            continue
-        draft = drafts[entry.draft_id]
-        reason = _refusal(session, entry, draft, salt)
-        if reason is not None:
-            entry.state, entry.wait_reason, entry.updated_at = CANCELLED, reason, now
-            queue.cancel(session, draft, actor=actor, reason=reason)
-            skipped.append(Skipped(entry.id, CANCELLED, reason))
-            continue
-        if entry.kind == "outreach":
-            times = contacts.setdefault(entry.candidate_id, [])
-            hold = cap_hold(times, settings, now=now)
-            if hold is not None:
-                pacing = settings.pacing
-                entry.not_before, entry.updated_at = hold, now
-                entry.wait_reason = (
-                    f"first-contact cap ({pacing.first_contact_cap} in "
-                    f"{pacing.first_contact_window_days} days) reached for {entry.to_email}"
-                )
-                skipped.append(Skipped(entry.id, QUEUED, entry.wait_reason))
-                continue
-            times.insert(0, now)  # a second first contact in this batch counts too
-        won = session.execute(  # type: ignore[attr-defined]
-            update(OutboxEntry)
-            .where(OutboxEntry.id == entry.id, OutboxEntry.state == QUEUED)
-            .values(
-                state=SENDING,
-                attempts=OutboxEntry.attempts + 1,
-                lease_until=now + LEASE,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if won != 1:  # another sender got there first
-            continue
-        queue.set_status(session, draft, SENDING, actor=actor, attempt=entry.attempts + 1)
-        claimed.append(Claimed(entry.id, draft.id, entry.message_id, entry.to_email, entry.raw))
-    return claimed, skipped
-
-
-def record(
-    session: Session, claimed: Claimed, outcome: Outcome | None, *, now: datetime, actor: str
-) -> str:
-    """Store what happened to a claimed message; returns its new state.
-
-    ``outcome=None`` means the message was never handed to the server (released unsent).
-    """
-    entry = session.get(OutboxEntry, claimed.id)
-    draft = session.get(Draft, claimed.draft_id)
-    assert entry is not None and draft is not None
-    entry.lease_until, entry.updated_at = None, now
-    details: dict[str, Any] = {"outbox": entry.id}
-    if outcome is None:
-        entry.state, entry.attempts = QUEUED, max(entry.attempts - 1, 0)
-    elif isinstance(outcome, Accepted):
-        entry.state, entry.sent_at, entry.last_reply, entry.wait_reason = (
-            SENT,
-            now,
-            outcome.reply,
-            "",
-        )
-        details["reply"] = outcome.reply
-    elif isinstance(outcome, Permanent):
-        entry.state = FAILED
-        entry.last_reply = f"{outcome.code} {outcome.reply}" if outcome.code else outcome.reply
-        entry.wait_reason = f"the server refused it: {entry.last_reply}"
-        details["reply"] = entry.last_reply
-    elif isinstance(outcome, Transient):
-        entry.last_reply = outcome.reply
-        if entry.attempts >= MAX_ATTEMPTS:
-            entry.state = FAILED
-            entry.wait_reason = f"gave up after {entry.attempts} attempts: {outcome.reply}"
-        else:
-            entry.state, entry.not_before = QUEUED, now + backoff(entry.attempts)
-            entry.wait_reason = f"temporary failure ({outcome.reply}); retrying"
-        details["reply"] = outcome.reply
-    elif isinstance(outcome, Uncertain):
-        entry.state, entry.last_reply = UNCERTAIN, outcome.reason
-        entry.wait_reason = f"{outcome.reason}; not confirmed, {DECIDE.format(id=entry.id)}"
-        details["reason"] = outcome.reason
-    queue.set_status(session, draft, entry.state, actor=actor, **details)
-    return entry.state
 
 
 def reconcile(session: Session, mailbox: str, *, now: datetime, actor: str) -> list[int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,9 +23,19 @@ from sqlalchemy.engine import make_url
 from .errors import StateError
 from .store import Store
 
+POLL = 0.05  # seconds between two tries of a held lock
+
 
 class LockBusy(StateError):
     """Another sender holds the mailbox."""
+
+
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _key(*parts: str) -> int:
@@ -39,9 +50,14 @@ def lock_path(database: str, mailbox: str) -> Path:
 
 
 @contextmanager
-def mailbox_lock(store: Store, mailbox: str) -> Iterator[None]:
-    """Hold the sender lock of a mailbox, or raise LockBusy at once when another holds it."""
+def mailbox_lock(store: Store, mailbox: str, *, patience: float = 5.0) -> Iterator[None]:
+    """Hold the sender lock of a mailbox; LockBusy when another still holds it after a while.
+
+    The short patience covers a sender that just died: the kernel drops a file lock at once,
+    but PostgreSQL frees an advisory lock only when the backend notices the lost connection.
+    """
     url = make_url(str(store.engine.url))
+    deadline = time.monotonic() + patience
     busy = LockBusy(
         f"another `outreach send` is already sending from {mailbox}; it will send these"
     )
@@ -49,10 +65,10 @@ def mailbox_lock(store: Store, mailbox: str) -> Iterator[None]:
         path = lock_path(url.database, mailbox)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise busy from None
+            while not _try_flock(fd):
+                if time.monotonic() > deadline:
+                    raise busy
+                time.sleep(POLL)
             yield
         finally:
             os.close(fd)  # closing the descriptor drops the lock
@@ -61,8 +77,11 @@ def mailbox_lock(store: Store, mailbox: str) -> Iterator[None]:
         with store.engine.connect() as connection:
             schema = str(connection.scalar(text("select current_schema()")))
             key = _key(schema, mailbox)
-            if not connection.scalar(text("select pg_try_advisory_lock(:k)"), {"k": key}):
-                raise busy
+            while not connection.scalar(text("select pg_try_advisory_lock(:k)"), {"k": key}):
+                if time.monotonic() > deadline:
+                    raise busy
+                connection.rollback()
+                time.sleep(POLL)
             connection.commit()
             try:
                 yield

@@ -17,6 +17,8 @@ from outreach.messages import new_message_id
 from outreach.store import Store
 from outreach.store.models import Candidate, OutboxEntry
 
+__all__ = ["OutboxEntry", "Settings"]
+
 SENDER = "maria@nordlys.example"
 MONDAY = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)  # a Monday, 11:00 in Stockholm; after any test ran
 
@@ -32,7 +34,13 @@ def settings(
     data: dict[str, Any] = {
         "sender": {"name": "Maria Berg", "email": SENDER, "timezone": "Europe/Stockholm"},
         "smtp": {"host": "127.0.0.1", "port": port, "security": "none", "timeout_seconds": 5},
-        "pacing": pacing or {"working_hours": "always", "min_gap_seconds": 0, "jitter_seconds": 0},
+        "pacing": pacing
+        or {
+            "working_hours": "always",
+            "min_gap_seconds": 0,
+            "jitter_seconds": 0,
+            "daily_cap": 10**6,
+        },
     }
     if imap is not None:
         data["imap"] = imap
@@ -113,3 +121,18 @@ def message_ids(raws: Sequence[bytes]) -> list[str]:
 
 async def no_sleep(_seconds: float) -> None:
     """Retries happen at once: the backoff is the transport's, not what these tests check."""
+
+
+def sender_process(db_url: str, port: int, batch_size: int) -> None:
+    """A whole sender run, as a child process runs it (real clock, pacing off)."""
+    import asyncio
+
+    from outreach.sender import run_sender
+    from outreach.store import open_store
+    from outreach.store.models import utcnow
+
+    store = open_store(db_url)
+    try:
+        asyncio.run(run_sender(store, settings(port), clock=utcnow, batch_size=batch_size))
+    finally:
+        store.close()

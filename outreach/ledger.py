@@ -1,0 +1,294 @@
+"""The send ledger: claim a batch of outbox rows before connecting, record outcomes after.
+
+Both steps are the sender's hot path, so each is a handful of set-based statements per batch
+instead of a load and a flush per message: the checks read one joined query, the claim is one
+conditional ``UPDATE … RETURNING`` (a row goes from ``queued`` to ``sending`` exactly once,
+whatever the lock says), and outcomes are one executemany per table. The draft mirrors the
+outbox state with one audit event per change, the same record ``queue.set_status`` writes;
+refused and held rows (rare) go through ``queue`` one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, insert, select, update
+from sqlalchemy.orm import Session
+
+from . import queue
+from .candidates import address_hash
+from .config import Settings
+from .sending import (
+    CANCELLED,
+    DECIDE,
+    FAILED,
+    LEASE,
+    MAX_ATTEMPTS,
+    QUEUED,
+    SENDING,
+    SENT,
+    UNCERTAIN,
+    backoff,
+    cap_hold,
+    first_contacts,
+)
+from .smtp import Accepted, Outcome, Permanent, Transient, Uncertain
+from .store.models import Candidate, Draft, Event, OutboxEntry, Revision, Suppression
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message this sender now owns: ``sending`` is committed, the bytes are ready."""
+
+    id: int
+    draft_id: int
+    candidate_id: int
+    message_id: str
+    to_email: str
+    raw: bytes
+    attempt: int  # this attempt's number
+
+
+@dataclass(frozen=True)
+class Skipped:
+    id: int
+    state: str  # cancelled | queued (held)
+    reason: str
+
+
+def approval_refusal(row: Row[Any]) -> str | None:
+    """``queue.approval_is_valid`` over a joined row, plus the link to the frozen bytes.
+
+    The same rules: the approval record is complete, its revision is current, the current
+    text hashes to the approved hash; and that hash and the Message-ID are the ones the
+    frozen bytes were built from, and the draft is still queued.
+    """
+    draft = row.draft_id
+    if row.approved_at is None or row.draft_hash is None or not row.approved_by:
+        return f"draft {draft} has no approval"
+    if row.approved_revision != row.current_revision:
+        return f"draft {draft} changed after approval (revision {row.current_revision})"
+    if row.subject is None or queue.text_hash(row.subject, row.body) != row.draft_hash:
+        return f"draft {draft}: text differs from what was approved"
+    if row.draft_hash != row.approved_hash or row.draft_message_id != row.message_id:
+        return f"draft {draft} was approved again after its message was frozen"
+    if row.draft_status != QUEUED:
+        return f"draft {draft} is {row.draft_status}, not queued"
+    return None
+
+
+def _load(session: Session, ids: Sequence[int]) -> list[Row[Any]]:
+    query = (
+        select(
+            OutboxEntry.id, OutboxEntry.draft_id, OutboxEntry.candidate_id, OutboxEntry.state,
+            OutboxEntry.kind, OutboxEntry.to_email, OutboxEntry.message_id,
+            OutboxEntry.approved_hash, OutboxEntry.raw, OutboxEntry.attempts,
+            Draft.status.label("draft_status"), Draft.approved_at, Draft.approved_by,
+            Draft.approved_hash.label("draft_hash"), Draft.approved_revision,
+            Draft.current_revision, Draft.message_id.label("draft_message_id"),
+            Revision.subject, Revision.body, Candidate.status.label("candidate_status"),
+        )
+        .join(Draft, Draft.id == OutboxEntry.draft_id)
+        .join(Candidate, Candidate.id == OutboxEntry.candidate_id)
+        .outerjoin(
+            Revision,
+            and_(Revision.draft_id == Draft.id, Revision.number == Draft.current_revision),
+        )
+        .where(OutboxEntry.id.in_(ids))
+    )  # fmt: skip
+    return list(session.execute(query))
+
+
+def mirror(
+    session: Session,
+    changes: Sequence[tuple[int, int, str, dict[str, Any]]],
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Set drafts' status to their outbox state, one ``draft.<state>`` event each.
+
+    ``changes`` holds (draft id, candidate id, state, event details): the batch form of
+    ``queue.set_status``, writing the same columns and the same audit record.
+    """
+    by_state: dict[str, list[int]] = {}
+    for draft_id, _, state, _ in changes:
+        by_state.setdefault(state, []).append(draft_id)
+    for state, draft_ids in by_state.items():
+        session.execute(
+            update(Draft)
+            .where(Draft.id.in_(draft_ids))
+            .values(status=state, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    if changes:
+        session.execute(
+            insert(Event),
+            [
+                {
+                    "actor": actor,
+                    "action": f"draft.{state}",
+                    "subject_type": "draft",
+                    "subject_id": draft_id,
+                    "candidate_id": candidate_id,
+                    "details": details,
+                }
+                for draft_id, candidate_id, state, details in changes
+            ],
+        )
+
+
+def _refuse(session: Session, entry_id: int, reason: str, *, actor: str, now: datetime) -> None:
+    entry = session.get_one(OutboxEntry, entry_id)
+    entry.state, entry.wait_reason, entry.updated_at = CANCELLED, reason, now
+    queue.cancel(session, session.get_one(Draft, entry.draft_id), actor=actor, reason=reason)
+
+
+def _hold(session: Session, entry_id: int, until: datetime, reason: str, now: datetime) -> None:
+    entry = session.get_one(OutboxEntry, entry_id)
+    entry.not_before, entry.wait_reason, entry.updated_at = until, reason, now
+
+
+def claim(
+    session: Session,
+    ids: Sequence[int],
+    settings: Settings,
+    *,
+    salt: str,
+    now: datetime,
+    actor: str,
+) -> tuple[list[Claimed], list[Skipped]]:
+    """Check each row again and mark the sendable ones ``sending`` (commit before connecting)."""
+    rows = {row.id: row for row in _load(session, ids)}
+    hashes = {row.id: address_hash(salt, row.to_email) for row in rows.values()}
+    suppressed: dict[str, str] = {
+        digest: reason
+        for digest, reason in session.execute(
+            select(Suppression.address_hash, Suppression.reason).where(
+                Suppression.address_hash.in_(list(hashes.values()))
+            )
+        )
+    }
+    firsts = [row.candidate_id for row in rows.values() if row.kind == "outreach"]
+    contacts = first_contacts(session, firsts, settings, now=now)
+    ready: list[Row[Any]] = []
+    skipped: list[Skipped] = []
+    for entry_id in ids:
+        row = rows.get(entry_id)
+        if row is None or row.state != QUEUED:
+            continue
+        reason = approval_refusal(row)
+        if reason is not None:
+            reason = f"refused: {reason}"
+        elif row.candidate_status != "active":
+            reason = f"suppressed: {row.to_email} is {row.candidate_status}"
+        elif hashes[row.id] in suppressed:
+            why = suppressed[hashes[row.id]]
+            reason = f"suppressed: {row.to_email} is on the suppression list ({why})"
+        if reason is not None:
+            _refuse(session, row.id, reason, actor=actor, now=now)
+            skipped.append(Skipped(row.id, CANCELLED, reason))
+            continue
+        if row.kind == "outreach":
+            times = contacts.setdefault(row.candidate_id, [])
+            until = cap_hold(times, settings, now=now)
+            if until is not None:
+                cap = settings.pacing
+                reason = (
+                    f"first-contact cap ({cap.first_contact_cap} in "
+                    f"{cap.first_contact_window_days} days) reached for {row.to_email}"
+                )
+                _hold(session, row.id, until, reason, now)
+                skipped.append(Skipped(row.id, QUEUED, reason))
+                continue
+            times.insert(0, now)  # a second first contact in this batch counts too
+        ready.append(row)
+    session.flush()
+    won = set(
+        session.scalars(
+            update(OutboxEntry)
+            .where(OutboxEntry.id.in_([row.id for row in ready]), OutboxEntry.state == QUEUED)
+            .values(
+                state=SENDING,
+                attempts=OutboxEntry.attempts + 1,
+                lease_until=now + LEASE,
+                updated_at=now,
+            )
+            .returning(OutboxEntry.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    claimed = [
+        Claimed(r.id, r.draft_id, r.candidate_id, r.message_id, r.to_email, r.raw, r.attempts + 1)
+        for r in ready
+        if r.id in won  # else another sender got there first
+    ]
+    mirror(
+        session,
+        [(c.draft_id, c.candidate_id, SENDING, {"attempt": c.attempt}) for c in claimed],
+        actor=actor,
+        now=now,
+    )
+    return claimed, skipped
+
+
+def outcome_values(claimed: Claimed, outcome: Outcome | None, now: datetime) -> dict[str, Any]:
+    """The outbox columns after an outcome (``None``: released unsent, the attempt undone)."""
+    values: dict[str, Any] = {
+        "id": claimed.id,
+        "state": QUEUED,
+        "attempts": claimed.attempt,
+        "lease_until": None,
+        "not_before": None,
+        "sent_at": None,
+        "last_reply": "",
+        "wait_reason": "",
+        "updated_at": now,
+    }
+    if outcome is None:
+        values["attempts"] = claimed.attempt - 1
+    elif isinstance(outcome, Accepted):
+        values.update(state=SENT, sent_at=now, last_reply=outcome.reply)
+    elif isinstance(outcome, Permanent):
+        reply = f"{outcome.code} {outcome.reply}" if outcome.code else outcome.reply
+        values.update(state=FAILED, last_reply=reply, wait_reason=f"the server refused it: {reply}")
+    elif isinstance(outcome, Transient):
+        values["last_reply"] = outcome.reply
+        if claimed.attempt >= MAX_ATTEMPTS:
+            reason = f"gave up after {claimed.attempt} attempts: {outcome.reply}"
+            values.update(state=FAILED, wait_reason=reason)
+        else:
+            values.update(
+                not_before=now + backoff(claimed.attempt),
+                wait_reason=f"temporary failure ({outcome.reply}); retrying",
+            )
+    elif isinstance(outcome, Uncertain):
+        wait = f"{outcome.reason}; not confirmed, {DECIDE.format(id=claimed.id)}"
+        values.update(state=UNCERTAIN, last_reply=outcome.reason, wait_reason=wait)
+    return values
+
+
+def record_all(
+    session: Session,
+    results: Sequence[tuple[Claimed, Outcome | None]],
+    *,
+    now: datetime,
+    actor: str,
+) -> list[str]:
+    """Store the outcomes of a batch in one transaction; returns the new states."""
+    values = [outcome_values(claimed, outcome, now) for claimed, outcome in results]
+    if values:
+        session.execute(update(OutboxEntry), values)
+    mirror(
+        session,
+        [
+            (c.draft_id, c.candidate_id, v["state"], {"outbox": c.id, "reply": v["last_reply"]})
+            for (c, _), v in zip(results, values, strict=True)
+        ],
+        actor=actor,
+        now=now,
+    )
+    return [str(v["state"]) for v in values]
