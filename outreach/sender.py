@@ -16,6 +16,7 @@ import shlex
 import subprocess
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -244,6 +245,25 @@ async def _send_batch(
     return results, None
 
 
+async def _send_lanes(
+    conns: Sequence[SmtpConnection],
+    sender: str,
+    claimed: Sequence[ledger.Claimed],
+    sleep: Sleep,
+) -> tuple[list[tuple[ledger.Claimed, Outcome | None]], BaseException | None]:
+    """Send a batch over one connection, or spread it over several (bulk runs)."""
+    lanes = [list(claimed[k :: len(conns)]) for k in range(len(conns))]
+    lanes = [lane for lane in lanes if lane]
+    if len(lanes) <= 1:
+        return await _send_batch(conns[0], sender, claimed, sleep)
+    done = await asyncio.gather(
+        *(_send_batch(conn, sender, lane, sleep) for conn, lane in zip(conns, lanes, strict=False))
+    )
+    results = [pair for lane_results, _ in done for pair in lane_results]
+    errors = [error for _, error in done if error is not None]
+    return results, errors[0] if errors else None
+
+
 async def run_sender(
     store: Store,
     settings: Settings,
@@ -254,6 +274,7 @@ async def run_sender(
     mailbox_factory: MailboxFactory | None = None,
     limit: int | None = None,
     batch_size: int = 50,
+    connections: int = 1,
     wait: bool = False,
     sleep: Sleep = asyncio.sleep,
     actor: str = ACTOR,
@@ -271,8 +292,15 @@ async def run_sender(
                 check_sent_folder, store, mailbox, mailbox_factory, clock=clock, report=report
             )
         enqueue_approved(store, settings, now=clock(), actor=actor, report=report)
-        async with SmtpConnection(smtp or smtp_settings(settings)) as conn:
-            run = _Run(store, settings, conn, pacing, report, clock, salt, batch_size, sleep, actor)
+        transport = smtp or smtp_settings(settings)
+        async with AsyncExitStack() as stack:
+            conns = [
+                await stack.enter_async_context(SmtpConnection(transport))
+                for _ in range(max(connections, 1))
+            ]  # each connects only when it first sends
+            run = _Run(
+                store, settings, conns, pacing, report, clock, salt, batch_size, sleep, actor
+            )
             await run.loop(limit, wait)
         if mailbox_factory is not None:
             await asyncio.to_thread(
@@ -292,7 +320,7 @@ class _Run:
 
     store: Store
     settings: Settings
-    conn: SmtpConnection
+    conns: list[SmtpConnection]
     pacing: Pacing
     report: RunReport
     clock: Clock
@@ -341,8 +369,8 @@ class _Run:
                 if number + 1 < len(batches):
                     claim_next = partial(self._claim, batches[number + 1])
                     following = asyncio.ensure_future(self._db(claim_next))
-                results, error = await _send_batch(
-                    self.conn, self.settings.sender.email, claimed, self.sleep
+                results, error = await _send_lanes(
+                    self.conns, self.settings.sender.email, claimed, self.sleep
                 )
                 if recording is not None:
                     await recording

@@ -73,8 +73,17 @@ def _summary(app: App, report: core.RunReport) -> None:
     help="Folder for --dry-run files (default: dry-run-<time> here).",
 )
 @click.option("--wait", is_flag=True, help="Keep running, sleeping between paced sends.")
+@click.option(
+    "--connections",
+    type=click.IntRange(1, 8),
+    default=1,
+    show_default=True,
+    help="SMTP connections in parallel when pacing lets several messages go at once.",
+)
 @pass_app
-def send(app: App, dry_run: bool, limit: int | None, out: Path | None, wait: bool) -> None:
+def send(
+    app: App, dry_run: bool, limit: int | None, out: Path | None, wait: bool, connections: int
+) -> None:
     """Send approved messages that are due now, paced, each exactly once; then exit.
 
     Approved drafts are frozen into the outbox first. Run it from cron, or with --wait to
@@ -100,6 +109,7 @@ def send(app: App, dry_run: bool, limit: int | None, out: Path | None, wait: boo
             mailbox_factory=core.imap_factory(app.settings),
             limit=limit,
             wait=wait,
+            connections=connections,
         )
     )
     _summary(app, report)
