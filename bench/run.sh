@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 for bench in import draft queue send sync campaign; do
     if [ -f "bench/$bench.py" ]; then
         echo "== bench/$bench.py"
-        .venv/bin/python "bench/$bench.py"
+        # -P: bench/queue.py must not shadow the standard library's queue module.
+        .venv/bin/python -P "bench/$bench.py"
     fi
 done

@@ -191,6 +191,7 @@ class SmtpConnection:
         self.settings = settings
         self._security = Security(settings.security)
         self._smtp: aiosmtplib.SMTP | None = None
+        self._clean = False  # the last transaction ended with a 250: no RSET needed
 
     async def __aenter__(self) -> SmtpConnection:
         return self
@@ -224,8 +225,16 @@ class SmtpConnection:
         if not recipients:
             raise SendError("a message needs at least one recipient")
         try:
-            smtp = await self._session(sender)
-            await smtp.mail(sender)
+            smtp, unchecked = await self._session(sender)
+            try:
+                await smtp.mail(sender)
+            except (aiosmtplib.SMTPServerDisconnected, OSError):
+                if not unchecked:
+                    raise
+                # The kept-open connection was closed by the server while idle.
+                self._drop()
+                smtp, _ = await self._session(sender)
+                await smtp.mail(sender)
             for recipient in recipients:
                 await smtp.rcpt(recipient)
             response = await smtp.execute_command(b"DATA")
@@ -238,7 +247,11 @@ class SmtpConnection:
         except (SMTPException, OSError) as exc:
             self._drop()
             return Transient(f"{exc} (before the body was sent)")
-        return await self._body(smtp, data)
+        outcome = await self._body(smtp, data)
+        # After a 250 to the end of DATA the server has reset its transaction itself (RFC 5321
+        # 4.1.1.4): the next message can start with MAIL FROM, saving a round trip.
+        self._clean = isinstance(outcome, Accepted)
+        return outcome
 
     async def _body(self, smtp: aiosmtplib.SMTP, data: bytes) -> Outcome:
         """Write the body and its final dot, then read the verdict ourselves."""
@@ -265,21 +278,28 @@ class SmtpConnection:
 
     def _drop(self) -> None:
         """Forget a connection whose state is unknown."""
+        self._clean = False
         if self._smtp is not None:
             self._smtp.close()
             self._smtp = None
 
-    async def _session(self, sender: str) -> aiosmtplib.SMTP:
-        """Return a connection ready for MAIL FROM: reused after RSET, or freshly opened."""
+    async def _session(self, sender: str) -> tuple[aiosmtplib.SMTP, bool]:
+        """A connection ready for MAIL FROM, and whether it was reused without a check.
+
+        Reused right after a 250 (no RSET needed), reused after RSET, or freshly opened.
+        """
         if self._smtp is not None and self._smtp.is_connected:
+            if self._clean:
+                self._clean = False
+                return self._smtp, True
             try:
                 await self._smtp.rset()
-                return self._smtp
+                return self._smtp, False
             except (SMTPException, OSError):
                 pass  # the server timed out the idle session: open a new one
         self._drop()
         self._smtp = await self._connect(sender)
-        return self._smtp
+        return self._smtp, False
 
     async def _connect(self, sender: str) -> aiosmtplib.SMTP:
         """Connect, greet, secure and authenticate."""
