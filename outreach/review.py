@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from . import queue
@@ -35,6 +35,8 @@ STATUSES = (
     queue.REJECTED,
     queue.CANCELLED,
 )
+ARCHIVE = (queue.SENT, queue.REJECTED, queue.CANCELLED)
+ACTIVE = tuple(status for status in STATUSES if status not in ARCHIVE)
 METRIC_WINDOW = 200  # the latest approvals the review-time and edit metrics look at
 WORDS = re.compile(r"\s+|\S+\s*")  # a word with the space after it, or leading space
 _Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
@@ -73,45 +75,67 @@ class Filters:
         return out
 
 
-def _row(draft: Draft, name: str, email: str, subject: str, campaign: str | None) -> dict[str, Any]:
-    return {
-        "id": draft.id,
-        "status": draft.status,
-        "kind": draft.kind,
-        "template": draft.template,
-        "campaign_id": draft.campaign_id,
-        "campaign": campaign,
-        "candidate_id": draft.candidate_id,
-        "candidate_name": name,
-        "candidate_email": email,
-        "subject": subject,
-        "flags": len(draft.flags or ()),
-        "viewed": draft.viewed_at is not None,
-        "due_at": draft.due_at,
-        "created_at": draft.created_at,
-        "approved_by": draft.approved_by,
-    }
+ROW_COLUMNS = (
+    Draft.id,
+    Draft.status,
+    Draft.kind,
+    Draft.template,
+    Draft.campaign_id,
+    Campaign.name.label("campaign"),
+    Draft.candidate_id,
+    Candidate.name.label("candidate_name"),
+    Candidate.email.label("candidate_email"),
+    Revision.subject,
+    func.json_array_length(Draft.flags).label("flags"),
+    Draft.viewed_at.is_not(None).label("viewed"),
+    Draft.due_at,
+    Draft.created_at,
+    Draft.approved_by,
+)
 
 
 def list_drafts(
-    session: Session, filters: Filters = Filters(), *, page: int = 1, per_page: int = PER_PAGE
+    session: Session,
+    filters: Filters = Filters(),
+    *,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+    status_counts: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """One page of drafts with their candidate and current subject, newest due first."""
+    """One page of drafts with their candidate and current subject, newest due first.
+
+    ``status_counts`` (from ``counts``) saves counting again when only the status filters.
+    """
     page, per_page = max(page, 1), min(max(per_page, 1), 500)
-    query = filters.apply(
-        select(Draft, Candidate.name, Candidate.email, Revision.subject, Campaign.name)
+    # First the page's ids along the (status, due_at) index, then their rows: the plan stays
+    # an index walk of one page whatever the table's statistics say.
+    ids = list(
+        session.scalars(
+            filters.apply(select(Draft.id))
+            .order_by(Draft.due_at.desc(), Draft.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    )
+    query = (
+        select(*ROW_COLUMNS)
         .join(Candidate, Candidate.id == Draft.candidate_id)
         .join(
             Revision,
             and_(Revision.draft_id == Draft.id, Revision.number == Draft.current_revision),
         )
         .outerjoin(Campaign, Campaign.id == Draft.campaign_id)
+        .where(Draft.id.in_(ids))
     )
-    query = query.order_by(Draft.due_at.desc(), Draft.id.desc())
-    rows = session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
-    total = session.scalar(filters.apply(select(func.count(Draft.id)))) or 0
+    found = {row.id: row._asdict() for row in session.execute(query)} if ids else {}
+    rows = [found[i] for i in ids if i in found]
+    only_status = filters == Filters(status=filters.status)
+    if status_counts is not None and only_status and filters.status in status_counts:
+        total = status_counts[filters.status]
+    else:
+        total = session.scalar(filters.apply(select(func.count(Draft.id)))) or 0
     return {
-        "items": [_row(*row) for row in rows],
+        "items": [{**row, "viewed": bool(row["viewed"])} for row in rows],
         "total": total,
         "page": page,
         "per_page": per_page,
@@ -119,11 +143,18 @@ def list_drafts(
     }
 
 
-def counts(session: Session) -> dict[str, int]:
-    """How many drafts are in each status."""
-    rows = session.execute(select(Draft.status, func.count(Draft.id)).group_by(Draft.status))
-    found = {status: int(n) for status, n in rows}
-    return {status: found.get(status, 0) for status in STATUSES}
+def counts(session: Session, *, archive: bool = True) -> dict[str, int]:
+    """How many drafts are in each status; without ``archive``, only the working statuses.
+
+    Sent, rejected and cancelled drafts pile up forever; leaving them out keeps the queue
+    page's cost bounded by the work in hand, not by history.
+    """
+    wanted = STATUSES if archive else ACTIVE
+    query = select(Draft.status, func.count(Draft.id)).group_by(Draft.status)
+    if not archive:
+        query = query.where(Draft.status.in_(ACTIVE))
+    found = {status: int(n) for status, n in session.execute(query)}
+    return {status: found.get(status, 0) for status in wanted}
 
 
 def campaigns(session: Session) -> list[dict[str, Any]]:
@@ -147,7 +178,8 @@ def metrics(
     *,
     timezone: str = "UTC",
     now: datetime | None = None,
-    cache: MutableMapping[tuple[int, int], int] | None = None,
+    cache: MutableMapping[tuple[int, int], tuple[int, int]] | None = None,
+    status_counts: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """Pending, approved today, approval rate, median review time and edits per template.
 
@@ -160,45 +192,39 @@ def metrics(
     local = now.astimezone(ZoneInfo(timezone))
     today = local.replace(hour=0, minute=0, second=0, microsecond=0)
     month = now - timedelta(days=30)
-    approved_today = session.scalar(select(func.count(Draft.id)).where(Draft.approved_at >= today))
-    approved_month = session.scalar(select(func.count(Draft.id)).where(Draft.approved_at >= month))
+    today_n, month_n = session.execute(
+        select(func.count(case((Draft.approved_at >= today, 1))), func.count(Draft.id)).where(
+            Draft.approved_at >= month
+        )
+    ).one()
+    approved_today, approved_month = int(today_n), int(month_n)
     rejected_month = session.scalar(
         select(func.count(Draft.id)).where(
             Draft.status == queue.REJECTED, Draft.updated_at >= month
         )
     )
     decided = (approved_month or 0) + (rejected_month or 0)
-    first, final = aliased(Revision), aliased(Revision)
     latest = session.execute(
         select(
-            Draft.id,
-            Draft.template,
-            Draft.approved_revision,
-            Draft.viewed_at,
-            Draft.approved_at,
-            first.subject,
-            first.body,
-            final.subject,
-            final.body,
+            Draft.id, Draft.template, Draft.approved_revision, Draft.viewed_at, Draft.approved_at
         )
-        .join(first, and_(first.draft_id == Draft.id, first.number == 1))
-        .join(final, and_(final.draft_id == Draft.id, final.number == Draft.approved_revision))
         .where(Draft.approved_at.is_not(None))
         .order_by(Draft.approved_at.desc())
         .limit(METRIC_WINDOW)
     ).all()
     cache = {} if cache is None else cache
+    keys = [(did, rev or 1) for did, _, rev, _, _ in latest]
+    _measure_edits(session, [key for key in keys if key not in cache], cache)
     waits: list[float] = []
     per_template: dict[str, list[tuple[int, int]]] = {}
-    for did, template, rev, viewed, approved, s1, b1, s2, b2 in latest:
+    for (_, template, _, viewed, approved), key in zip(latest, keys, strict=True):
         if viewed is not None and approved is not None and approved > viewed:
             waits.append((approved - viewed).total_seconds())
-        key = (did, rev or 1)
-        if key not in cache:
-            cache[key] = word_distance(f"{s1}\n{b1}", f"{s2}\n{b2}")
-        per_template.setdefault(template or "(none)", []).append(
-            (cache[key], len(f"{s1}\n{b1}".split()))
-        )
+        if key in cache:
+            per_template.setdefault(template or "(none)", []).append(cache[key])
+    if len(cache) > 4 * METRIC_WINDOW:  # keep only the window's pairs
+        for stale in set(cache) - set(keys):
+            del cache[stale]
     edits = [
         {
             "template": name,
@@ -210,8 +236,10 @@ def metrics(
         for name, pairs in sorted(per_template.items())
     ]
     return {
-        "pending": session.scalar(
-            select(func.count(Draft.id)).where(Draft.status == queue.PENDING)
+        "pending": (
+            status_counts[queue.PENDING]
+            if status_counts is not None
+            else session.scalar(select(func.count(Draft.id)).where(Draft.status == queue.PENDING))
         ),
         "approved_today": approved_today or 0,
         "approval_rate": round((approved_month or 0) / decided, 3) if decided else None,
@@ -219,6 +247,27 @@ def metrics(
         "median_review_seconds": round(statistics.median(waits), 1) if waits else None,
         "edits": edits,
     }
+
+
+def _measure_edits(
+    session: Session,
+    keys: Sequence[tuple[int, int]],
+    cache: MutableMapping[tuple[int, int], tuple[int, int]],
+) -> None:
+    """Words changed and words in revision 1, for each (draft, approved revision) pair."""
+    if not keys:
+        return
+    first, final = aliased(Revision), aliased(Revision)
+    rows = session.execute(
+        select(first.draft_id, final.number, first.subject, first.body, final.subject, final.body)
+        .join(final, final.draft_id == first.draft_id)
+        .where(first.number == 1, first.draft_id.in_([did for did, _ in keys]))
+    )
+    wanted = set(keys)
+    for did, number, s1, b1, s2, b2 in rows:
+        if (did, number) in wanted:
+            before = f"{s1}\n{b1}"
+            cache[(did, number)] = (word_distance(before, f"{s2}\n{b2}"), len(before.split()))
 
 
 def neighbours(session: Session, draft: Draft, filters: Filters) -> tuple[int | None, int | None]:

@@ -84,7 +84,7 @@ def test_metrics_rate_review_time_and_edits_per_template(store: Store) -> None:
         two.viewed_at = now - timedelta(minutes=2)
         queue.approve(session, two, actor="maria", message_id="<2@nordlys.example>")
         queue.reject(session, queue.get_draft(session, 3), actor="maria", reason="no")
-    cache: dict[tuple[int, int], int] = {}
+    cache: dict[tuple[int, int], tuple[int, int]] = {}
     with store.session() as session:
         figures = review.metrics(session, timezone="Europe/Stockholm", cache=cache)
     assert figures["pending"] == 1 and figures["approved_today"] == 2
@@ -93,7 +93,7 @@ def test_metrics_rate_review_time_and_edits_per_template(store: Store) -> None:
     (intro,) = figures["edits"]
     assert intro["template"] == "intro" and intro["approved"] == 2 and intro["unchanged"] == 1
     assert intro["mean_words_changed"] > 0 and 0 < intro["changed_share"] < 1
-    assert set(cache) == {(1, 2), (2, 1)} and cache[(2, 1)] == 0
+    assert set(cache) == {(1, 2), (2, 1)} and cache[(2, 1)][0] == 0
 
 
 def test_word_distance_and_diff() -> None:

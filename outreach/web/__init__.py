@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Seque
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import HTTPException
@@ -38,7 +39,7 @@ STATUS_OF: list[tuple[type[OutreachError], int]] = [
 ]
 
 
-def _environment() -> Environment:
+def _environment(timezone: str) -> Environment:
     env = Environment(
         loader=PackageLoader("outreach.web", "templates"),
         autoescape=select_autoescape(["html"], default=True),
@@ -46,7 +47,10 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["when"] = lambda value: value.strftime("%Y-%m-%d %H:%M") if value else ""
+    zone = ZoneInfo(timezone)  # times show in the sender's zone, as the recruiter lives them
+    env.filters["when"] = lambda value: (
+        value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
+    )
     return env
 
 
@@ -88,7 +92,10 @@ def create_app(
     )
     secret = users.web_secret(the_store)
     app.state.ctx = WebContext(
-        settings=settings, store=the_store, env=_environment(), secret=secret
+        settings=settings,
+        store=the_store,
+        env=_environment(settings.sender.timezone),
+        secret=secret,
     )
 
     @app.middleware("http")

@@ -229,8 +229,11 @@ def list_drafts(
     """Drafts in a status, newest due first, one page at a time, with counts per status."""
     filters = review.Filters(status=status, campaign=campaign, kind=kind, flagged=flagged)
     with context(request).store.session() as session:
-        listing = review.list_drafts(session, filters, page=page, per_page=per_page)
-        listing["counts"] = review.counts(session)
+        counts = review.counts(session)
+        listing = review.list_drafts(
+            session, filters, page=page, per_page=per_page, status_counts=counts
+        )
+        listing["counts"] = counts
     return listing
 
 

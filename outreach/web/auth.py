@@ -36,8 +36,8 @@ class WebContext:
     store: Store
     env: Environment
     secret: str
-    # (draft id, revision) -> words changed; the pair's texts never change, so neither does this.
-    edit_cache: dict[tuple[int, int], int] = field(default_factory=dict)
+    # (draft id, revision) -> (words changed, words); a pair's texts never change, nor do these.
+    edit_cache: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
 
 
 class LoginRequired(Exception):

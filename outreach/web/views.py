@@ -42,6 +42,12 @@ def _qs(filters: review.Filters, **extra: str | int) -> str:
     return ("?" + urlencode(params)) if params else ""
 
 
+def _back(request: Request, draft_id: int) -> str:
+    """This draft's page, keeping the filters the request came with."""
+    query = request.url.query
+    return f"/drafts/{draft_id}{'?' + query if query else ''}"
+
+
 def _draft_url(draft_id: int | None, filters: review.Filters) -> str:
     return f"/drafts/{draft_id}{_qs(filters)}" if draft_id else f"/queue{_qs(filters)}"
 
@@ -57,12 +63,15 @@ def queue_page(request: Request, user: Reviewer, page: str = "1") -> Response:
     filters = parse_filters(request.query_params)
     number = int(page) if page.isdigit() and len(page) < 7 else 1
     with ctx.store.session() as session:
-        listing = review.list_drafts(session, filters, page=number)
+        counts = review.counts(session, archive=False)
         data: dict[str, Any] = {
-            "listing": listing,
-            "counts": review.counts(session),
+            "listing": review.list_drafts(session, filters, page=number, status_counts=counts),
+            "counts": counts,
             "metrics": review.metrics(
-                session, timezone=ctx.settings.sender.timezone, cache=ctx.edit_cache
+                session,
+                timezone=ctx.settings.sender.timezone,
+                cache=ctx.edit_cache,
+                status_counts=counts,
             ),
             "campaigns": review.campaigns(session),
         }
@@ -141,9 +150,7 @@ def approve(request: Request, draft_id: int, user: Reviewer) -> Response:
             )
     except OutreachError as exc:
         flash(request, str(exc), "error")
-        return RedirectResponse(
-            f"/drafts/{draft_id}{request.url.query and '?' + request.url.query}", 303
-        )
+        return RedirectResponse(_back(request, draft_id), status_code=303)
     flash(request, f"Approved draft {draft_id}.")
     return RedirectResponse(_next_after(request, draft_id), status_code=303)
 
@@ -158,7 +165,7 @@ def save(
 ) -> Response:
     ctx = context(request)
     body = body.replace("\r\n", "\n").replace("\r", "\n")
-    back = f"/drafts/{draft_id}{'?' + request.url.query if request.url.query else ''}"
+    back = _back(request, draft_id)
     try:
         with ctx.store.session() as session:
             draft = queue.get_draft(session, draft_id, lock=True)
@@ -190,8 +197,7 @@ def reject(
             queue.reject(session, draft, actor=user, reason=reason)
     except OutreachError as exc:
         flash(request, str(exc), "error")
-        query = request.url.query
-        return RedirectResponse(f"/drafts/{draft_id}{'?' + query if query else ''}", 303)
+        return RedirectResponse(_back(request, draft_id), status_code=303)
     flash(request, f"Rejected draft {draft_id}.")
     return RedirectResponse(_next_after(request, draft_id), status_code=303)
 
@@ -201,8 +207,7 @@ async def regenerate(
     request: Request, draft_id: int, user: Reviewer, instruction: Annotated[str, Form()] = ""
 ) -> Response:
     ctx = context(request)
-    query = request.url.query
-    back = f"/drafts/{draft_id}{'?' + query if query else ''}"
+    back = _back(request, draft_id)
     drafter = Drafter(ctx.settings, ctx.store, llm=make_llm(ctx.settings))
     try:
         revision = await drafter.regenerate(draft_id, instruction.strip(), actor=user)
