@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 
 from outreach import queue, review, users
 from outreach.cli import cli
-from outreach.cli.web import check_bind
+from outreach.cli.web import background_jobs, check_bind
 from outreach.errors import InputError, OutreachError
 from outreach.store import Store, open_store
 from outreach.store.models import Draft, utcnow
@@ -259,6 +259,17 @@ def test_serve_binds_loopback_unless_told_otherwise() -> None:
         check_bind("0.0.0.0", 8000, public=False)
     warning = check_bind("0.0.0.0", 8000, public=True)
     assert warning and "plain HTTP" in warning and "TLS" in warning
+
+
+def test_serve_runs_the_sync_when_a_mailbox_is_configured(workspace: Path) -> None:
+    settings = settings_for(workspace)
+    store = workspace_store(workspace)
+    assert background_jobs(settings, store) == []
+    with_maildir = settings.model_copy(
+        update={"imap": settings.imap.model_copy(update={"maildir": str(workspace / "Maildir")})}
+    )
+    assert len(background_jobs(with_maildir, store)) == 1
+    store.close()
 
 
 def test_serve_refuses_a_public_address_without_the_flag(workspace: Path) -> None:

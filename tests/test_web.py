@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from collections.abc import Iterator
@@ -296,3 +297,22 @@ def test_logout_ends_the_session(client: TestClient) -> None:
     token = log_in(client)
     client.post("/logout", data={"csrf_token": token})
     assert client.get("/queue", follow_redirects=False).status_code == 303
+
+
+def test_background_jobs_run_while_the_app_runs_and_stop_with_it(
+    store: Store, workspace: Path
+) -> None:
+    started, stopped = [], []
+
+    async def job() -> None:
+        started.append(True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            stopped.append(True)
+
+    app = create_app(settings_for(workspace), store, background=[job])
+    with TestClient(app) as client:
+        assert client.get("/login").status_code == 200
+        assert started == [True] and stopped == []
+    assert stopped == [True]

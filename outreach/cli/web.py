@@ -19,13 +19,18 @@ Job = Callable[[], Coroutine[Any, Any, None]]
 
 
 def background_jobs(settings: Settings, store: Store) -> list[Job]:
-    """The loops `serve` runs beside the web UI.
+    """The loops `serve` runs beside the web UI, each until the server stops.
 
-    This is the hook for the sender loop and the periodic inbox sync (and `campaign advance`):
-    each job is an async function that runs until cancelled. None exist yet, so the web UI
-    runs alone; `outreach send` and `outreach sync` do that work from the command line.
+    The inbox sync runs every ``sync.interval_minutes`` when a mailbox is configured. This is
+    also the hook for the sender loop: until it is added here, `outreach send` (cron or
+    systemd timer) sends approved mail.
     """
-    return []
+    jobs: list[Job] = []
+    if settings.imap.host or settings.imap.maildir:
+        from ..inbox.sync import sync_forever
+
+        jobs.append(lambda: sync_forever(settings, store))
+    return jobs
 
 
 def is_loopback(host: str) -> bool:
