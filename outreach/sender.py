@@ -299,8 +299,9 @@ async def run_sender(
                 for _ in range(max(connections, 1))
             ]  # each connects only when it first sends
             run = _Run(
-                store, settings, conns, pacing, report, clock, salt, batch_size, sleep, actor
-            )
+                store, settings, conns, pacing, report, clock, salt, batch_size, sleep, actor,
+                mailbox_factory,
+            )  # fmt: skip
             await run.loop(limit, wait)
         if mailbox_factory is not None:
             await asyncio.to_thread(
@@ -328,6 +329,7 @@ class _Run:
     batch_size: int
     sleep: Sleep
     actor: str
+    mailbox_factory: MailboxFactory | None = None
     db: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "outreach-db"))
     sent: int = 0
 
@@ -357,6 +359,29 @@ class _Run:
             if outcome is not None:
                 lists[state].append(message.id)
                 self.sent += state == sending.SENT
+
+    async def _skip_answered(self, due: list[int]) -> list[int]:
+        """Just before follow-ups go, ask the inbox whether their candidates wrote since."""
+        if self.mailbox_factory is None:
+            return due
+        plan = partial(self._follow_ups_to_check, due)
+        checks = await self._db(plan)
+        if not checks:
+            return due
+        answered = await asyncio.to_thread(answered_since, self.mailbox_factory, checks)
+        if answered:
+            await self._db(partial(self._cancel_answered, answered))
+        return [entry_id for entry_id in due if entry_id not in answered]
+
+    def _follow_ups_to_check(self, due: Sequence[int]) -> list[tuple[int, str, datetime]]:
+        with self.store.session() as session:
+            return sending.follow_ups_to_check(session, due)
+
+    def _cancel_answered(self, answered: dict[int, str]) -> None:
+        with self.store.session() as session:
+            for entry_id, reason in answered.items():
+                sending.cancel_entry(session, entry_id, reason, actor=self.actor, now=self.clock())
+                self.report.cancelled.append((entry_id, reason))
 
     async def send_due(self, due: Sequence[int]) -> bool:
         """Send these rows in batches; False when the run must stop."""
@@ -404,10 +429,26 @@ class _Run:
                         await self.sleep(max((slots[0].at - now).total_seconds(), 0.0))
                         continue
                     return
-                if not await self.send_due(due):
+                due = await self._skip_answered(due)
+                if due and not await self.send_due(due):
                     return
         finally:
             self.db.shutdown(wait=True)
+
+
+def answered_since(
+    factory: MailboxFactory, checks: Sequence[tuple[int, str, datetime]]
+) -> dict[int, str]:
+    """Which follow-ups' candidates wrote to us since our last message (an IMAP search each)."""
+    answered: dict[int, str] = {}
+    with factory() as box:
+        for entry_id, address, since in checks:
+            if box.search_from("INBOX", address, since.date()):
+                answered[entry_id] = (
+                    f"{address} wrote since {since:%Y-%m-%d}: follow-up cancelled before sending "
+                    "(run `outreach sync` to see the reply)"
+                )
+    return answered
 
 
 def dry_run(

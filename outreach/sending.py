@@ -25,7 +25,7 @@ from .config import Settings
 from .errors import NotFound, StateError
 from .messages import Outgoing, build_message, message_bytes, reply_subject
 from .pacing import Waiting
-from .store.models import Candidate, Draft, OutboxEntry
+from .store.models import Campaign, Candidate, Draft, OutboxEntry
 
 QUEUED, SENDING, SENT, FAILED, UNCERTAIN = (
     queue.QUEUED,
@@ -37,6 +37,7 @@ QUEUED, SENDING, SENT, FAILED, UNCERTAIN = (
 CANCELLED = queue.CANCELLED
 THREADED = ("follow_up", "reply")
 LEASE = timedelta(minutes=15)
+PAUSED_RECHECK = timedelta(minutes=15)
 MAX_ATTEMPTS = 8
 DECIDE = "decide with `outreach outbox resolve {id} --sent|--resend`"
 
@@ -228,12 +229,54 @@ def found_in_sent_folder(session: Session, entry_id: int, *, now: datetime, acto
     queue.set_status(session, draft, SENT, actor=actor, resolved_by="sent folder")
 
 
+def follow_ups_to_check(session: Session, ids: Sequence[int]) -> list[tuple[int, str, datetime]]:
+    """(entry id, address, our last send to them) for the follow-ups among these rows."""
+    rows = session.execute(
+        select(OutboxEntry.id, OutboxEntry.to_email, OutboxEntry.candidate_id).where(
+            OutboxEntry.id.in_(list(ids)), OutboxEntry.kind == "follow_up"
+        )
+    ).all()
+    if not rows:
+        return []
+    last = dict(
+        session.execute(
+            select(OutboxEntry.candidate_id, func.max(OutboxEntry.sent_at))
+            .where(
+                OutboxEntry.candidate_id.in_([r.candidate_id for r in rows]),
+                OutboxEntry.state == SENT,
+            )
+            .group_by(OutboxEntry.candidate_id)
+        ).all()
+    )
+    checks = []
+    for row in rows:
+        since = last.get(row.candidate_id)
+        if since is not None:
+            checks.append((int(row.id), str(row.to_email), since))
+    return checks
+
+
+def cancel_entry(
+    session: Session, entry_id: int, reason: str, *, actor: str, now: datetime
+) -> None:
+    """Cancel a queued message and its draft, with the reason (it was never sent)."""
+    entry = session.get(OutboxEntry, entry_id)
+    if entry is None or entry.state != QUEUED:
+        return
+    entry.state, entry.wait_reason, entry.updated_at = CANCELLED, reason, now
+    draft = session.get(Draft, entry.draft_id)
+    if draft is not None:
+        queue.cancel(session, draft, actor=actor, reason=reason)
+
+
 def waiting(session: Session, mailbox: str, settings: Settings, *, now: datetime) -> list[Waiting]:
     """The queued rows of a mailbox as pacing sees them (own holds included)."""
     rows = session.execute(
         select(OutboxEntry.id, OutboxEntry.kind, OutboxEntry.candidate_id, Candidate.timezone,
-               OutboxEntry.not_before, OutboxEntry.wait_reason)
+               OutboxEntry.not_before, OutboxEntry.wait_reason, Campaign.name, Campaign.status)
         .join(Candidate, Candidate.id == OutboxEntry.candidate_id)
+        .join(Draft, Draft.id == OutboxEntry.draft_id)
+        .outerjoin(Campaign, Campaign.id == Draft.campaign_id)
         .where(OutboxEntry.mailbox == mailbox, OutboxEntry.state == QUEUED)
     ).all()  # fmt: skip
     firsts = sorted({r.candidate_id for r in rows if r.kind == "outreach"})
@@ -246,6 +289,8 @@ def waiting(session: Session, mailbox: str, settings: Settings, *, now: datetime
             cap_until = cap_hold(contacts.get(r.candidate_id, []), settings, now=now)
         if cap_until is not None and (hold is None or cap_until > hold):
             hold, reason = cap_until, "first-contact cap reached for this candidate"
+        if r.status == "paused":  # looked at again on every run: resuming releases it
+            hold, reason = now + PAUSED_RECHECK, f"campaign {r.name} is paused; resume it to send"
         if hold is not None and hold <= now:
             hold = None
         items.append(Waiting(r.id, r.kind, r.timezone, hold, reason if hold else ""))

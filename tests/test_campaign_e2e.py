@@ -20,7 +20,7 @@ from outreach.config import Settings, settings_from_dict
 from outreach.drafting import Drafter
 from outreach.inbox.sync import run_sync
 from outreach.messages import new_message_id
-from outreach.sender import run_sender
+from outreach.sender import imap_factory, run_sender
 from outreach.store import Store
 from outreach.store.models import Candidate, Draft, Enrolment
 from tests import inbox_kit as kit
@@ -217,7 +217,18 @@ async def test_a_whole_campaign(
     run_sync(settings, store, now=lambda: tuesday)
     assert drafted(store, 2)[QUIET[0]] == "cancelled"
     assert approve_pending(store, settings) == sorted(QUIET[1:])
-    await run_sender(store, settings, clock=lambda: tuesday)
+    # Another answers after the approval, before any sync: the sender looks in the inbox
+    # just before sending a follow-up, and cancels it.
+    late = kit.gmail_reply(QUIET[1], "<later@x.example>", "Yes, call me.", ours[QUIET[1]])
+    dovecot.deliver(user, on("Tue, 09 Mar 2027", late))
+    report = await run_sender(
+        store, settings, clock=lambda: tuesday, mailbox_factory=imap_factory(settings)
+    )
+    assert [reason for _, reason in report.cancelled] == [
+        f"{QUIET[1]} wrote since 2027-03-04: follow-up cancelled before sending "
+        "(run `outreach sync` to see the reply)"
+    ]
+    assert drafted(store, 2)[QUIET[1]] == "cancelled"
 
     # The out-of-office's follow-up waits for the return date plus a business day.
     assert OOO not in drafted(store, 1)
@@ -230,10 +241,11 @@ async def test_a_whole_campaign(
     assert received == {
         **{e: 1 for e in [*REPLIERS, ANN, BOB, BOUNCE, OPTOUT, OOO]},
         QUIET[0]: 2,
-        **{e: 3 for e in QUIET[1:]},
+        QUIET[1]: 2,
+        **{e: 3 for e in QUIET[2:]},
     }
     stats = campaign_stats.collect(store, "backend")
     assert (stats.enrolled, stats.held, stats.bounced, stats.opted_out) == (20, 1, 1, 1)
-    assert [s.sent for s in stats.steps] == [20, 12, 11]
+    assert [s.sent for s in stats.steps] == [20, 12, 10]
     assert stats.human_replies == 5 and stats.auto_replies == 1
     assert stats.median_hours_to_reply is not None and stats.median_hours_to_reply > 0

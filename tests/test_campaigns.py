@@ -235,3 +235,19 @@ def test_business_days_skip_weekends_and_holidays() -> None:
     friday = date(2027, 3, 5)
     assert followups.add_business_days(friday, 1) == date(2027, 3, 8)
     assert followups.add_business_days(date(2027, 3, 2), 2, [date(2027, 3, 3)]) == date(2027, 3, 5)
+
+
+async def test_mail_of_a_paused_campaign_waits_and_goes_on_resume(
+    store: Store, world: dict[str, Any], smtp_capture: CaptureServer
+) -> None:
+    settings, drafter = world["settings"], world["drafter"]
+    await campaigns.start(store, settings, drafter, "backend-2027", now=MONDAY)
+    approve_all(store, settings)
+    campaigns.set_status(store, "backend-2027", "paused")
+    report = await run_sender(store, settings, clock=lambda: MONDAY)
+    assert report.sent == [] and smtp_capture.messages == []
+    assert report.next_slot is not None
+    assert report.next_slot.reason.startswith("campaign backend-2027 is paused; resume it to send")
+    campaigns.set_status(store, "backend-2027", "active")
+    report = await run_sender(store, settings, clock=lambda: MONDAY)
+    assert len(report.sent) == 5 and len(smtp_capture.messages) == 5

@@ -274,6 +274,13 @@ class ImapMailbox(Mailbox):
                     found.append(int(uid))
         return sorted(found)
 
+    def search_from(self, folder: str, address: str, since: date) -> list[int]:
+        """UIDs of messages from this address dated on or after `since` (SEARCH FROM … SENTSINCE)."""
+        self._ensure(folder)
+        with self._guard(f"SEARCH {folder}") as client:
+            found = client.search(["FROM", address, "SENTSINCE", since])
+        return sorted(int(uid) for uid in found)
+
     def append(
         self,
         folder: str,

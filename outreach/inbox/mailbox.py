@@ -92,6 +92,10 @@ class Mailbox(Protocol):
         """Return the UIDs of messages whose Message-ID is exactly ``message_id``."""
         ...
 
+    def search_from(self, folder: str, address: str, since: date) -> list[int]:
+        """UIDs of messages from `address` on or after `since` (the pre-send reply check)."""
+        ...
+
     def append(
         self,
         folder: str,

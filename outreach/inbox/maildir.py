@@ -20,6 +20,9 @@ import socket
 import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import parseaddr, parsedate_to_datetime
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -234,6 +237,25 @@ class MaildirMailbox(Mailbox):
             except FileNotFoundError:
                 continue
             if same_message_id(message_id_of(header), message_id):
+                found.append(uid)
+        return sorted(found)
+
+    def search_from(self, folder: str, address: str, since: date) -> list[int]:
+        """UIDs of messages from this address dated on or after `since` (reads every header)."""
+        wanted = address.strip().lower()
+        found = []
+        for uid, path in self._refresh(folder).items():
+            try:
+                with path.open("rb") as handle:
+                    header = BytesHeaderParser(policy=compat32).parsebytes(_read_header(handle))
+            except FileNotFoundError:
+                continue
+            sender = parseaddr(str(header.get("From", "")))[1].lower()
+            try:
+                when = parsedate_to_datetime(str(header.get("Date", "")))
+            except (TypeError, ValueError):
+                when = None
+            if sender == wanted and (when is None or when.date() >= since):
                 found.append(uid)
         return sorted(found)
 
