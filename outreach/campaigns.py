@@ -9,6 +9,7 @@ enrolments here, called from the inbox sync.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,7 +26,16 @@ from .config import PacingSettings, Settings
 from .drafting import ROLE_KEYS, Drafter, DraftSpec
 from .errors import InputError, NotFound, StateError
 from .store import Store
-from .store.models import Campaign, Candidate, Draft, Enrolment, Event, Revision, utcnow
+from .store.models import (
+    Campaign,
+    Candidate,
+    Draft,
+    Enrolment,
+    Event,
+    OutboxEntry,
+    Revision,
+    utcnow,
+)
 
 STATUSES = ("draft", "active", "paused", "done")
 ACTIVE = "active"
@@ -36,6 +46,7 @@ FREEMAIL = frozenset(
     "me.com mac.com aol.com proton.me protonmail.com gmx.de gmx.net web.de mail.ru yandex.ru "
     "fastmail.com hey.com zoho.com".split()
 )
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 FILE_KEYS = {"name", "candidates", "role", "steps", "pacing", "sender", "allow_overlap"}
 
 
@@ -70,6 +81,10 @@ def load_campaign_file(path: Path) -> CampaignSpec:
     for key in ("name", "candidates", "steps"):
         if not data.get(key):
             raise InputError(f"{path}: {key} is missing; see the campaign example in the README")
+    if not NAME.fullmatch(str(data["name"])):
+        raise InputError(
+            f"{path}: name {data['name']!r}: use letters, digits, '-', '_' or '.' (up to 100)"
+        )
     role = data.get("role", {})
     if not isinstance(role, dict) or set(role) - set(ROLE_KEYS):
         raise InputError(f"{path}: role takes {', '.join(ROLE_KEYS)}")
@@ -345,6 +360,23 @@ def set_status(store: Store, name: str, status: str, *, actor: str = "cli") -> N
         _event(
             session, actor, f"campaign.{'paused' if status == 'paused' else 'resumed'}", campaign
         )
+
+
+def retry_failed(store: Store, name: str, *, actor: str = "cli") -> int:
+    """Queue the campaign's failed messages to be sent again; return how many."""
+    from .sending import FAILED
+    from .sending import retry_failed as retry_one
+
+    with store.session() as session:
+        campaign = get(session, name)
+        ids = session.scalars(
+            select(OutboxEntry.id)
+            .join(Draft, Draft.id == OutboxEntry.draft_id)
+            .where(Draft.campaign_id == campaign.id, OutboxEntry.state == FAILED)
+        )
+        count = sum(retry_one(session, i, actor=actor, now=utcnow()) for i in list(ids))
+        _event(session, actor, "campaign.retried", campaign, messages=count)
+        return count
 
 
 def is_paused(session: Session, campaign_id: int | None) -> bool:

@@ -218,6 +218,19 @@ def resolve(session: Session, entry_id: int, *, sent: bool, actor: str, now: dat
     return entry.state
 
 
+def retry_failed(session: Session, entry_id: int, *, actor: str, now: datetime) -> bool:
+    """Queue a message the server refused (5xx) once more, as the same message."""
+    entry = session.get(OutboxEntry, entry_id)
+    if entry is None or entry.state != FAILED:
+        return False
+    draft = session.get(Draft, entry.draft_id)
+    assert draft is not None
+    entry.state, entry.not_before, entry.updated_at = QUEUED, None, now
+    entry.wait_reason = f"retry of a failed send, asked by {actor}"
+    queue.set_status(session, draft, QUEUED, actor=actor, retry_of=entry.last_reply)
+    return True
+
+
 def found_in_sent_folder(session: Session, entry_id: int, *, now: datetime, actor: str) -> None:
     """An uncertain message whose copy is in the Sent folder was sent."""
     entry = session.get(OutboxEntry, entry_id)

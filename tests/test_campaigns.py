@@ -96,6 +96,7 @@ def approve_all(store: Store, settings: Settings) -> None:
     [
         ('name = "x"\ncandidates = "tag:a"\nsteps = []\n', "steps is missing"),
         (CAMPAIGN + 'color = "red"\n', "unknown key 'color'"),
+        (CAMPAIGN.replace('"backend-2027"', '"a/b <c>"'), "name 'a/b <c>': use letters, digits"),
         (CAMPAIGN.replace("wait_days = 2", "wait_days = 0"), "steps[2].wait_days must be"),
         (CAMPAIGN + "[pacing]\ndaily_limit = 3\n", "pacing.daily_limit is not a pacing setting"),
         (

@@ -275,7 +275,7 @@ class ImapMailbox(Mailbox):
         return sorted(found)
 
     def search_from(self, folder: str, address: str, since: date) -> list[int]:
-        """UIDs of messages from this address dated on or after `since` (SEARCH FROM … SENTSINCE)."""
+        """UIDs of messages from this address dated on or after `since` (FROM … SENTSINCE)."""
         self._ensure(folder)
         with self._guard(f"SEARCH {folder}") as client:
             found = client.search(["FROM", address, "SENTSINCE", since])
