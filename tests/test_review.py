@@ -264,11 +264,11 @@ def test_serve_binds_loopback_unless_told_otherwise() -> None:
 def test_serve_runs_the_sync_when_a_mailbox_is_configured(workspace: Path) -> None:
     settings = settings_for(workspace)
     store = workspace_store(workspace)
-    assert background_jobs(settings, store) == []
+    assert len(background_jobs(settings, store)) == 2  # the sender and the campaign scheduler
     with_maildir = settings.model_copy(
         update={"imap": settings.imap.model_copy(update={"maildir": str(workspace / "Maildir")})}
     )
-    assert len(background_jobs(with_maildir, store)) == 1
+    assert len(background_jobs(with_maildir, store)) == 3
     store.close()
 
 

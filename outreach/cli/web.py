@@ -21,11 +21,16 @@ Job = Callable[[], Coroutine[Any, Any, None]]
 def background_jobs(settings: Settings, store: Store) -> list[Job]:
     """The loops `serve` runs beside the web UI, each until the server stops.
 
-    The inbox sync runs every ``sync.interval_minutes`` when a mailbox is configured. This is
-    also the hook for the sender loop: until it is added here, `outreach send` (cron or
-    systemd timer) sends approved mail.
+    The sender sends approved mail as pacing allows; the campaign scheduler drafts due
+    follow-ups into the queue; the inbox sync runs every ``sync.interval_minutes`` when a
+    mailbox is configured.
     """
-    jobs: list[Job] = []
+    from ..daemon import advance_forever, send_forever
+
+    jobs: list[Job] = [
+        lambda: send_forever(settings, store),
+        lambda: advance_forever(settings, store),
+    ]
     if settings.imap.host or settings.imap.maildir:
         from ..inbox.sync import sync_forever
 

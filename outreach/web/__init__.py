@@ -21,7 +21,7 @@ from .. import __version__, users
 from ..config import Settings
 from ..errors import InputError, LLMError, NotFound, OutreachError, StateError
 from ..store import Store, open_store
-from . import api, auth, campaigns, conversations, views
+from . import api, auth, campaigns, conversations, outbox, views
 from .auth import SESSION_COOKIE, SESSION_HOURS, LoginRequired, WebContext, login_redirect, render
 
 __all__ = ["create_app"]
@@ -151,4 +151,5 @@ def create_app(
     app.include_router(conversations.api)
     app.include_router(campaigns.router)
     app.include_router(campaigns.api)
+    app.include_router(outbox.router)
     return app
