@@ -127,7 +127,16 @@ def test_newer_database_is_refused_by_the_cli(
     assert code == 1 and "newer than this outreach knows" in err
 
 
-def test_demo_builds_a_workspace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(["demo", "--dir", str(tmp_path / "demo"), "--fresh", "--no-serve"], capsys)
+def test_demo_runs_the_whole_loop(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "demo"
+    code, out, _ = run(["demo", "--dir", str(folder), "--fresh", "--no-serve"], capsys)
     assert code == 0, out
-    assert "Jamie Lind" in out and (tmp_path / "demo" / "outreach.db").exists()
+    assert "5 imported" in out and "4 enrolled" in out
+    assert "Sent: 4 messages" in out and len(list((folder / "sent-mail").glob("*.eml"))) == 4
+    assert "1 new reply, 1 bounce, 1 auto-reply" in out
+    assert "Jamie Lind: needs response" in out
+    assert "A week later: 2 follow-ups drafted" in out
+    # The rest waits for a person: the feedback draft and the two follow-ups.
+    code, out, _ = run(["--config", str(folder / "config.toml"), "queue", "list", "--json"], capsys)
+    pending = json.loads(out)["items"]
+    assert sorted(d["kind"] for d in pending) == ["feedback", "follow_up", "follow_up"]
