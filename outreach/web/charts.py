@@ -62,7 +62,7 @@ def per_day(counts: Mapping[str, int], *, days: int = 30, until: date | None = N
                 f'<rect x="{x:.1f}" y="{base - bar}" width="{step - 2:.1f}" height="{bar}" '
                 f'class="bar"><title>{escape(day.isoformat())}: {value}</title></rect>'
             )
-        if index % 7 == 0 or index == days - 1:
+        if (days - 1 - index) % 7 == 0:  # weekly labels, ending on the last day
             parts.append(
                 f'<text x="{x + step / 2:.1f}" y="{base + 16}" text-anchor="middle" '
                 f'class="small">{escape(day.strftime("%d %b"))}</text>'
