@@ -18,6 +18,7 @@ import mailbox
 import socket
 from datetime import timedelta
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from importlib import resources
 from pathlib import Path
@@ -100,23 +101,19 @@ def reply_to(
 ) -> bytes:
     """A reply to one of our messages, as the candidate's mail client would write it."""
     ours = message_from_bytes(raw, policy=policy.default)
-    lines = [
-        f"From: {frm}",
-        f"To: {ours['From']}",
-        f"Subject: {subject_prefix}{ours['Subject']}",
-        f"Date: {format_datetime(utcnow())}",
-        f"Message-ID: {make_msgid(domain=frm.split('@')[-1].rstrip('>'))}",
-        f"In-Reply-To: {ours['Message-ID']}",
-        f"References: {ours['Message-ID']}",
-        *(f"{k.replace('_', '-')}: {v}" for k, v in headers.items()),
-        "Content-Type: text/plain; charset=utf-8",
-        "",
-        body,
-        "",
-        f"On {ours['Date']}, {ours['From']} wrote:",
-        *(f"> {line}" for line in ours.get_content().splitlines()[:6]),
-    ]
-    return "\r\n".join(lines).encode("utf-8")
+    reply = EmailMessage()
+    reply["From"] = frm
+    reply["To"] = str(ours["From"])
+    reply["Subject"] = f"{subject_prefix}{ours['Subject']}"
+    reply["Date"] = format_datetime(utcnow())
+    reply["Message-ID"] = make_msgid(domain=frm.split("@")[-1].rstrip(">"))
+    reply["In-Reply-To"] = str(ours["Message-ID"])
+    reply["References"] = str(ours["Message-ID"])
+    for name, value in headers.items():
+        reply[name.replace("_", "-")] = value
+    quoted = "\n".join(f"> {line}" for line in ours.get_content().splitlines()[:6])
+    reply.set_content(f"{body}\n\nOn {ours['Date']}, {ours['From']} wrote:\n{quoted}\n")
+    return reply.as_bytes(policy=policy.SMTP)
 
 
 def bounce_for(raw: bytes) -> bytes:
