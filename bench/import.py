@@ -24,13 +24,22 @@ from outreach.store import open_store
 def write_file(path: Path, rows: int) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         out = csv.writer(handle)
-        out.writerow(["email", "name", "company", "location", "timezone", "skills", "achievements", "tags"])
+        out.writerow(
+            ["email", "name", "company", "location", "timezone", "skills", "achievements", "tags"]
+        )
         for i in range(rows):
-            out.writerow([
-                f"person{i}@company{i % 500}.example", f"Person {i}", f"Company {i % 500}",
-                "Stockholm", "Europe/Stockholm", "Go;PostgreSQL;Kafka",
-                f"Shipped project {i}", f"batch{i % 7}",
-            ])
+            out.writerow(
+                [
+                    f"person{i}@company{i % 500}.example",
+                    f"Person {i}",
+                    f"Company {i % 500}",
+                    "Stockholm",
+                    "Europe/Stockholm",
+                    "Go;PostgreSQL;Kafka",
+                    f"Shipped project {i}",
+                    f"batch{i % 7}",
+                ]
+            )
 
 
 def parse_time(path: Path) -> float:
@@ -81,7 +90,9 @@ def main() -> None:
                 with admin.connect() as c:
                     c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
                 admin.dispose()
-    print(f"{'engine':<11} {'rows':>8} {'import s':>9} {'rows/s':>9} {'parse s':>8} {'ratio':>6} target")
+    print(
+        f"{'engine':<11} {'rows':>8} {'import s':>9} {'rows/s':>9} {'parse s':>8} {'ratio':>6} target"
+    )
     for engine, took, base in results:
         target = 10 if engine == "sqlite" else 20
         print(

@@ -101,9 +101,6 @@ async def test_pause_resume_and_retry_failed(
     paused = client.post(
         f"/campaigns/{name}/pause", data={"csrf_token": token}, follow_redirects=True
     )
-    assert (
-        "Paused spring-2027" in paused.text
-        and ">Resume</button>" in paused.text
-    )
+    assert "Paused spring-2027" in paused.text and ">Resume</button>" in paused.text
     client.post(f"/campaigns/{name}/resume", data={"csrf_token": token})
     assert client.get(f"/api/campaigns/{name}").json()["status"] == "active"
