@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, select, update
+from sqlalchemy import Row, and_, select, update
 from sqlalchemy.orm import Session
 
 from . import queue
@@ -36,7 +36,7 @@ from .sending import (
     first_contacts,
 )
 from .smtp import Accepted, Outcome, Permanent, Transient, Uncertain
-from .store.models import Candidate, Draft, Event, OutboxEntry, Revision, Suppression
+from .store.models import Candidate, Draft, OutboxEntry, Revision, Suppression
 
 
 @dataclass(frozen=True)
@@ -60,23 +60,28 @@ class Skipped:
 
 
 def approval_refusal(row: Row[Any]) -> str | None:
-    """``queue.approval_is_valid`` over a joined row, plus the link to the frozen bytes.
+    """``queue.approval_problem`` over a joined row, plus the link to the frozen bytes.
 
-    The same rules: the approval record is complete, its revision is current, the current
-    text hashes to the approved hash; and that hash and the Message-ID are the ones the
-    frozen bytes were built from, and the draft is still queued.
+    The frozen bytes must come from the current approval (its hash and Message-ID), and the
+    draft must still be queued.
     """
-    draft = row.draft_id
-    if row.approved_at is None or row.draft_hash is None or not row.approved_by:
-        return f"draft {draft} has no approval"
-    if row.approved_revision != row.current_revision:
-        return f"draft {draft} changed after approval (revision {row.current_revision})"
-    if row.subject is None or queue.text_hash(row.subject, row.body) != row.draft_hash:
-        return f"draft {draft}: text differs from what was approved"
+    problem = queue.approval_problem(
+        draft_id=row.draft_id,
+        approved_at=row.approved_at,
+        approved_by=row.approved_by,
+        approved_hash=row.draft_hash,
+        approved_revision=row.approved_revision,
+        current_revision=row.current_revision,
+        subject=row.subject,
+        body=row.body,
+        message_id=row.draft_message_id,
+    )
+    if problem is not None:
+        return problem
     if row.draft_hash != row.approved_hash or row.draft_message_id != row.message_id:
-        return f"draft {draft} was approved again after its message was frozen"
+        return f"draft {row.draft_id} was approved again after its message was frozen"
     if row.draft_status != QUEUED:
-        return f"draft {draft} is {row.draft_status}, not queued"
+        return f"draft {row.draft_id} is {row.draft_status}, not queued"
     return None
 
 
@@ -100,45 +105,6 @@ def _load(session: Session, ids: Sequence[int]) -> list[Row[Any]]:
         .where(OutboxEntry.id.in_(ids))
     )  # fmt: skip
     return list(session.execute(query))
-
-
-def mirror(
-    session: Session,
-    changes: Sequence[tuple[int, int, str, dict[str, Any]]],
-    *,
-    actor: str,
-    now: datetime,
-) -> None:
-    """Set drafts' status to their outbox state, one ``draft.<state>`` event each.
-
-    ``changes`` holds (draft id, candidate id, state, event details): the batch form of
-    ``queue.set_status``, writing the same columns and the same audit record.
-    """
-    by_state: dict[str, list[int]] = {}
-    for draft_id, _, state, _ in changes:
-        by_state.setdefault(state, []).append(draft_id)
-    for state, draft_ids in by_state.items():
-        session.execute(
-            update(Draft)
-            .where(Draft.id.in_(draft_ids))
-            .values(status=state, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    if changes:
-        session.execute(
-            insert(Event),
-            [
-                {
-                    "actor": actor,
-                    "action": f"draft.{state}",
-                    "subject_type": "draft",
-                    "subject_id": draft_id,
-                    "candidate_id": candidate_id,
-                    "details": details,
-                }
-                for draft_id, candidate_id, state, details in changes
-            ],
-        )
 
 
 def _refuse(session: Session, entry_id: int, reason: str, *, actor: str, now: datetime) -> None:
@@ -226,7 +192,7 @@ def claim(
         for r in ready
         if r.id in won  # else another sender got there first
     ]
-    mirror(
+    queue.set_status_many(
         session,
         [(c.draft_id, c.candidate_id, SENDING, {"attempt": c.attempt}) for c in claimed],
         actor=actor,
@@ -282,7 +248,7 @@ def record_all(
     values = [outcome_values(claimed, outcome, now) for claimed, outcome in results]
     if values:
         session.execute(update(OutboxEntry), values)
-    mirror(
+    queue.set_status_many(
         session,
         [
             (c.draft_id, c.candidate_id, v["state"], {"outbox": c.id, "reply": v["last_reply"]})

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from .errors import InputError, NotFound, StateError
@@ -256,18 +256,82 @@ def set_status(session: Session, draft: Draft, status: str, *, actor: str, **det
     _event(session, actor, f"draft.{status}", draft, **details)
 
 
+def approval_problem(
+    *,
+    draft_id: int,
+    approved_at: datetime | None,
+    approved_by: str | None,
+    approved_hash: str | None,
+    approved_revision: int | None,
+    current_revision: int,
+    subject: str | None,
+    body: str | None,
+    message_id: str | None,
+) -> str | None:
+    """The one rule: why a draft with these fields may NOT be sent, or None when it may."""
+    if approved_at is None or approved_hash is None or not approved_by:
+        return f"draft {draft_id} has no approval"
+    if approved_revision != current_revision:
+        return f"draft {draft_id} changed after approval (revision {current_revision})"
+    if subject is None or body is None or text_hash(subject, body) != approved_hash:
+        return f"draft {draft_id}: text differs from what was approved"
+    if not message_id:
+        return f"draft {draft_id} has no Message-ID"
+    return None
+
+
 def approval_is_valid(session: Session, draft: Draft) -> str | None:
     """Why this draft may NOT be sent, or None when its approval covers its exact current text."""
-    if draft.approved_at is None or draft.approved_hash is None or not draft.approved_by:
-        return f"draft {draft.id} has no approval"
-    if draft.approved_revision != draft.current_revision:
-        return f"draft {draft.id} changed after approval (revision {draft.current_revision})"
     revision = current(session, draft)
-    if text_hash(revision.subject, revision.body) != draft.approved_hash:
-        return f"draft {draft.id}: text differs from what was approved"
-    if not draft.message_id:
-        return f"draft {draft.id} has no Message-ID"
-    return None
+    return approval_problem(
+        draft_id=draft.id,
+        approved_at=draft.approved_at,
+        approved_by=draft.approved_by,
+        approved_hash=draft.approved_hash,
+        approved_revision=draft.approved_revision,
+        current_revision=draft.current_revision,
+        subject=revision.subject,
+        body=revision.body,
+        message_id=draft.message_id,
+    )
+
+
+def set_status_many(
+    session: Session,
+    changes: Sequence[tuple[int, int, str, dict[str, Any]]],
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    """The batch form of ``set_status``: (draft id, candidate id, state, event details) each."""
+    by_state: dict[str, list[int]] = {}
+    for draft_id, _, state, _ in changes:
+        if state not in (QUEUED, SENDING, SENT, FAILED, UNCERTAIN, APPROVED):
+            raise StateError(f"draft {draft_id}: {state!r} is not an outbox state")
+        by_state.setdefault(state, []).append(draft_id)
+    for state, draft_ids in by_state.items():
+        session.execute(
+            update(Draft)
+            .where(Draft.id.in_(draft_ids))
+            .values(status=state, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    if changes:
+        session.execute(
+            insert(Event),
+            [
+                {
+                    "actor": actor,
+                    "action": f"draft.{state}",
+                    "subject_type": "draft",
+                    "subject_id": draft_id,
+                    "candidate_id": candidate_id,
+                    "details": details,
+                    "at": now,
+                }
+                for draft_id, candidate_id, state, details in changes
+            ],
+        )
 
 
 def approve_viewed(
