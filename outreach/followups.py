@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from . import queue
@@ -68,7 +69,10 @@ def schedule(session: Session, settings: Settings, *, now: datetime) -> AdvanceR
     report = AdvanceReport()
     holidays = settings.campaigns.holidays
     rows = session.execute(
-        select(Enrolment, Draft.status, OutboxEntry.sent_at, Campaign.steps)
+        select(
+            Enrolment.id, Enrolment.step, Enrolment.away_until, Draft.status,
+            OutboxEntry.sent_at, Campaign.steps,
+        )
         .join(Campaign, Campaign.id == Enrolment.campaign_id)
         .join(Draft, and_(Draft.enrolment_id == Enrolment.id, Draft.step == Enrolment.step))
         .outerjoin(OutboxEntry, OutboxEntry.draft_id == Draft.id)
@@ -78,22 +82,27 @@ def schedule(session: Session, settings: Settings, *, now: datetime) -> AdvanceR
             Campaign.status == ACTIVE,
             Draft.status.in_((queue.SENT, queue.REJECTED)),
         )
-    ).all()
-    for enrolment, status, sent_at, steps in rows:
+    ).all()  # fmt: skip
+    changes: list[dict[str, Any]] = []
+    for enrolment_id, step, away, status, sent_at, steps in rows:
         if status == queue.REJECTED:
-            enrolment.status, enrolment.stop_reason = "stopped", "a reviewer rejected the draft"
+            change = {"status": "stopped", "stop_reason": "a reviewer rejected the draft"}
             report.stopped += 1
-        elif enrolment.step + 1 >= len(steps):
-            enrolment.status, enrolment.last_sent_at = "completed", sent_at
+        elif step + 1 >= len(steps):
+            change = {"status": "completed", "last_sent_at": sent_at}
             report.completed += 1
         else:
             sent = sent_at or now
-            enrolment.last_sent_at = sent
-            wait = int(steps[enrolment.step + 1].get("wait_days", 1))
+            wait = int(steps[step + 1].get("wait_days", 1))
             planned = due_after(sent, wait, holidays)
-            away = enrolment.away_until
-            enrolment.next_due_at = away if away is not None and away > planned else planned
+            due_at = away if away is not None and away > planned else planned
+            change = {"last_sent_at": sent, "next_due_at": due_at}
             report.scheduled += 1
+        changes.append({"id": enrolment_id, **change})
+    # One statement per kind of change, by primary key, rather than one UPDATE per row.
+    for keys in {tuple(sorted(c)) for c in changes}:
+        batch = [c for c in changes if tuple(sorted(c)) == keys]
+        session.execute(update(Enrolment), batch)
     return report
 
 
