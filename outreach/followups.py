@@ -85,6 +85,7 @@ def schedule(session: Session, settings: Settings, *, now: datetime) -> AdvanceR
     ).all()  # fmt: skip
     changes: list[dict[str, Any]] = []
     for enrolment_id, step, away, status, sent_at, steps in rows:
+        change: dict[str, Any]
         if status == queue.REJECTED:
             change = {"status": "stopped", "stop_reason": "a reviewer rejected the draft"}
             report.stopped += 1
