@@ -50,6 +50,7 @@ MailboxFactory = Callable[[], Mailbox]
 ACTOR = "sender"
 _T = TypeVar("_T")
 SELF_FILING = ("gmail", "googlemail", "outlook", "office365", "icloud", "zoho")
+ENQUEUE_BATCH = 200  # drafts frozen per transaction
 TRANSIENT_STREAK = 3  # consecutive temporary failures: the server is down, stop this run
 
 
@@ -144,17 +145,23 @@ def mailbox_plan(store: Store, settings: Settings, pacing: Pacing, *, now: datet
 def enqueue_approved(
     store: Store, settings: Settings, *, now: datetime, actor: str, report: RunReport
 ) -> None:
-    """Freeze every approved draft into the outbox; a draft that cannot be built is reported."""
+    """Freeze every approved draft into the outbox; a draft that cannot be built is reported.
+
+    Drafts are frozen a batch per transaction, each inside its own savepoint, so one draft
+    that fails leaves the others of its batch queued.
+    """
     with store.session() as session:
-        drafts = sending.approved_drafts(session)
-    for draft in drafts:
-        try:
-            with store.session() as session:
-                current = queue.get_draft(session, draft.id)
-                sending.enqueue(session, current, settings, actor=actor, now=now)
-            report.enqueued += 1
-        except OutreachError as exc:
-            report.warnings.append(f"draft {draft.id} not queued: {exc}")
+        ids = [draft.id for draft in sending.approved_drafts(session)]
+    for start in range(0, len(ids), ENQUEUE_BATCH):
+        with store.session() as session:
+            for draft_id in ids[start : start + ENQUEUE_BATCH]:
+                try:
+                    with session.begin_nested():
+                        current = queue.get_draft(session, draft_id)
+                        sending.enqueue(session, current, settings, actor=actor, now=now)
+                    report.enqueued += 1
+                except OutreachError as exc:
+                    report.warnings.append(f"draft {draft_id} not queued: {exc}")
 
 
 def check_sent_folder(

@@ -215,3 +215,15 @@ def test_which_providers_file_sent_copies_themselves(host: str, itself: bool) ->
     settings = kit.settings()
     settings = settings.model_copy(update={"smtp": settings.smtp.model_copy(update={"host": host})})
     assert server_files_sent(settings) is itself
+
+
+async def test_a_draft_that_cannot_be_built_leaves_the_rest_of_its_batch_queued(
+    store: Store, smtp_capture: CaptureServer
+) -> None:
+    good = [kit.add_draft(store, f"ok{n}@example.com") for n in range(3)]
+    bad = kit.add_draft(store, "bell@example.com", subject="A role \x07 at Nordlys")
+    report = await run_sender(store, kit.settings(smtp_capture.port), clock=lambda: kit.MONDAY)
+    assert report.enqueued == 3 and len(report.sent) == 3
+    assert any(f"draft {bad} not queued" in w and "subject" in w for w in report.warnings)
+    assert sorted(kit.states(store)) == sorted(good)
+    assert len(smtp_capture.messages) == 3
