@@ -15,10 +15,7 @@ in the INBOX find our messages already stored. One run at a time: see ``sync_loc
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import hashlib
 import logging
-import os
 import shlex
 import subprocess
 from collections import Counter
@@ -27,8 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.config import Settings, imap_password, outreach_home
@@ -40,6 +36,7 @@ from outreach.inbox.mailbox import Mailbox, chunks
 from outreach.inbox.maildir import MaildirMailbox
 from outreach.inbox.relevance import Known, relevant, scan
 from outreach.store import Store
+from outreach.store.locks import exclusive
 from outreach.store.models import (
     Candidate,
     Conversation,
@@ -141,38 +138,11 @@ def _oauth2_token(command: str, timeout: float) -> str | None:
 def sync_lock(store: Store, mailbox: str) -> Iterator[None]:
     """Hold the sync lock of a mailbox; raise SyncError at once when another run holds it.
 
-    SQLite: an fcntl lock on a file beside the database; PostgreSQL: a session advisory lock
-    on a dedicated connection. Both vanish with the process, even after kill -9.
+    The lock vanishes with the process, even after kill -9 (see ``outreach.store.locks``).
     """
     busy = SyncError(f"another `outreach sync` of {mailbox} is running; this one stops")
-    url = make_url(str(store.engine.url))
-    tag = hashlib.sha256(mailbox.encode()).hexdigest()[:12]
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        fd = os.open(f"{url.database}.sync-{tag}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise busy from None
-            yield
-        finally:
-            os.close(fd)
-        return
-    if url.get_backend_name() == "postgresql":
-        with store.engine.connect() as connection:
-            schema = str(connection.scalar(text("select current_schema()")))
-            digest = hashlib.sha256(f"outreach.sync\x00{schema}\x00{mailbox}".encode()).digest()
-            key = int.from_bytes(digest[:8], "big", signed=True)
-            if not connection.scalar(text("select pg_try_advisory_lock(:k)"), {"k": key}):
-                raise busy
-            connection.commit()
-            try:
-                yield
-            finally:
-                connection.execute(text("select pg_advisory_unlock(:k)"), {"k": key})
-                connection.commit()
-        return
-    yield
+    with exclusive(store, "sync", mailbox, busy):
+        yield
 
 
 def load_known(session: Session, settings: Settings) -> Known:
