@@ -14,8 +14,7 @@ from sqlalchemy import func, select
 from .. import campaign_stats, campaigns, followups
 from ..drafting import Drafter, make_llm
 from ..store.models import Campaign, Enrolment
-from .context import App, pass_app, print_json
-from .sending import clock
+from .context import App, clock, pass_app, print_json
 
 
 @click.group()

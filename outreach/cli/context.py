@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,9 @@ import click
 from rich.console import Console
 
 from ..config import Settings, find_config, load_config
+from ..errors import InputError
 from ..store import Store, open_store
+from ..store.models import utcnow
 
 
 @dataclass
@@ -46,6 +51,21 @@ class App:
 
 
 pass_app = click.make_pass_decorator(App)
+
+
+def clock() -> Callable[[], datetime]:
+    """The clock: $OUTREACH_NOW (ISO 8601, fixed; UTC when it has no offset), else real time."""
+    fixed = os.environ.get("OUTREACH_NOW", "").strip()
+    if not fixed:
+        return utcnow
+    try:
+        at = datetime.fromisoformat(fixed)
+    except ValueError:
+        raise InputError(
+            f"OUTREACH_NOW={fixed!r} is not an ISO 8601 time; write it like 2026-03-02T09:30+01:00"
+        ) from None
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return lambda: at
 
 
 def print_json(data: Any) -> None:

@@ -12,8 +12,7 @@ from .. import conversations as core
 from .. import followups
 from ..drafting import Drafter, make_llm
 from ..inbox.sync import run_sync, suggest_replies
-from .context import App, pass_app, print_json
-from .sending import clock
+from .context import App, clock, pass_app, print_json
 
 
 @click.command()

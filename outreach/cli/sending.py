@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -13,23 +12,7 @@ from rich.table import Table
 from .. import sender as core
 from .. import sending
 from ..errors import InputError
-from ..store.models import utcnow
-from .context import App, pass_app, print_json
-
-
-def clock() -> core.Clock:
-    """The clock: $OUTREACH_NOW (ISO 8601, fixed; UTC when it has no offset), else real time."""
-    fixed = os.environ.get("OUTREACH_NOW", "").strip()
-    if not fixed:
-        return utcnow
-    try:
-        at = datetime.fromisoformat(fixed)
-    except ValueError:
-        raise InputError(
-            f"OUTREACH_NOW={fixed!r} is not an ISO 8601 time; write it like 2026-03-02T09:30+01:00"
-        ) from None
-    at = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return lambda: at
+from .context import App, clock, pass_app, print_json
 
 
 def _summary(app: App, report: core.RunReport) -> None:
