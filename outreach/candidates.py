@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -319,12 +320,11 @@ def _import(
     report = ImportReport(str(path), errors=errors, warnings=warnings, dry_run=dry_run)
     salt = store.salt()
     with store.session() as session:
-        suppressed = _suppressed_hashes(
-            session, [address_hash(salt, r.values["email"]) for r in rows]
-        )
+        hashes = [address_hash(salt, r.values["email"]) for r in rows]
+        suppressed = _suppressed_hashes(session, hashes)
         kept = []
-        for row in rows:
-            if address_hash(salt, row.values["email"]) in suppressed:
+        for row, digest in zip(rows, hashes, strict=True):
+            if digest in suppressed:
                 report.skipped.append(RowError(row.line, "suppressed (opted out or forgotten)"))
             else:
                 kept.append(row)
@@ -374,6 +374,7 @@ def _write_rows(session: Session, rows: Sequence[Row], report: ImportReport, act
         bulk_insert(
             session,
             Candidate.metadata.tables["candidates"],
+            NEW_COLUMNS,
             [_new_candidate(r.values, now) for r in new],
         )
         wanted = {r.values["email"] for r in new}
@@ -384,12 +385,13 @@ def _write_rows(session: Session, rows: Sequence[Row], report: ImportReport, act
             )
             if email in wanted
         }
-        tag_rows = [
-            {"candidate_id": ids[r.values["email"]], "tag": tag}
-            for r in new
-            for tag in r.values["tags"]
-        ]
-        bulk_insert(session, CandidateTag.metadata.tables["candidate_tags"], tag_rows)
+        new_tags = [(ids[r.values["email"]], tag) for r in new for tag in r.values["tags"]]
+        bulk_insert(
+            session,
+            CandidateTag.metadata.tables["candidate_tags"],
+            ("candidate_id", "tag"),
+            new_tags,
+        )
         report.created = len(new)
     updates, events, tag_rows = [], [], []
     current_tags = _tags_of(session, [c.id for c in existing.values()])
@@ -454,14 +456,23 @@ def _existing(session: Session, emails: Sequence[str]) -> dict[str, Candidate]:
     return {c.email: c for c in found}
 
 
-def _new_candidate(values: Mapping[str, Any], now: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {name: values.get(name, "") for name in TEXT_FIELDS}
-    record.update({name: values.get(name, []) for name in LIST_FIELDS})
-    record.update(
-        email=values["email"], extra=values.get("extra", {}), created_at=now, updated_at=now
+NO_ITEMS: list[str] = []  # shared, never changed: one object for every empty list column
+NO_FIELDS: dict[str, Any] = {}
+NEW_COLUMNS = (*TEXT_FIELDS, *LIST_FIELDS, "email", "extra", "status", "created_at", "updated_at")
+
+
+def _new_candidate(values: Mapping[str, Any], now: datetime) -> tuple[Any, ...]:
+    """A new candidate's row, in NEW_COLUMNS order; fields the file left out are empty."""
+    get = values.get
+    return (
+        *[get(name, "") for name in TEXT_FIELDS],
+        *[get(name, NO_ITEMS) for name in LIST_FIELDS],
+        values["email"],
+        get("extra", NO_FIELDS),
+        "active",
+        now,
+        now,
     )
-    record["status"] = "active"
-    return record
 
 
 def _changes(candidate: Candidate, values: Mapping[str, Any]) -> dict[str, Any]:

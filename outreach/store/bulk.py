@@ -9,7 +9,7 @@ plain rows.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Table
@@ -18,61 +18,60 @@ from sqlalchemy.orm import Session
 Process = Callable[[Any], Any]
 
 
-def _key(value: Any) -> Hashable | None:
-    """A hashable stand-in for a value, or None when it has none."""
-    if isinstance(value, list):
-        return ("list", *value) if all(isinstance(v, str) for v in value) else None
-    if isinstance(value, dict):
-        items = tuple(value.items())
-        return ("dict", *items) if all(isinstance(v, str) for _, v in items) else None
-    return value if isinstance(value, Hashable) else None
-
-
 def _remembering(process: Process) -> Process:
     """Wrap a converter so repeated values (the same skills, the same timestamp) convert once."""
     seen: dict[Hashable, Any] = {}
+    last: list[Any] = [object(), None]  # the previous value (by identity) and its result
 
     def run(value: Any) -> Any:
-        key = _key(value)
-        if key is None:
-            return process(value)
+        if value is last[0]:
+            return last[1]
+        kind = type(value)
+        key = tuple(value) if kind is list else tuple(value.items()) if kind is dict else value
         try:
-            return seen[key]
+            result = seen[key]
         except KeyError:
-            seen[key] = result = process(value)
-            return result
+            result = seen[key] = process(value)
+        except TypeError:  # unhashable inside (a list of dicts): convert it every time
+            result = process(value)
+        last[0], last[1] = value, result
+        return result
 
     return run
 
 
-def bulk_insert(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert rows (dicts with the same keys) into table, inside the session's transaction."""
+def bulk_insert(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert rows (value tuples in `columns` order) into table, in the session's transaction."""
     if not rows:
         return
     connection = session.connection()
     dialect = connection.dialect
-    names = list(rows[0])
     converters: list[tuple[int, Process]] = []
-    for index, name in enumerate(names):
+    for index, name in enumerate(columns):
         column_type = table.c[name].type
         # COPY takes JSON as text; psycopg's own JSON adapter does not apply there.
         copy_json = dialect.name == "postgresql" and isinstance(column_type, JSON)
         convert: Process | None = json.dumps if copy_json else column_type.bind_processor(dialect)
         if convert is not None:
             converters.append((index, _remembering(convert)))
-    values = []
-    for row in rows:
-        value = [row[name] for name in names]
-        for index, convert_one in converters:
-            value[index] = convert_one(value[index])
-        values.append(tuple(value))
-    columns = ", ".join(f'"{name}"' for name in names)
+    values: Sequence[Sequence[Any]] = rows
+    if converters:
+        prepared = []
+        for row in rows:
+            value = list(row)
+            for index, convert_one in converters:
+                value[index] = convert_one(value[index])
+            prepared.append(tuple(value))
+        values = prepared
+    names = ", ".join(f'"{name}"' for name in columns)
     if dialect.name == "postgresql":
         raw = connection.connection.driver_connection
         with raw.cursor() as cursor:  # type: ignore[union-attr]
-            with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-                for prepared in values:
-                    copy.write_row(prepared)
+            with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+                for prepared_row in values:
+                    copy.write_row(prepared_row)
         return
-    marks = ", ".join("?" if dialect.paramstyle == "qmark" else "%s" for _ in names)
-    connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})', values)
+    marks = ", ".join("?" if dialect.paramstyle == "qmark" else "%s" for _ in columns)
+    connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', values)
