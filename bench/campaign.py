@@ -139,7 +139,7 @@ async def main_async(count: int) -> None:
             with store.session() as session:
                 scheduled = followups.schedule(session, settings, now=later)
             timings["first"] = time.perf_counter() - start
-            assert scheduled.scheduled == 3 * count
+            assert scheduled.scheduled == 0  # the sender scheduled each step as it went out
             passes, bare = [], []
             for _ in range(5):
                 start = time.perf_counter()
@@ -174,7 +174,7 @@ async def main_async(count: int) -> None:
     )
     print(f"bare SELECT of {3 * count} enrolments   {bare_t:8.4f} s")
     first = timings["first"]
-    print(f"first pass, scheduling all        {first:8.4f} s   {first / bare_t:5.1f}x")
+    print(f"first pass after the sends        {first:8.4f} s   {first / bare_t:5.1f}x")
     print(
         f"scheduler pass (median/5)        {pass_t:8.4f} s   {pass_t / bare_t:5.1f}x   target < 5x"
     )

@@ -8,7 +8,7 @@ a bounce or opt-out stops it, and a colleague's reply holds the others at that c
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -64,8 +64,19 @@ class AdvanceReport:
     problems: list[str] = field(default_factory=list)
 
 
-def schedule(session: Session, settings: Settings, *, now: datetime) -> AdvanceReport:
-    """Set when each enrolment's next step is due, from when its current step was sent."""
+def schedule(
+    session: Session,
+    settings: Settings,
+    *,
+    now: datetime,
+    draft_ids: Sequence[int] | None = None,
+) -> AdvanceReport:
+    """Set when each enrolment's next step is due, from when its current step was sent.
+
+    The sender calls it for the drafts it just sent (``draft_ids``), in the same transaction;
+    ``advance`` calls it for everything, to catch steps settled another way (an uncertain
+    send resolved by a person or found in the Sent folder).
+    """
     report = AdvanceReport()
     holidays = settings.campaigns.holidays
     rows = session.execute(
@@ -81,6 +92,7 @@ def schedule(session: Session, settings: Settings, *, now: datetime) -> AdvanceR
             Enrolment.next_due_at.is_(None),
             Campaign.status == ACTIVE,
             Draft.status.in_((queue.SENT, queue.REJECTED)),
+            *([Draft.id.in_(list(draft_ids))] if draft_ids is not None else []),
         )
     ).all()  # fmt: skip
     changes: list[dict[str, Any]] = []

@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from sqlalchemy import select
 
-from . import ledger, queue, sending
+from . import followups, ledger, queue, sending
 from .config import Settings, imap_password, smtp_password
 from .errors import ConfigError, OutreachError, SendError
 from .inbox.imap import ImapMailbox
@@ -355,7 +355,12 @@ class _Run:
 
     def _record(self, results: Sequence[tuple[ledger.Claimed, Outcome | None]]) -> None:
         with self.store.session() as session:
-            states = ledger.record_all(session, results, now=self.clock(), actor=self.actor)
+            now = self.clock()
+            states = ledger.record_all(session, results, now=now, actor=self.actor)
+            sent = [m.draft_id for (m, _), state in zip(results, states, strict=True)
+                    if state == sending.SENT]  # fmt: skip
+            if sent:  # a campaign step went out: its next step's due time is known now
+                followups.schedule(session, self.settings, now=now, draft_ids=sent)
         lists = {
             sending.SENT: self.report.sent,
             sending.FAILED: self.report.failed,

@@ -151,9 +151,13 @@ async def test_follow_ups_are_drafted_in_thread_when_due(
     approve_all(store, settings)
     sent = await run_sender(store, settings, clock=lambda: MONDAY)
     assert len(sent.sent) == 5 and len(smtp_capture.messages) == 5
-    # Two business days after Monday, with Wednesday a holiday: Thursday.
+    # Sending step 1 scheduled step 2, in the same transaction: two business days after
+    # Monday, with Wednesday a holiday, is Thursday.
+    with store.session() as session:
+        due_at = set(session.scalars(select(Enrolment.next_due_at)))
+    assert due_at == {MONDAY + timedelta(days=3)}
     report = await followups.advance(store, settings, drafter, now=MONDAY + timedelta(days=2))
-    assert (report.scheduled, report.drafted) == (5, 0)
+    assert (report.scheduled, report.drafted) == (0, 0)
     report = await followups.advance(store, settings, drafter, now=MONDAY + timedelta(days=3))
     assert report.drafted == 5
     steps = drafts_by_step(store)
@@ -177,8 +181,10 @@ async def test_follow_ups_are_drafted_in_thread_when_due(
     assert final.drafted == 5
     approve_all(store, settings)
     await run_sender(store, settings, clock=lambda: MONDAY + timedelta(days=12))
+    with store.session() as session:
+        assert set(session.scalars(select(Enrolment.status))) == {"completed"}
     done = await followups.advance(store, settings, drafter, now=MONDAY + timedelta(days=30))
-    assert done.completed == 5 and done.drafted == 0
+    assert done.drafted == 0
     stats = campaign_stats.collect(store, "backend-2027")
     assert stats.status == "completed" and [s.sent for s in stats.steps] == [5, 5, 5]
 
