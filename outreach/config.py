@@ -44,6 +44,7 @@ class SenderSettings(_Section):
     email: str = "recruiter@example.com"
     timezone: str = "UTC"
     signature: str = ""
+    html: bool = False  # also send an HTML part, rendered from the text as Markdown, sanitised
 
     @field_validator("timezone")
     @classmethod

@@ -95,6 +95,7 @@ def build_draft_bytes(
             date=now,
             in_reply_to=in_reply_to,
             references=tuple(references),
+            html=settings.sender.html,
         )
     )
     return message_bytes(message)

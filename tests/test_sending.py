@@ -216,3 +216,22 @@ async def test_resolve_uncertain(store: Store) -> None:
         drafts = [session.get_one(Draft, session.get_one(OutboxEntry, i).draft_id) for i in ids]
         assert [d.status for d in drafts] == ["sent", "queued"]
         assert session.get_one(OutboxEntry, ids[0]).last_reply == "marked as sent by maria"
+
+
+async def test_sender_html_adds_a_sanitised_html_part(
+    store: Store, smtp_capture: CaptureServer
+) -> None:
+    from email import message_from_bytes, policy
+
+    kit.add_draft(store, body="Hi Jamie,\n\n**Bold** idea <script>alert(1)</script>\n\nMaria")
+    settings = kit.settings(smtp_capture.port)
+    settings = settings.model_copy(
+        update={"sender": settings.sender.model_copy(update={"html": True})}
+    )
+    await run_sender(store, settings, clock=clock, sleep=kit.no_sleep)
+    message = message_from_bytes(smtp_capture.messages[0].data, policy=policy.default)
+    assert message.get_content_type() == "multipart/alternative"
+    html = message.get_body(("html",))
+    assert html is not None
+    content = html.get_content()
+    assert "<strong>Bold</strong>" in content and "<script>" not in content
