@@ -17,7 +17,8 @@ from . import followups
 from .config import Settings
 from .drafting import Drafter, make_llm
 from .errors import OutreachError
-from .sender import imap_factory, run_sender
+from .sender import run_sender
+from .sent_folder import imap_factory
 from .store import Store
 from .store.models import utcnow
 

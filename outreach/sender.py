@@ -12,8 +12,6 @@ bulk runs with pacing off.
 from __future__ import annotations
 
 import asyncio
-import shlex
-import subprocess
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
@@ -26,12 +24,16 @@ from typing import TypeVar
 from sqlalchemy import select
 
 from . import followups, ledger, queue, sending
-from .config import Settings, imap_password, smtp_password
+from .config import Settings, smtp_password
 from .errors import ConfigError, OutreachError, SendError
-from .inbox.imap import ImapMailbox
-from .inbox.mailbox import Mailbox
 from .pacing import Pacing, Slot, plan
 from .sendlock import mailbox_lock
+from .sent_folder import (
+    MailboxFactory,
+    answered_since,
+    check_sent_folder,
+    file_sent_copies,
+)
 from .smtp import (
     Outcome,
     Permanent,
@@ -46,10 +48,8 @@ from .store.models import OutboxEntry
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
-MailboxFactory = Callable[[], Mailbox]
 ACTOR = "sender"
 _T = TypeVar("_T")
-SELF_FILING = ("gmail", "googlemail", "outlook", "office365", "icloud", "zoho")
 ENQUEUE_BATCH = 200  # drafts frozen per transaction
 TRANSIENT_STREAK = 3  # consecutive temporary failures: the server is down, stop this run
 
@@ -67,51 +67,6 @@ def smtp_settings(settings: Settings) -> SmtpSettings:
         oauth2_token_command=token_command,
         timeout=s.timeout_seconds,
     )
-
-
-def server_files_sent(settings: Settings) -> bool:
-    """Whether the provider files a Sent copy itself (Gmail, Microsoft 365, iCloud, Zoho)."""
-    for host in (settings.smtp.host, settings.imap.host):
-        labels = host.lower().rstrip(".").split(".")
-        if any(name in labels for name in SELF_FILING) or host.lower().endswith("mail.me.com"):
-            return True
-    return False
-
-
-def imap_factory(settings: Settings) -> MailboxFactory | None:
-    """Open the IMAP mailbox of config.toml's [imap], or None when there is none."""
-    imap = settings.imap
-    if not imap.host:
-        return None
-
-    def open_mailbox() -> Mailbox:
-        token = _run_token_command(imap.oauth2_token_command, imap.timeout_seconds)
-        return ImapMailbox(
-            host=imap.host,
-            port=imap.port,
-            security=imap.security,
-            username=imap.username or settings.sender.email,
-            password=None if token else imap_password(),
-            oauth2_token=token,
-            timeout=imap.timeout_seconds,
-        )
-
-    return open_mailbox
-
-
-def _run_token_command(command: str, timeout: float) -> str | None:
-    if not command:
-        return None
-    try:
-        done = subprocess.run(
-            shlex.split(command), capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ConfigError(f"imap.oauth2_token_command failed: {exc}") from None
-    token = done.stdout.strip().splitlines()[0] if done.stdout.strip() else ""
-    if done.returncode != 0 or not token:
-        raise ConfigError("imap.oauth2_token_command printed no token; run it by hand to see why")
-    return token
 
 
 @dataclass
@@ -164,61 +119,22 @@ def enqueue_approved(
                     report.warnings.append(f"draft {draft_id} not queued: {exc}")
 
 
-def check_sent_folder(
+def _check_sent(
     store: Store, mailbox: str, factory: MailboxFactory, *, clock: Clock, report: RunReport
 ) -> None:
-    """Uncertain messages whose exact Message-ID is in the Sent folder were sent."""
-    with store.session() as session:
-        rows = session.execute(
-            select(OutboxEntry.id, OutboxEntry.message_id).where(
-                OutboxEntry.mailbox == mailbox, OutboxEntry.state == sending.UNCERTAIN
-            )
-        ).all()
-    if not rows:
-        return
-    try:
-        with factory() as box:
-            folder = box.sent_folder() or "Sent"
-            found = [row.id for row in rows if box.search_message_id(folder, row.message_id)]
-    except OutreachError as exc:
-        report.warnings.append(f"could not check the Sent folder: {exc}")
-        return
-    with store.session() as session:
-        for entry_id in found:
-            sending.found_in_sent_folder(session, entry_id, now=clock(), actor=ACTOR)
+    found, warning = check_sent_folder(store, mailbox, factory, clock=clock, actor=ACTOR)
     report.found_in_sent += found
+    if warning:
+        report.warnings.append(warning)
 
 
-def file_sent_copies(
+def _file_copies(
     store: Store, settings: Settings, factory: MailboxFactory, *, report: RunReport
 ) -> None:
-    """APPEND sent messages to the Sent folder unless the server does; search first."""
-    policy = settings.imap.append_sent
-    if policy == "never" or (policy == "auto" and server_files_sent(settings)):
-        return
-    with store.session() as session:
-        rows = session.execute(
-            select(OutboxEntry.id, OutboxEntry.message_id, OutboxEntry.raw).where(
-                OutboxEntry.mailbox == settings.sender.email,
-                OutboxEntry.state == sending.SENT,
-                OutboxEntry.filed_sent.is_(False),
-            )
-        ).all()
-    if not rows:
-        return
-    try:
-        with factory() as box:
-            folder = box.sent_folder() or "Sent"
-            for row in rows:
-                if not box.search_message_id(folder, row.message_id):
-                    box.append(folder, row.raw)
-                    report.filed += 1
-                with store.session() as session:
-                    entry = session.get(OutboxEntry, row.id)
-                    if entry is not None:
-                        entry.filed_sent = True
-    except OutreachError as exc:
-        report.warnings.append(f"could not file copies in the Sent folder: {exc}")
+    filed, warning = file_sent_copies(store, settings, factory)
+    report.filed += filed
+    if warning:
+        report.warnings.append(warning)
 
 
 async def _send_batch(
@@ -296,7 +212,7 @@ async def run_sender(
             report.reconciled = sending.reconcile(session, mailbox, now=clock(), actor=actor)
         if mailbox_factory is not None:
             await asyncio.to_thread(
-                check_sent_folder, store, mailbox, mailbox_factory, clock=clock, report=report
+                _check_sent, store, mailbox, mailbox_factory, clock=clock, report=report
             )
         enqueue_approved(store, settings, now=clock(), actor=actor, report=report)
         transport = smtp or smtp_settings(settings)
@@ -312,11 +228,9 @@ async def run_sender(
             await run.loop(limit, wait)
         if mailbox_factory is not None:
             await asyncio.to_thread(
-                check_sent_folder, store, mailbox, mailbox_factory, clock=clock, report=report
+                _check_sent, store, mailbox, mailbox_factory, clock=clock, report=report
             )
-            await asyncio.to_thread(
-                file_sent_copies, store, settings, mailbox_factory, report=report
-            )
+            await asyncio.to_thread(_file_copies, store, settings, mailbox_factory, report=report)
     return report
 
 
@@ -446,21 +360,6 @@ class _Run:
                     return
         finally:
             self.db.shutdown(wait=True)
-
-
-def answered_since(
-    factory: MailboxFactory, checks: Sequence[tuple[int, str, datetime]]
-) -> dict[int, str]:
-    """Which follow-ups' candidates wrote to us since our last message (an IMAP search each)."""
-    answered: dict[int, str] = {}
-    with factory() as box:
-        for entry_id, address, since in checks:
-            if box.search_from("INBOX", address, since.date()):
-                answered[entry_id] = (
-                    f"{address} wrote since {since:%Y-%m-%d}: follow-up cancelled before sending "
-                    "(run `outreach sync` to see the reply)"
-                )
-    return answered
 
 
 def dry_run(

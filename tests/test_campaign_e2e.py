@@ -20,7 +20,8 @@ from outreach.config import Settings, settings_from_dict
 from outreach.drafting import Drafter
 from outreach.inbox.sync import run_sync
 from outreach.messages import new_message_id
-from outreach.sender import imap_factory, run_sender
+from outreach.sender import run_sender
+from outreach.sent_folder import imap_factory
 from outreach.store import Store
 from outreach.store.models import Candidate, Draft, Enrolment
 from tests import inbox_kit as kit

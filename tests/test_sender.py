@@ -13,7 +13,8 @@ from outreach.config import Settings
 from outreach.errors import ConfigError
 from outreach.inbox.imap import ImapMailbox
 from outreach.inbox.mailbox import Mailbox
-from outreach.sender import RunReport, run_sender, server_files_sent
+from outreach.sender import RunReport, run_sender
+from outreach.sent_folder import server_files_sent
 from outreach.smtp import SmtpSettings
 from outreach.store import Store
 from tests import outbox_kit as kit

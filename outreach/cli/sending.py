@@ -12,6 +12,7 @@ from rich.table import Table
 from .. import sender as core
 from .. import sending
 from ..errors import InputError
+from ..sent_folder import imap_factory
 from .context import App, clock, pass_app, print_json
 
 
@@ -89,7 +90,7 @@ def send(
             app.store,
             app.settings,
             clock=now,
-            mailbox_factory=core.imap_factory(app.settings),
+            mailbox_factory=imap_factory(app.settings),
             limit=limit,
             wait=wait,
             connections=connections,
