@@ -196,8 +196,11 @@ async def start(
     cap = settings.campaigns.company_cap
     with store.session() as session:
         campaign = get(session, name)
-        if campaign.status not in ("draft", "paused"):
-            raise StateError(f"campaign {name!r} is {campaign.status}; only a new one can start")
+        if campaign.status != "draft":
+            hint = "; resume it instead" if campaign.status == "paused" else ""
+            raise StateError(
+                f"campaign {name!r} is {campaign.status}; only a new one can start{hint}"
+            )
         campaign.status = ACTIVE
         per_domain = _active_per_domain(session)
         enrolled_here = set(
@@ -377,13 +380,6 @@ def retry_failed(store: Store, name: str, *, actor: str = "cli") -> int:
         count = sum(retry_one(session, i, actor=actor, now=utcnow()) for i in list(ids))
         _event(session, actor, "campaign.retried", campaign, messages=count)
         return count
-
-
-def is_paused(session: Session, campaign_id: int | None) -> bool:
-    """Whether mail of this campaign must wait (the sender checks it)."""
-    if campaign_id is None:
-        return False
-    return session.scalar(select(Campaign.status).where(Campaign.id == campaign_id)) == "paused"
 
 
 def thread_of(

@@ -17,7 +17,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from . import queue
-from .campaigns import ACTIVE, LIVE, StartReport, domain_of, draft_step
+from .campaigns import ACTIVE, StartReport, domain_of, draft_step
 from .config import Settings
 from .drafting import Drafter
 from .store import Store
@@ -163,27 +163,6 @@ async def advance(
 
 
 # Stop rules ----------------------------------------------------------------
-
-
-def stop_candidate(
-    session: Session, candidate_id: int, status: str, reason: str, *, actor: str = "sync"
-) -> int:
-    """Stop a candidate's active enrolments and cancel their unsent follow-ups; return how many."""
-    enrolments = list(
-        session.scalars(
-            select(Enrolment).where(
-                Enrolment.candidate_id == candidate_id, Enrolment.status.in_(LIVE)
-            )
-        )
-    )
-    for enrolment in enrolments:
-        enrolment.status, enrolment.stop_reason, enrolment.next_due_at = status, reason, None
-        drafts = session.scalars(
-            select(Draft).where(Draft.enrolment_id == enrolment.id, Draft.kind == "follow_up")
-        )
-        for draft in drafts:
-            queue.cancel(session, draft, actor=actor, reason=reason)
-    return len(enrolments)
 
 
 def reschedule_for_absence(

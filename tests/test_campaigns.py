@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from outreach import campaign_stats, campaigns, followups, queue
+from outreach import campaign_stats, campaigns, conversations, followups, queue
 from outreach.candidates import forget, import_file
 from outreach.config import Settings, settings_from_dict
 from outreach.drafting import Drafter
@@ -214,7 +214,15 @@ async def test_stop_rules(store: Store, world: dict[str, Any]) -> None:
     with store.session() as session:
         ids = {e.candidate_id: e for e in session.scalars(select(Enrolment))}
         ann = next(cid for cid, e in ids.items() if e.candidate_id == min(ids))
-        assert followups.stop_candidate(session, ann, "replied", "Ann replied") == 1
+        assert (
+            conversations.stop_enrolments(
+                session, ann, status="replied", reason="Ann replied", actor="sync"
+            )
+            == 1
+        )
+        conversations.cancel_pending(
+            session, ann, reason="Ann replied", actor="sync", kinds=conversations.FOLLOW_UPS
+        )
         held = followups.hold_colleagues(session, ann)
         assert sorted(held) == ["bob@acme.example", "cid@acme.example"]
     with store.session() as session:
