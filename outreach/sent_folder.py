@@ -6,17 +6,14 @@ imapclient blocks: the sender runs these in a worker thread.
 
 from __future__ import annotations
 
-import shlex
-import subprocess
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
 
 from . import sending
-from .config import Settings, imap_password
-from .errors import ConfigError, OutreachError
-from .inbox.imap import ImapMailbox
+from .config import Settings
+from .errors import OutreachError
 from .inbox.mailbox import Mailbox
 from .store import Store
 from .store.models import OutboxEntry
@@ -36,39 +33,12 @@ def server_files_sent(settings: Settings) -> bool:
 
 
 def imap_factory(settings: Settings) -> MailboxFactory | None:
-    """Open the IMAP mailbox of config.toml's [imap], or None when there is none."""
-    imap = settings.imap
-    if not imap.host:
+    """Open the mailbox of config.toml's [imap] (server or Maildir), or None when there is none."""
+    if not (settings.imap.host or settings.imap.maildir):
         return None
+    from .inbox.sync import open_mailbox  # the sync's own way in, XOAUTH2 and Maildir included
 
-    def open_mailbox() -> Mailbox:
-        token = _run_token_command(imap.oauth2_token_command, imap.timeout_seconds)
-        return ImapMailbox(
-            host=imap.host,
-            port=imap.port,
-            security=imap.security,
-            username=imap.username or settings.sender.email,
-            password=None if token else imap_password(),
-            oauth2_token=token,
-            timeout=imap.timeout_seconds,
-        )
-
-    return open_mailbox
-
-
-def _run_token_command(command: str, timeout: float) -> str | None:
-    if not command:
-        return None
-    try:
-        done = subprocess.run(
-            shlex.split(command), capture_output=True, text=True, timeout=timeout, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ConfigError(f"imap.oauth2_token_command failed: {exc}") from None
-    token = done.stdout.strip().splitlines()[0] if done.stdout.strip() else ""
-    if done.returncode != 0 or not token:
-        raise ConfigError("imap.oauth2_token_command printed no token; run it by hand to see why")
-    return token
+    return lambda: open_mailbox(settings)
 
 
 def check_sent_folder(

@@ -106,7 +106,7 @@ def open_mailbox(settings: Settings) -> Mailbox:
         host=imap.host,
         port=imap.port,
         security=imap.security,
-        username=imap.username,
+        username=imap.username or settings.sender.email,
         password=None if token else imap_password(),
         oauth2_token=token,
         timeout=imap.timeout_seconds,
