@@ -301,6 +301,20 @@ class SmtpConnection:
         self._smtp = await self._connect(sender)
         return self._smtp, False
 
+    async def probe(self, sender: str) -> str:
+        """Connect, secure and log in as for a real send, then hang up; return the greeting."""
+        try:
+            smtp = await self._connect(sender)
+        except _Stop as stop:
+            raise ConfigError(f"{self.settings.host}: {stop.outcome}") from None
+        except (SMTPException, OSError) as exc:
+            raise ConfigError(
+                f"cannot reach {self.settings.host}:{self.settings.port}: {exc}"
+            ) from None
+        response = smtp.last_ehlo_response
+        smtp.close()
+        return response.message.splitlines()[0] if response is not None else "ok"
+
     async def _connect(self, sender: str) -> aiosmtplib.SMTP:
         """Connect, greet, secure and authenticate."""
         s = self.settings

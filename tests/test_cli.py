@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -111,9 +112,51 @@ def test_secret_in_config_is_refused_by_the_cli(
 def test_config_check_reports_database_and_templates(
     workspace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run(["config", "check"], capsys)
+    code, out, _ = run(["config", "check", "--offline"], capsys)
     assert "config: ok" in out and "database: ok (sqlite)" in out
-    assert code == (0 if "templates: none" not in out else 1)
+    assert "templates: 6 in" in out and code == 0
+
+
+def test_config_check_reaches_smtp_imap_and_the_model(
+    workspace: Path,
+    capsys: pytest.CaptureFixture[str],
+    smtp_capture: Any,
+    dovecot: Any,
+    llm_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OUTREACH_IMAP_PASSWORD", dovecot.password)
+    user = dovecot.new_user()
+    config = workspace / "config.toml"
+    text = config.read_text().replace('host = "localhost"', 'host = "127.0.0.1"', 1)
+    text = text.replace("port = 587", f"port = {smtp_capture.port}")
+    text = text.replace('security = "starttls"', 'security = "none"', 1)
+    text = text.replace('host = ""', f'host = "{dovecot.host}"').replace(
+        "port = 993", f"port = {dovecot.port}"
+    )
+    text = text.replace('security = "tls"', 'security = "none"').replace(
+        'username = ""                  # password: env OUTREACH_IMAP',
+        f'username = "{user}"  # password: env OUTREACH_IMAP',
+    )
+    text = text.replace('provider = "none"', 'provider = "openai"').replace(
+        'base_url = ""', f'base_url = "{llm_server.base_url}"'
+    )
+    config.write_text(text)
+    code, out, _ = run(["config", "check"], capsys)
+    assert f"smtp: ok: 127.0.0.1:{smtp_capture.port}" in out
+    assert "imap: ok:" in out and "INBOX" in out and "Sent" in out
+    assert "llm: FAILED:" in out and "1 models; 'gpt-4o-mini' is not among them" in out
+    config.write_text(text.replace('model = "gpt-4o-mini"', 'model = "fake-model"'))
+    code, out, _ = run(["config", "check"], capsys)
+    assert "llm: ok:" in out and code == 0, out
+    config.write_text(
+        text.replace('model = "gpt-4o-mini"', 'model = "fake-model"').replace(
+            f"port = {smtp_capture.port}", "port = 9"
+        )
+    )
+    code, out, _ = run(["config", "check"], capsys)
+    assert code == 1 and "smtp: FAILED: cannot reach 127.0.0.1:9" in out
+    assert dovecot.password not in out
 
 
 def test_newer_database_is_refused_by_the_cli(

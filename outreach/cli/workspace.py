@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from .. import users
-from ..config import CONFIG_NAME, Settings, imap_password, llm_api_key, load_config, smtp_password
+from ..config import CONFIG_NAME, Settings, imap_password, load_config, smtp_password
 from ..errors import OutreachError
 from ..store import open_store
 from .context import App, pass_app
@@ -118,9 +118,10 @@ def config_group() -> None:
 
 
 @config_group.command("check")
+@click.option("--offline", is_flag=True, help="Only validate; do not contact any server.")
 @pass_app
-def check(app: App) -> None:
-    """Validate config.toml and report what outreach can reach.
+def check(app: App, offline: bool) -> None:
+    """Validate config.toml and report what outreach can reach (SMTP, IMAP, the model).
 
     \b
     Example:
@@ -149,13 +150,13 @@ def check(app: App) -> None:
             "imap: no password; set OUTREACH_IMAP_PASSWORD or imap_password in the keys file"
         )
         problems += 1
-    if (
-        settings.llm.provider == "openai"
-        and not settings.llm.base_url
-        and not llm_api_key(settings)
-    ):
-        click.echo(f"llm: no API key; set {settings.llm.api_key_env}")
-        problems += 1
+    if not offline:
+        from ..reach import probe_mailbox, probe_model, probe_smtp
+
+        for probe in (probe_smtp(settings), probe_mailbox(settings), probe_model(settings)):
+            if probe is not None:
+                click.echo(f"{probe.name}: {'ok' if probe.ok else 'FAILED'}: {probe.detail}")
+                problems += not probe.ok
     if problems:
         raise click.exceptions.Exit(1)
 
