@@ -23,7 +23,6 @@ from .errors import InputError
 
 TEXT_FIELDS = ("name", "headline", "company", "role", "location", "timezone", "language", "notes")
 LIST_FIELDS = ("skills", "achievements", "links")
-KNOWN = {"email", "tags", *TEXT_FIELDS, *LIST_FIELDS}
 TEXT_SET, LIST_SET = frozenset(TEXT_FIELDS), frozenset(LIST_FIELDS)
 DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
 LANGUAGE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
@@ -175,12 +174,26 @@ def _split_text(text: str) -> tuple[str, ...]:
     return tuple(part for part in map(str.strip, text.split(";")) if part)
 
 
+TEXT, LIST, EXTRA = 0, 1, 2
+Plan = Sequence[tuple[str, int]]
+
+
+def column_plan(keys: Iterable[str]) -> Plan:
+    """How each column of a record is read: profile text, a `;` list, or an extra field."""
+    plan = []
+    for name in keys:
+        if not name or name in ("email", "tags") or name[0] == "_":
+            continue
+        plan.append((name, TEXT if name in TEXT_SET else LIST if name in LIST_SET else EXTRA))
+    return plan
+
+
 def validate_record(
-    line: int, record: Mapping[str, Any], tags: Sequence[str], keys: Iterable[str] | None = None
+    line: int, record: Mapping[str, Any], tags: Sequence[str], plan: Plan | None = None
 ) -> Row:
     """Turn one raw record into a Row; raise InputError with the reason.
 
-    `keys` are the record's column names when every record of a file has the same ones.
+    `plan` is the records' column plan when every record of a file has the same columns.
     """
     if record.get("__overflow__"):
         raise InputError("more values than header columns; quote values that contain the delimiter")
@@ -188,21 +201,20 @@ def validate_record(
     if not raw_email or not str(raw_email).strip():
         raise InputError("email is empty")
     values: dict[str, Any] = {"email": normalise_email(str(raw_email))}
-    present = list(record) if keys is None else keys
     extra: dict[str, Any] = {}
-    for name in present:
-        value = record.get(name)
+    for name, kind in column_plan(record) if plan is None else plan:
+        value = record[name]
         if value is None or value == "":
             continue
-        if name in TEXT_SET:
-            text = str(value).strip()
+        if kind == TEXT:
+            text = value.strip() if type(value) is str else str(value).strip()
             if text:
                 values[name] = text
-        elif name in LIST_SET:
+        elif kind == LIST:
             items = _split(value)
             if items:
                 values[name] = items
-        elif name not in KNOWN and name[0] != "_":
+        else:
             extra[name] = value
     if "timezone" in values:
         try:
@@ -229,12 +241,13 @@ def validate_rows(
     records: Iterable[tuple[int, Mapping[str, Any]]], tags: Sequence[str]
 ) -> tuple[list[Row], list[RowError]]:
     """Validate all records; duplicates within the file are errors naming the first line."""
+    tags = sorted(set(tags))
     rows: list[Row] = []
     errors: list[RowError] = []
     seen: dict[str, int] = {}
     listed = list(records)
     # CSV records share one header: look at its columns once, not per row.
-    shared = [k for k in listed[0][1] if k] if listed and _same_keys(listed) else None
+    shared = column_plan(listed[0][1]) if listed and _same_keys(listed) else None
     for line, record in listed:
         try:
             row = validate_record(line, record, tags, shared)
