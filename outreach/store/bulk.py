@@ -58,13 +58,11 @@ def bulk_insert(
             converters.append((index, _remembering(convert)))
     values: Sequence[Sequence[Any]] = rows
     if converters:
-        prepared = []
-        for row in rows:
-            value = list(row)
-            for index, convert_one in converters:
-                value[index] = convert_one(value[index])
-            prepared.append(tuple(value))
-        values = prepared
+        # Column by column: transposing and zipping back run in C, the converters once a value.
+        columns_of = list(zip(*rows, strict=True))
+        for index, convert_one in converters:
+            columns_of[index] = tuple(map(convert_one, columns_of[index]))
+        values = list(zip(*columns_of, strict=True))
     names = ", ".join(f'"{name}"' for name in columns)
     if dialect.name == "postgresql":
         raw = connection.connection.driver_connection
