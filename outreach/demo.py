@@ -217,6 +217,9 @@ async def _send_and_reply(
             f"{capture.folder}",
             markup=True,
         )
+        for path in sorted(capture.folder.glob("*.eml"))[-len(sent.sent) :]:
+            message = message_from_bytes(path.read_bytes(), policy=policy.default)
+            say(f"   {path.name}: to {message['To']} — {message['Subject']}", markup=False)
         _replies(directory, capture)
     report = run_sync(settings, store)
     say(f"[bold]6. Replies[/]: {report.summary()}", markup=True)

@@ -176,6 +176,7 @@ def test_demo_runs_the_whole_loop(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert code == 0, out
     assert "5 imported" in out and "4 enrolled" in out
     assert "Sent: 4 messages" in out and len(list((folder / "sent-mail").glob("*.eml"))) == 4
+    assert "0001.eml: to Jamie Lind <jamie.lind@paywise.example> — Senior Backend Engineer" in out
     assert "1 new reply, 1 bounce, 1 auto-reply" in out
     assert "Jamie Lind: needs response" in out
     assert "A week later: 2 follow-ups drafted" in out
