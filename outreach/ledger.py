@@ -32,6 +32,7 @@ from .sending import (
     SENT,
     UNCERTAIN,
     backoff,
+    cancel_entry,
     cap_hold,
     first_contacts,
 )
@@ -107,12 +108,6 @@ def _load(session: Session, ids: Sequence[int]) -> list[Row[Any]]:
     return list(session.execute(query))
 
 
-def _refuse(session: Session, entry_id: int, reason: str, *, actor: str, now: datetime) -> None:
-    entry = session.get_one(OutboxEntry, entry_id)
-    entry.state, entry.wait_reason, entry.updated_at = CANCELLED, reason, now
-    queue.cancel(session, session.get_one(Draft, entry.draft_id), actor=actor, reason=reason)
-
-
 def _hold(session: Session, entry_id: int, until: datetime, reason: str, now: datetime) -> None:
     entry = session.get_one(OutboxEntry, entry_id)
     entry.not_before, entry.wait_reason, entry.updated_at = until, reason, now
@@ -155,7 +150,7 @@ def claim(
             why = suppressed[hashes[row.id]]
             reason = f"suppressed: {row.to_email} is on the suppression list ({why})"
         if reason is not None:
-            _refuse(session, row.id, reason, actor=actor, now=now)
+            cancel_entry(session, row.id, reason, actor=actor, now=now)
             skipped.append(Skipped(row.id, CANCELLED, reason))
             continue
         if row.kind == "outreach":
