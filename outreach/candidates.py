@@ -12,7 +12,7 @@ import gc
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,11 @@ from sqlalchemy.orm import Session
 from .candidate_rows import (
     LIST_FIELDS,
     TEXT_FIELDS,
-    Row,
     RowError,
+    Rows,
     normalise_email,
-    read_rows,
-    validate_rows,
+    read_table,
+    validate,
 )
 from .errors import InputError, NotFound
 from .store import Store
@@ -86,25 +86,25 @@ def _collector_paused() -> Iterator[None]:
 def _import(
     store: Store, path: Path, *, tags: Sequence[str], dry_run: bool, actor: str
 ) -> ImportReport:
-    records, warnings = read_rows(path)
-    if not records:
+    table, warnings = read_table(path)
+    if not len(table):
         raise InputError(f"{path}: no candidate rows after the header")
-    rows, errors = validate_rows(records, [t.strip() for t in tags if t.strip()])
+    rows, errors = validate(table, [t.strip() for t in tags if t.strip()])
     report = ImportReport(str(path), errors=errors, warnings=warnings, dry_run=dry_run)
     salt = store.salt()
     with store.session() as session:
-        kept = list(rows)
         if session.scalar(select(Suppression.id).limit(1)) is not None:
-            hashes = [address_hash(salt, r.values["email"]) for r in rows]
+            hashes = [address_hash(salt, email) for email in rows.emails]
             suppressed = _suppressed_hashes(session, hashes)
-            kept = []
-            for row, digest in zip(rows, hashes, strict=True):
+            keep = []
+            for index, digest in enumerate(hashes):
                 if digest in suppressed:
                     reason = "suppressed (opted out or forgotten)"
-                    report.skipped.append(RowError(row.line, reason))
+                    report.skipped.append(RowError(rows.lines[index], reason))
                 else:
-                    kept.append(row)
-        _write_rows(session, kept, report, actor)
+                    keep.append(index)
+            rows = rows.subset(keep)
+        _write_rows(session, rows, report, actor)
         if dry_run:
             session.rollback()
         else:
@@ -141,37 +141,42 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def _write_rows(session: Session, rows: Sequence[Row], report: ImportReport, actor: str) -> None:
-    existing = _existing(session, [r.values["email"] for r in rows])
+def _write_rows(session: Session, rows: Rows, report: ImportReport, actor: str) -> None:
+    existing = _existing(session, rows.emails)
     now = utcnow()
-    new = [r for r in rows if r.values["email"] not in existing]
-    if new:
+    new = rows
+    if existing:
+        new = rows.subset([i for i, email in enumerate(rows.emails) if email not in existing])
+    if len(new):
         before = session.scalar(select(func.max(Candidate.id))) or 0
-        bulk_insert(
-            session,
-            Candidate.metadata.tables["candidates"],
-            NEW_COLUMNS,
-            [_new_candidate(r.values, now) for r in new],
-        )
-        ids = _new_ids(session, before, [r.values["email"] for r in new])
-        new_tags = [(cid, tag) for r, cid in zip(new, ids, strict=True) for tag in r.values["tags"]]
+        columns: dict[str, Sequence[Any]] = {"email": new.emails, **new.fields}
+        if new.extra is not None:
+            columns["extra"] = new.extra
+        # What the file has no column for is the same, empty, for every new candidate.
+        same: dict[str, Any] = {"status": "active", "created_at": now, "updated_at": now}
+        same.update((name, "") for name in TEXT_FIELDS if name not in columns)
+        same.update((name, NO_ITEMS) for name in LIST_FIELDS if name not in columns)
+        if "extra" not in columns:
+            same["extra"] = NO_FIELDS
+        bulk_insert(session, Candidate.metadata.tables["candidates"], columns, same)
+        ids = _new_ids(session, before, new.emails)
         bulk_insert(
             session,
             CandidateTag.metadata.tables["candidate_tags"],
-            ("candidate_id", "tag"),
-            new_tags,
+            {
+                "candidate_id": list(chain.from_iterable(map(repeat, ids, map(len, new.tags)))),
+                "tag": list(chain.from_iterable(new.tags)),
+            },
         )
         report.created = len(new)
     updates, events, tag_rows = [], [], []
     current_tags = _tags_of(session, [c.id for c in existing.values()])
-    for row in rows:
-        candidate = existing.get(row.values["email"])
+    for index, email in enumerate(rows.emails):
+        candidate = existing.get(email)
         if candidate is None:
             continue
-        changes = _changes(candidate, row.values)
-        missing_tags = [
-            t for t in row.values["tags"] if t not in current_tags.get(candidate.id, ())
-        ]
+        changes = _changes(candidate, rows.given(index))
+        missing_tags = [t for t in rows.tags[index] if t not in current_tags.get(candidate.id, ())]
         tag_rows += [{"candidate_id": candidate.id, "tag": t} for t in missing_tags]
         if not changes and not missing_tags:
             report.unchanged += 1
@@ -189,7 +194,7 @@ def _write_rows(session: Session, rows: Sequence[Row], report: ImportReport, act
                 "details": {
                     "fields": sorted(changes),
                     "tags_added": missing_tags,
-                    "line": row.line,
+                    "line": rows.lines[index],
                 },
                 "at": now,
             }
@@ -250,23 +255,8 @@ def _existing(session: Session, emails: Sequence[str]) -> dict[str, Candidate]:
     return {c.email: c for c in found}
 
 
-NO_ITEMS: list[str] = []  # shared, never changed: one object for every empty list column
+NO_ITEMS: list[str] = []  # shared, never changed
 NO_FIELDS: dict[str, Any] = {}
-NEW_COLUMNS = (*TEXT_FIELDS, *LIST_FIELDS, "email", "extra", "status", "created_at", "updated_at")
-
-
-def _new_candidate(values: Mapping[str, Any], now: datetime) -> tuple[Any, ...]:
-    """A new candidate's row, in NEW_COLUMNS order; fields the file left out are empty."""
-    get = values.get
-    return (
-        *[get(name, "") for name in TEXT_FIELDS],
-        *[get(name, NO_ITEMS) for name in LIST_FIELDS],
-        values["email"],
-        get("extra", NO_FIELDS),
-        "active",
-        now,
-        now,
-    )
 
 
 def _changes(candidate: Candidate, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -337,11 +327,11 @@ def select_emails(store: Store, selector: str) -> list[str]:
         raise InputError(
             f"--candidates {selector!r}: no such file; use tag:NAME or a CSV/JSON file"
         )
-    records, _ = read_rows(path)
+    table, _ = read_table(path)
     emails = []
-    for line, record in records:
+    for line, raw in zip(table.lines, table.columns["email"], strict=True):
         try:
-            emails.append(normalise_email(str(record.get("email") or "")))
+            emails.append(normalise_email(str(raw or "")))
         except InputError as exc:
             raise InputError(f"{path}, line {line}: {exc}") from None
     return list(dict.fromkeys(emails))

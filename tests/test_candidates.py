@@ -179,3 +179,89 @@ def test_hundred_thousand_rows_import_in_one_go(tmp_path: Path) -> None:
     assert (report.created, report.errors) == (100_000, [])
     assert count(store, Candidate) == 100_000 and count(store, CandidateTag) == 100_000
     store.close()
+
+
+def test_csv_shapes_blank_lines_short_rows_and_trailing_delimiters(
+    store: Store, tmp_path: Path
+) -> None:
+    text = (
+        "email,name,company\n"
+        "\n"
+        "a@example.com,A\n"  # short row: company empty
+        "b@example.com,B,Acme,,\n"  # trailing empty values: harmless
+        "\n"
+        "c@example.com,C,Acme,surplus\n"  # a real extra value: refused
+        "d@example.com,D,Acme\n"
+    )
+    report = core.import_file(store, write(tmp_path, "shapes.csv", text))
+    assert [(e.line, e.reason.split(";")[0]) for e in report.errors] == [
+        (6, "more values than header columns")
+    ]
+    assert report.created == 3
+    assert core.show_candidate(store, "a@example.com")["company"] == ""
+    assert core.show_candidate(store, "b@example.com")["company"] == "Acme"
+
+
+def test_line_numbers_count_values_that_span_lines(store: Store, tmp_path: Path) -> None:
+    text = 'email,notes\na@example.com,"one\ntwo\nthree"\n\nbad-address,x\n'
+    report = core.import_file(store, write(tmp_path, "multi.csv", text))
+    assert [e.line for e in report.errors] == [6]
+    assert core.show_candidate(store, "a@example.com")["notes"] == "one\ntwo\nthree"
+
+
+def test_a_column_named_twice_is_refused(store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path, "twice.csv", "email,Name,name\na@example.com,A,B\n")
+    with pytest.raises(InputError, match=re.escape("line 1: the column 'name' appears twice")):
+        core.import_file(store, path)
+    assert count(store, Candidate) == 0
+
+
+def test_addresses_beyond_plain_ascii_are_validated_one_by_one(
+    store: Store, tmp_path: Path
+) -> None:
+    text = (
+        "email,name\n"
+        "  Mixed.Case@EXAMPLE.COM ,Mixed\n"
+        "jose@Bücher.example,José\n"
+        "åsa@example.com,Åsa\n"
+        '"quoted local"@example.com,Quoted\n'
+        "a@b,No dot\n"
+        "two@@example.com,Two ats\n"
+    )
+    report = core.import_file(store, write(tmp_path, "odd.csv", text))
+    assert [e.line for e in report.errors] == [5, 6, 7]
+    assert all("not a valid email address" in e.reason for e in report.errors)
+    emails = [c["email"] for c in core.list_candidates(store)]
+    assert emails == ["jose@bücher.example", "mixed.case@example.com", "åsa@example.com"]
+
+
+def test_json_values_of_any_type(store: Store, tmp_path: Path) -> None:
+    text = (
+        '[{"email": "a@example.com", "name": 42, "skills": [1, true, " Go "], "tags": ["x", "y"],'
+        ' "_ref": 7, "remote": false},\n'
+        ' {"email": "b@example.com", "skills": "Rust; Go", "timezone": null},\n'
+        ' {"email": 5}]\n'
+    )
+    report = core.import_file(store, write(tmp_path, "types.json", text))
+    assert [(e.line, "not a valid email" in e.reason) for e in report.errors] == [(3, True)]
+    a = core.show_candidate(store, "a@example.com")
+    assert (a["name"], a["skills"], a["tags"]) == ("42", ["1", "True", "Go"], ["x", "y"])
+    assert a["extra"] == {"_ref": 7, "remote": False}
+    b = core.show_candidate(store, "b@example.com")
+    assert (b["skills"], b["timezone"], b["extra"]) == (["Rust", "Go"], "", {})
+
+
+def test_import_mixes_new_and_known_people_in_one_file(store: Store, tmp_path: Path) -> None:
+    core.import_file(store, write(tmp_path, "a.csv", CSV))
+    text = (
+        "email,company,skills,tags\n"
+        "new@example.com,Newco,Python,fresh\n"
+        "jamie.lind@paywise.example,,Go;Kafka;Rust,fresh\n"
+    )
+    report = core.import_file(store, write(tmp_path, "b.csv", text))
+    assert (report.created, report.updated) == (1, 1)
+    jamie = core.show_candidate(store, "jamie.lind@paywise.example")
+    assert jamie["skills"] == ["Go", "Kafka", "Rust"] and jamie["company"] == "Paywise"
+    assert jamie["tags"] == ["backend", "fresh"]
+    new = core.show_candidate(store, "new@example.com")
+    assert (new["company"], new["skills"], new["tags"]) == ("Newco", ["Python"], ["fresh"])

@@ -1,75 +1,89 @@
 """Bulk inserts for imports: COPY on PostgreSQL, one executemany on SQLite.
 
-SQLAlchemy's executemany spends most of its time building per-row parameters; for a
-100,000-row import we convert only the columns that need it (JSON, times) with the column
-types' own bind processors, remember conversions of repeated values, and hand the driver
-plain rows.
+SQLAlchemy's executemany spends most of its time building per-row parameters. Here the
+caller hands over columns; only the values that need it are converted (JSON, and times on
+SQLite, with the column types' own bind processors), each distinct object once, and the
+driver gets plain rows zipped together in C.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from itertools import repeat
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from sqlalchemy import JSON, Table
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
 Process = Callable[[Any], Any]
 
 
-def _remembering(process: Process) -> Process:
-    """Wrap a converter so repeated values (the same skills, the same timestamp) convert once."""
-    seen: dict[Hashable, Any] = {}
-    last: list[Any] = [object(), None]  # the previous value (by identity) and its result
-
-    def run(value: Any) -> Any:
-        if value is last[0]:
-            return last[1]
-        kind = type(value)
-        key = tuple(value) if kind is list else tuple(value.items()) if kind is dict else value
+def json_text(value: Any) -> str:
+    """`json.dumps(value)`, quicker for the usual list of strings."""
+    if type(value) is tuple or type(value) is list:
         try:
-            result = seen[key]
-        except KeyError:
-            result = seen[key] = process(value)
-        except TypeError:  # unhashable inside (a list of dicts): convert it every time
-            result = process(value)
-        last[0], last[1] = value, result
-        return result
+            return "[" + ", ".join(map(encode_basestring_ascii, value)) + "]"
+        except TypeError:  # not all strings
+            pass
+    return json.dumps(value)
 
-    return run
+
+def _converter(column_type: TypeEngine[Any], dialect: Dialect) -> Process | None:
+    if isinstance(column_type, JSON):
+        return json_text  # what SQLAlchemy stores, and what COPY takes as JSON text
+    return column_type.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _each_object_once(process: Process, values: Sequence[Any]) -> list[Any]:
+    """`process` over values, once per distinct object (values repeat the same list or dict)."""
+    # Keyed by id(): every value stays alive in `values` while the ids are in use.
+    distinct = {id(value): value for value in values}
+    done = {key: process(value) for key, value in distinct.items()}
+    return list(map(done.__getitem__, map(id, values)))
 
 
 def bulk_insert(
-    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    session: Session,
+    table: Table,
+    columns: Mapping[str, Sequence[Any]],
+    same: Mapping[str, Any] | None = None,
 ) -> None:
-    """Insert rows (value tuples in `columns` order) into table, in the session's transaction."""
-    if not rows:
+    """Insert rows in the session's transaction: `columns` give a value per row, `same` one for all.
+
+    Every sequence in `columns` has one value per row.
+    """
+    count = len(next(iter(columns.values())))
+    if not count:
         return
     connection = session.connection()
     dialect = connection.dialect
-    converters: list[tuple[int, Process]] = []
-    for index, name in enumerate(columns):
-        column_type = table.c[name].type
-        # COPY takes JSON as text; psycopg's own JSON adapter does not apply there.
-        copy_json = dialect.name == "postgresql" and isinstance(column_type, JSON)
-        convert: Process | None = json.dumps if copy_json else column_type.bind_processor(dialect)
-        if convert is not None:
-            converters.append((index, _remembering(convert)))
-    values: Sequence[Sequence[Any]] = rows
-    if converters:
-        # Column by column: transposing and zipping back run in C, the converters once a value.
-        columns_of = list(zip(*rows, strict=True))
-        for index, convert_one in converters:
-            columns_of[index] = tuple(map(convert_one, columns_of[index]))
-        values = list(zip(*columns_of, strict=True))
-    names = ", ".join(f'"{name}"' for name in columns)
+    names: list[str] = []
+    prepared: list[Any] = []
+    for name, values in columns.items():
+        convert = _converter(table.c[name].type, dialect)
+        names.append(name)
+        prepared.append(values if convert is None else _each_object_once(convert, values))
+    for name, value in (same or {}).items():
+        convert = _converter(table.c[name].type, dialect)
+        names.append(name)
+        prepared.append(repeat(value if convert is None else convert(value), count))
+    rows = zip(*prepared, strict=True)
+    quoted = ", ".join(f'"{name}"' for name in names)
+    raw: Any = connection.connection.driver_connection
     if dialect.name == "postgresql":
-        raw = connection.connection.driver_connection
-        with raw.cursor() as cursor:  # type: ignore[union-attr]
-            with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
-                for prepared_row in values:
-                    copy.write_row(prepared_row)
+        with raw.cursor() as cursor:
+            with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+                for row in rows:
+                    copy.write_row(row)
         return
-    marks = ", ".join("?" if dialect.paramstyle == "qmark" else "%s" for _ in columns)
-    connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', values)
+    # sqlite3 runs the whole insert in C, in the transaction the session began.
+    cursor = raw.cursor()
+    try:
+        marks = ", ".join("?" for _ in names)
+        cursor.executemany(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})', rows)
+    finally:
+        cursor.close()
