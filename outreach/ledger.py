@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from . import queue
 from .candidates import address_hash
 from .config import Settings
+from .messages import restamp
 from .sending import (
     CANCELLED,
     DECIDE,
@@ -183,10 +184,23 @@ def claim(
         )
     )
     claimed = [
-        Claimed(r.id, r.draft_id, r.candidate_id, r.message_id, r.to_email, r.raw, r.attempts + 1)
+        Claimed(
+            r.id,
+            r.draft_id,
+            r.candidate_id,
+            r.message_id,
+            r.to_email,
+            restamp(r.raw, now),
+            r.attempts + 1,
+        )
         for r in ready
         if r.id in won  # else another sender got there first
     ]
+    # A message that waited for its turn goes out dated now; the outbox keeps the exact bytes.
+    by_id = {r.id: r.raw for r in ready}
+    restamped = [{"id": c.id, "raw": c.raw} for c in claimed if c.raw is not by_id[c.id]]
+    if restamped:
+        session.execute(update(OutboxEntry), restamped)
     queue.set_status_many(
         session,
         [(c.draft_id, c.candidate_id, SENDING, {"attempt": c.attempt}) for c in claimed],

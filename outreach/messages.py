@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import EmailPolicy
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime, make_msgid, parsedate_to_datetime
 from typing import Any
 
 import nh3
@@ -202,3 +202,27 @@ def message_bytes(msg: EmailMessage) -> bytes:
         if b"\r" in line or b"\n" in line:
             raise SendError(f"line {number} of the message has a bare CR or LF")
     return data
+
+
+STALE_DATE = timedelta(minutes=5)
+_DATE_LINE = re.compile(rb"^Date: ([^\r\n]*)(?=\r\n)", re.MULTILINE)
+
+
+def restamp(raw: bytes, when: datetime) -> bytes:
+    """The message with `Date: when` if its Date is older than a few minutes; else raw itself.
+
+    A message frozen at approval may wait hours for its turn; a person's mail client stamps
+    the time it sends, and recipients' inboxes sort by it.
+    """
+    head_end = raw.find(b"\r\n\r\n")
+    found = _DATE_LINE.search(raw, 0, head_end + 2 if head_end >= 0 else len(raw))
+    if found is None:
+        return raw
+    try:
+        stamped = parsedate_to_datetime(found.group(1).decode("ascii").strip())
+    except (TypeError, ValueError, UnicodeDecodeError):
+        stamped = None
+    if stamped is not None and stamped.tzinfo is not None and when - stamped < STALE_DATE:
+        return raw
+    line = b"Date: " + format_datetime(when).encode("ascii")
+    return raw[: found.start()] + line + raw[found.end() :]

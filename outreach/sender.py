@@ -374,7 +374,8 @@ def dry_run(
     """Write the exact .eml of every message the outbox would send, in order; send nothing.
 
     Queued messages are written as frozen. Approved drafts not yet frozen are built as they
-    would be now (their Date header is set when the real run freezes them).
+    would be now. A message whose Date is more than a few minutes old when it is really sent
+    goes out dated then (``messages.restamp``).
     """
     pacing = pacing or Pacing.from_settings(settings)
     slots = mailbox_plan(store, settings, pacing, now=now)

@@ -8,8 +8,9 @@
 A message enters the outbox only through ``enqueue``, which refuses a draft whose approval
 does not cover its exact text; ``claim`` checks again at send time, against the hash the bytes
 were frozen from, along with suppression and the per-candidate first-contact cap. Every draft
-status change goes through ``outreach.queue`` so it is mirrored and audited. The async send
-loop lives in ``outreach.sender``.
+status change goes through ``outreach.queue`` so it is mirrored and audited. A message that
+waited for its turn gets a fresh Date header when it is claimed, and the outbox keeps the bytes
+that went out. The async send loop lives in ``outreach.sender``.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from outreach.messages import (
     message_bytes,
     new_message_id,
     reply_subject,
+    restamp,
 )
 from outreach.smtp import Accepted, SmtpConnection
 from tests.services import smtp as services
@@ -224,6 +225,43 @@ def test_naive_date_is_refused() -> None:
 def test_date_header_keeps_the_offset() -> None:
     data = message_bytes(build_message(replace(BASE, date=datetime(2024, 1, 2, 3, 4, tzinfo=UTC))))
     assert b"Date: Tue, 02 Jan 2024 03:04:00 +0000\r\n" in data
+
+
+def test_restamp_redates_only_a_stale_date_and_nothing_else() -> None:
+    body = "Hi,\nDate: Tue, 14 May 2024 09:30:00 +0200\nin the body stays"
+    data = message_bytes(build_message(replace(BASE, body_text=body)))
+    sent_at = BASE.date + timedelta(hours=3)
+    redated = restamp(data, sent_at)
+    assert parse(redated)["Date"].datetime == sent_at
+    old_line, new_line = (
+        b"Date: Tue, 14 May 2024 09:30:00 +0200",
+        b"Date: Tue, 14 May 2024 12:30:00 +0200",
+    )
+    assert redated.replace(new_line, old_line) == data  # one header changed, the body untouched
+    assert redated.count(b"Date: ") == data.count(b"Date: ")
+    assert restamp(data, BASE.date + timedelta(minutes=4)) is data
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (
+            b"Subject: x\r\nDate: someday\r\n",
+            b"Subject: x\r\nDate: Mon, 01 Mar 2027 10:00:00 +0000\r\n",
+        ),
+        (
+            b"Date: Mon, 01 Mar 2027 09:58:00 +0000\r\n",
+            b"Date: Mon, 01 Mar 2027 09:58:00 +0000\r\n",
+        ),
+        (b"Subject: no date\r\n", b"Subject: no date\r\n"),
+    ],
+)
+def test_restamp_of_odd_heads(head: bytes, expected: bytes) -> None:
+    when = datetime(2027, 3, 1, 10, 0, tzinfo=UTC)
+    assert (
+        restamp(head + b"\r\nDate: in the body\r\n", when)
+        == expected + b"\r\nDate: in the body\r\n"
+    )
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from outreach.sender import RunReport, run_sender
 from outreach.sent_folder import server_files_sent
 from outreach.smtp import SmtpSettings
 from outreach.store import Store
+from outreach.store.models import Draft
 from tests import outbox_kit as kit
 from tests.services import smtp as services
 from tests.services.dovecot import Dovecot
@@ -43,6 +44,31 @@ async def run(
         sleep=kit.no_sleep,
         **kwargs,
     )
+
+
+async def test_a_message_that_waited_goes_out_dated_when_it_is_sent(
+    store: Store, smtp_capture: CaptureServer
+) -> None:
+    waited = kit.add_draft(store, "waited@example.com")
+    fresh = kit.add_draft(store, "fresh@example.com")
+    settings = kit.settings(smtp_capture.port)
+    with store.session() as session:
+        for draft_id, queued_at in ((waited, timedelta(hours=3)), (fresh, timedelta(minutes=1))):
+            draft = session.get(Draft, draft_id)
+            assert draft is not None
+            sending.enqueue(session, draft, settings, actor="maria", now=kit.MONDAY - queued_at)
+    frozen = {entry.to_email: entry.raw for entry in kit.entries(store)}
+    await run(store, smtp_capture.settings())
+    arrived = {received.rcpt_tos[0]: received.data for received in smtp_capture.messages}
+    assert arrived["fresh@example.com"] == frozen["fresh@example.com"]  # byte for byte
+    waited_mail = kit.parse(arrived["waited@example.com"])
+    assert waited_mail["Date"].datetime == kit.MONDAY
+    assert kit.parse(frozen["waited@example.com"])["Date"].datetime == kit.MONDAY - timedelta(
+        hours=3
+    )
+    assert waited_mail["Message-ID"] == kit.parse(frozen["waited@example.com"])["Message-ID"]
+    # The outbox keeps the bytes that went out.
+    assert {entry.to_email: entry.raw for entry in kit.entries(store)} == arrived
 
 
 @pytest.mark.parametrize("fault", [Fault.CONNECT_421, Fault.RCPT_451, Fault.CLOSE_BEFORE_DATA])
