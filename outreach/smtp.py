@@ -87,12 +87,10 @@ class Uncertain:
 
 Outcome = Accepted | Transient | Permanent | Uncertain
 
-_ENVELOPE_ADDRESS = re.compile(r"[!-~]+@[!-~]+")
+_ENVELOPE_ADDRESS = re.compile(r"[!-;=?-~]+@[!-;=?-~]+")  # printable ASCII, no spaces or <>
 _STEPS: dict[type[SMTPResponseException], str] = {
     aiosmtplib.SMTPConnectResponseError: "connect",
     aiosmtplib.SMTPHeloError: "EHLO",
-    aiosmtplib.SMTPSenderRefused: "MAIL",
-    aiosmtplib.SMTPRecipientRefused: "RCPT",
 }
 
 
@@ -183,6 +181,17 @@ def _dot_stuffed(data: bytes) -> bytes:
     return re.sub(rb"(?m)^\.", b"..", data) + b".\r\n"
 
 
+async def _step(smtp: aiosmtplib.SMTP, verb: bytes, *args: bytes, ok: tuple[int, ...]) -> None:
+    """One envelope command; a reply other than `ok` stops the message at this step.
+
+    The addresses were checked as plain ASCII (`_ENVELOPE_ADDRESS`), so they go out as they
+    are, without aiosmtplib's address parsing on every message.
+    """
+    response = await smtp.execute_command(verb, *args)
+    if response.code not in ok:
+        raise _Stop(_refusal(response.code, response.message, verb.decode()))
+
+
 class SmtpConnection:
     """One SMTP session reused across messages (one at a time); reconnects when it has gone."""
 
@@ -227,19 +236,17 @@ class SmtpConnection:
         try:
             smtp, unchecked = await self._session(sender)
             try:
-                await smtp.mail(sender)
+                await _step(smtp, b"MAIL", b"FROM:<%s>" % sender.encode(), ok=(250,))
             except (aiosmtplib.SMTPServerDisconnected, OSError):
                 if not unchecked:
                     raise
                 # The kept-open connection was closed by the server while idle.
                 self._drop()
                 smtp, _ = await self._session(sender)
-                await smtp.mail(sender)
+                await _step(smtp, b"MAIL", b"FROM:<%s>" % sender.encode(), ok=(250,))
             for recipient in recipients:
-                await smtp.rcpt(recipient)
-            response = await smtp.execute_command(b"DATA")
-            if response.code != 354:
-                raise _Stop(_refusal(response.code, response.message, "DATA"))
+                await _step(smtp, b"RCPT", b"TO:<%s>" % recipient.encode(), ok=(250, 251))
+            await _step(smtp, b"DATA", ok=(354,))
         except _Stop as stop:
             return stop.outcome
         except SMTPResponseException as exc:

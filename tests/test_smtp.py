@@ -133,11 +133,22 @@ async def test_nobody_listening_is_transient() -> None:
     assert isinstance(outcome, Transient) and "before the body" in outcome.reply
 
 
-async def test_bad_envelope_address_is_refused_before_connecting() -> None:
+@pytest.mark.parametrize(
+    ("sender", "recipient"),
+    [
+        ("eve@x.example\r\nRCPT TO:<y@z.example>", RCPT),
+        ("eve@x.example", "y@z.example> NOTIFY=NEVER"),
+        ("eve@x.example", "y>@z.example"),
+        ("eve@x.example", "åsa@z.example"),
+    ],
+)
+async def test_bad_envelope_address_is_refused_before_connecting(
+    sender: str, recipient: str
+) -> None:
     settings = SmtpSettings("127.0.0.1", 1, "none", None, None)
     with pytest.raises(SendError, match="envelope address"):
         async with SmtpConnection(settings) as conn:
-            await conn.send("eve@x.example\r\nRCPT TO:<y@z.example>", [RCPT], DATA)
+            await conn.send(sender, [recipient], DATA)
 
 
 @pytest.mark.parametrize("fault", [Fault.RCPT_451, Fault.CONNECT_421, Fault.CLOSE_BEFORE_DATA])
