@@ -13,6 +13,8 @@ import unicodedata
 
 def strip_accents(text: str) -> str:
     """Remove combining accents ('ö' -> 'o')."""
+    if text.isascii():
+        return text
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 

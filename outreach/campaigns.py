@@ -21,7 +21,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from . import queue
-from .candidates import is_suppressed, select_emails
+from .candidates import by_email, select_emails, suppression_reasons
 from .config import PacingSettings, Settings
 from .drafting import ROLE_KEYS, Drafter, DraftSpec
 from .errors import InputError, NotFound, StateError
@@ -209,9 +209,13 @@ async def start(
             )
         )
         overlap = _other_active_for_role(session, campaign)
+        known = by_email(session, emails)
+        suppressed = suppression_reasons(session, salt, emails)
         for email in emails:
-            candidate = session.scalar(select(Candidate).where(Candidate.email == email))
-            why = _not_enrollable(session, salt, candidate, email, enrolled_here, overlap, campaign)
+            candidate = known.get(email)
+            why = _not_enrollable(
+                candidate, suppressed.get(email), enrolled_here, overlap, campaign
+            )
             domain = domain_of(email)
             if why is None and domain and per_domain.get(domain, 0) >= cap:
                 why = f"already {cap} active at {domain} (campaigns.company_cap)"
@@ -236,19 +240,17 @@ def _selection(store: Store, name: str) -> str:
 
 
 def _not_enrollable(
-    session: Session,
-    salt: str,
     candidate: Candidate | None,
-    email: str,
+    reason: str | None,
     enrolled_here: set[int],
     overlap: set[int],
     campaign: Campaign,
 ) -> str | None:
+    """Why this candidate cannot join; `reason` is their suppression reason, if any."""
     if candidate is None:
         return "not a candidate"
     if candidate.id in enrolled_here:
         return "already enrolled"
-    reason = is_suppressed(session, salt, email)
     if reason or candidate.status != "active":
         return reason or candidate.status
     if candidate.id in overlap and not campaign.allow_overlap:

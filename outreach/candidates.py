@@ -353,6 +353,29 @@ def show_candidate(store: Store, email: str) -> dict[str, Any]:
         return profile(candidate, _tags_of(session, [candidate.id]).get(candidate.id, ()))
 
 
+def by_email(session: Session, emails: Sequence[str]) -> dict[str, Candidate]:
+    """The candidates with these (normalised) addresses, by address; unknown ones are absent."""
+    found: dict[str, Candidate] = {}
+    for chunk in _chunks(list(dict.fromkeys(emails))):
+        found.update(
+            (c.email, c)
+            for c in session.scalars(select(Candidate).where(Candidate.email.in_(chunk)))
+        )
+    return found
+
+
+def suppression_reasons(session: Session, salt: str, emails: Sequence[str]) -> dict[str, str]:
+    """For each of these addresses on the suppression list, the reason; the rest are absent."""
+    hashes = {address_hash(salt, email): email for email in emails}
+    reasons: dict[str, str] = {}
+    for chunk in _chunks(list(hashes)):
+        query = select(Suppression.address_hash, Suppression.reason).where(
+            Suppression.address_hash.in_(chunk)
+        )
+        reasons.update((hashes[digest], reason) for digest, reason in session.execute(query))
+    return reasons
+
+
 def is_suppressed(session: Session, salt: str, email: str) -> str | None:
     """The suppression reason for this address, or None when we may contact it."""
     return session.scalar(

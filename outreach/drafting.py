@@ -131,7 +131,8 @@ class Drafter:
             "outcome": spec.outcome or "",
             "conversation": [dict(m) for m in spec.conversation],
         }
-        slots = self.library.slots(spec.template, context)
+        prepared = self.library.prepare(spec.template, context)  # one render, filled below
+        slots = prepared.slots
         conversation = conversation_text(spec.conversation)
         # The model sees the profile without our bookkeeping (ids, status, tags).
         data = {k: v for k, v in person.items() if k not in ("id", "status", "tags")}
@@ -165,7 +166,7 @@ class Drafter:
             # No model text and nothing to fall back on: leave a visible gap to fill.
             values = {s.name: s.fallback or f"[{s.name}: write this part]" for s in slots}
             error = error or "no model configured for slots without a fallback"
-        rendered = self.library.render(spec.template, context, values)
+        rendered = self.library.fill(prepared, values)
         ai_text = dict(values or {}) if self.llm is not None and not error else {}
         flags = grounding.check(
             ai_text,
@@ -199,11 +200,10 @@ class Drafter:
 
     def _store_drafts(self, items: Sequence[tuple[int, DraftSpec, Composed]]) -> list[int]:
         """Store composed drafts and their model calls in one transaction."""
-        ids = []
         with self.store.session() as session:
-            for candidate_id, spec, composed in items:
-                draft = queue.create_draft(
-                    session,
+            drafts = queue.create_drafts(
+                session,
+                [
                     queue.NewDraft(
                         candidate_id=candidate_id,
                         kind=composed.kind,
@@ -222,11 +222,13 @@ class Drafter:
                         references=spec.references,
                         error=composed.error,
                         due_at=spec.due_at,
-                    ),
-                )
+                    )
+                    for candidate_id, spec, composed in items
+                ],
+            )
+            for draft, (_, _, composed) in zip(drafts, items, strict=True):
                 store_calls(session, draft.id, composed.calls)
-                ids.append(draft.id)
-        return ids
+            return [draft.id for draft in drafts]
 
     async def draft_items(
         self,

@@ -8,6 +8,7 @@ names; months and weekdays are specifics like any other and pass only when the i
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -76,25 +77,54 @@ def _flatten(value: Any) -> Iterable[str]:
         yield str(value)
 
 
+@dataclass(frozen=True)
+class _TextFacts:
+    """What one text supports: its links, addresses, numbers, dates and words."""
+
+    urls: frozenset[str]
+    emails: frozenset[str]
+    numbers: frozenset[str]
+    day_months: frozenset[tuple[int, int]]
+    tokens: tuple[str, ...]
+    words: frozenset[str]  # the tokens, and their parts: "github.com" also supports "GitHub"
+    months: frozenset[int]
+    weekdays: frozenset[int]
+
+
+@functools.lru_cache(maxsize=256)
+def _text_facts(text: str) -> _TextFacts:
+    # Cached: the role, the sender and the template are the same for every draft of a batch.
+    day_months = frozenset((m, d) for m, d, _, _, _ in lex.dates(text))
+    calendar = [lex.calendar_word(w) for w in _WORD_RE.findall(text)]
+    tokens = tuple(_token(w) for w in _WORD_RE.findall(text.replace("-", " ")))
+    return _TextFacts(
+        urls=frozenset(lex.url(u) for u in lex.URL_RE.findall(text)),
+        emails=frozenset(e.lower() for e in lex.EMAIL_RE.findall(text)),
+        numbers=frozenset(lex.number(n) for n in lex.NUMBER_RE.findall(text)),
+        day_months=day_months,
+        tokens=tokens,
+        words=frozenset(tokens) | {p for t in tokens for p in re.split(r"[.'’]", t) if p},
+        months=frozenset(n for k, n in filter(None, calendar) if k == "month")
+        | {m for m, _ in day_months},
+        weekdays=frozenset(n for k, n in filter(None, calendar) if k == "weekday"),
+    )
+
+
 class _Facts:
     """The inputs, indexed for tolerant look-ups."""
 
     def __init__(self, inputs: GroundingInput) -> None:
-        parts = [*_flatten(inputs.candidate), *_flatten(inputs.role), *_flatten(inputs.sender)]
-        parts += [inputs.notes, inputs.conversation, inputs.template_source]
-        text = "\n".join(parts)
-        self.urls = {lex.url(u) for u in lex.URL_RE.findall(text)}
-        self.emails = {e.lower() for e in lex.EMAIL_RE.findall(text)}
-        self.numbers = {lex.number(n) for n in lex.NUMBER_RE.findall(text)}
-        self.day_months = {(m, d) for m, d, _, _, _ in lex.dates(text)}
-        tokens = [_token(w) for w in _WORD_RE.findall(text.replace("-", " "))]
-        # "github.com" and "write-through" also support "GitHub" and "write".
-        self.words = set(tokens) | {p for t in tokens for p in re.split(r"[.'’]", t) if p}
-        self.phrases = " " + " ".join(tokens) + " "
-        calendar = [lex.calendar_word(w) for w in _WORD_RE.findall(text)]
-        self.months = {n for k, n in filter(None, calendar) if k == "month"}
-        self.months |= {m for m, _ in self.day_months}
-        self.weekdays = {n for k, n in filter(None, calendar) if k == "weekday"}
+        own = [*_flatten(inputs.candidate), inputs.notes, inputs.conversation]
+        shared = [*_flatten(inputs.role), *_flatten(inputs.sender), inputs.template_source]
+        parts = [_text_facts("\n".join(own)), _text_facts("\n".join(shared))]
+        self.urls = set().union(*(p.urls for p in parts))
+        self.emails = set().union(*(p.emails for p in parts))
+        self.numbers = set().union(*(p.numbers for p in parts))
+        self.day_months = set().union(*(p.day_months for p in parts))
+        self.words = set().union(*(p.words for p in parts))
+        self.phrases = " " + " ".join(token for p in parts for token in p.tokens) + " "
+        self.months = set().union(*(p.months for p in parts))
+        self.weekdays = set().union(*(p.weekdays for p in parts))
 
     def has_word(self, word: str) -> bool:
         # Swedish genitive has no apostrophe: "Paywises team".
@@ -107,7 +137,9 @@ class _Facts:
         return any(known == norm or known.startswith(norm + "/") for known in self.urls)
 
 
+@functools.lru_cache(maxsize=65536)
 def _token(word: str) -> str:
+    # Words repeat from draft to draft (the template, the role, the signature): fold each once.
     return re.sub(r"['’]s?$", "", fold(word))
 
 

@@ -71,43 +71,55 @@ def _event(session: Session, actor: str, action: str, draft: Draft, **details: A
 
 def create_draft(session: Session, new: NewDraft, *, actor: str = "drafting") -> Draft:
     """Put a new draft in the queue as pending, with revision 1."""
-    if new.kind not in KINDS:
-        raise InputError(f"draft kind {new.kind!r}: use one of {', '.join(KINDS)}")
+    return create_drafts(session, [new], actor=actor)[0]
+
+
+def create_drafts(
+    session: Session, news: Sequence[NewDraft], *, actor: str = "drafting"
+) -> list[Draft]:
+    """Put new drafts in the queue as pending, each with revision 1 (one INSERT per table)."""
+    for new in news:
+        if new.kind not in KINDS:
+            raise InputError(f"draft kind {new.kind!r}: use one of {', '.join(KINDS)}")
     now = utcnow()
-    draft = Draft(
-        candidate_id=new.candidate_id,
-        kind=new.kind,
-        template=new.template,
-        status=PENDING,
-        current_revision=1,
-        flags=list(new.flags),
-        context=dict(new.context or {}),
-        campaign_id=new.campaign_id,
-        step=new.step,
-        enrolment_id=new.enrolment_id,
-        conversation_id=new.conversation_id,
-        in_reply_to=new.in_reply_to,
-        references=list(new.references),
-        error=new.error,
-        due_at=new.due_at or now,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(draft)
-    session.flush()
-    session.add(
-        Revision(
-            draft_id=draft.id,
-            number=1,
-            subject=new.subject,
-            body=new.body,
-            author=new.author,
-            ai_text=dict(new.ai_text or {}),
+    drafts = [
+        Draft(
+            candidate_id=new.candidate_id,
+            kind=new.kind,
+            template=new.template,
+            status=PENDING,
+            current_revision=1,
+            flags=list(new.flags),
+            context=dict(new.context or {}),
+            campaign_id=new.campaign_id,
+            step=new.step,
+            enrolment_id=new.enrolment_id,
+            conversation_id=new.conversation_id,
+            in_reply_to=new.in_reply_to,
+            references=list(new.references),
+            error=new.error,
+            due_at=new.due_at or now,
             created_at=now,
+            updated_at=now,
         )
-    )
-    _event(session, actor, "draft.created", draft, template=new.template, author=new.author)
-    return draft
+        for new in news
+    ]
+    session.add_all(drafts)
+    session.flush()  # the ids, for the revisions and the events
+    for draft, new in zip(drafts, news, strict=True):
+        session.add(
+            Revision(
+                draft_id=draft.id,
+                number=1,
+                subject=new.subject,
+                body=new.body,
+                author=new.author,
+                ai_text=dict(new.ai_text or {}),
+                created_at=now,
+            )
+        )
+        _event(session, actor, "draft.created", draft, template=new.template, author=new.author)
+    return drafts
 
 
 def get_draft(session: Session, draft_id: int, *, lock: bool = False) -> Draft:

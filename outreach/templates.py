@@ -77,6 +77,17 @@ class Rendered:
 
 
 @dataclass(frozen=True)
+class Prepared:
+    """A template rendered for one context with its AI slots still open, as markers."""
+
+    label: str  # the path as errors show it
+    subject_line: int
+    subject: str
+    body: str
+    slots: tuple[Slot, ...]
+
+
+@dataclass(frozen=True)
 class EmailTemplate:
     """One template file with its metadata headers."""
 
@@ -110,6 +121,7 @@ class _Parsed:
     subject_pad: int
     body: Template
     body_pad: int
+    label: str  # the path as errors show it
 
 
 def _parse_headers(path: Path, label: str, source: str) -> tuple[dict[str, tuple[str, int]], int]:
@@ -255,7 +267,7 @@ class TemplateLibrary:
 
     def slots(self, name: str, context: Mapping[str, Any]) -> tuple[Slot, ...]:
         """Return the AI slots a render with this context actually reaches."""
-        return self._render_markers(self._load(name), context)[2]
+        return self.prepare(name, context).slots
 
     def render(
         self,
@@ -264,9 +276,17 @@ class TemplateLibrary:
         slot_values: Mapping[str, str] | None = None,
     ) -> Rendered:
         """Render a template; slots take `slot_values`, else their fallback."""
+        return self.fill(self.prepare(name, context), slot_values)
+
+    def prepare(self, name: str, context: Mapping[str, Any]) -> Prepared:
+        """Render a template with its AI slots left open (see `fill`)."""
         parsed = self._load(name)
-        label = _display(parsed.meta.path)
-        subject_raw, body_raw, slots = self._render_markers(parsed, context)
+        subject, body, slots = self._render_markers(parsed, context)
+        return Prepared(parsed.label, parsed.subject_pad + 1, subject, body, slots)
+
+    def fill(self, prepared: Prepared, slot_values: Mapping[str, str] | None = None) -> Rendered:
+        """Fill a prepared template's slots with `slot_values`, else their fallback."""
+        label, slots = prepared.label, prepared.slots
         values: dict[str, str] = {}
         for slot in slots:
             given = None if slot_values is None else slot_values.get(slot.name)
@@ -283,8 +303,8 @@ class TemplateLibrary:
         def fill(match: re.Match[str]) -> str:
             return values[slots[int(match.group(1))].name]
 
-        subject = _MARKER_RE.sub(fill, subject_raw).strip()
-        line = parsed.subject_pad + 1
+        subject = _MARKER_RE.sub(fill, prepared.subject).strip()
+        line = prepared.subject_line
         if "\r" in subject or "\n" in subject:
             raise TemplateError(f"{label}, line {line}: the subject renders with a line break")
         if not subject:
@@ -292,7 +312,7 @@ class TemplateLibrary:
         body_parts: list[str] = []
         spans: list[tuple[str, int, int]] = []
         offset = 0
-        pieces = _MARKER_RE.split(_tidy(body_raw))
+        pieces = _MARKER_RE.split(_tidy(prepared.body))
         for index, piece in enumerate(pieces):
             text = values[slots[int(piece)].name] if index % 2 else piece
             if index % 2:
@@ -353,6 +373,7 @@ class TemplateLibrary:
             subject_pad=subject_line - 1,
             body=self._compile(body_text, body_line - 1, path, label),
             body_pad=body_line - 1,
+            label=label,
         )
         self._cache[name] = (mtime, parsed)
         return parsed
@@ -368,7 +389,7 @@ class TemplateLibrary:
     def _render_markers(
         self, parsed: _Parsed, context: Mapping[str, Any]
     ) -> tuple[str, str, tuple[Slot, ...]]:
-        label = _display(parsed.meta.path)
+        label = parsed.label
         collector = _SlotCollector(label)
         collector.filename = str(parsed.meta.path)
         values = build_context(context)
