@@ -93,12 +93,11 @@ def _import(
     report = ImportReport(str(path), errors=errors, warnings=warnings, dry_run=dry_run)
     salt = store.salt()
     with store.session() as session:
-        if session.scalar(select(Suppression.id).limit(1)) is not None:
-            hashes = [address_hash(salt, email) for email in rows.emails]
-            suppressed = _suppressed_hashes(session, hashes)
+        suppressed = suppression_reasons(session, salt, rows.emails)
+        if suppressed:
             keep = []
-            for index, digest in enumerate(hashes):
-                if digest in suppressed:
+            for index, email in enumerate(rows.emails):
+                if email in suppressed:
                     reason = "suppressed (opted out or forgotten)"
                     report.skipped.append(RowError(rows.lines[index], reason))
                 else:
@@ -124,25 +123,13 @@ def _import(
     return report
 
 
-def _suppressed_hashes(session: Session, hashes: Sequence[str]) -> set[str]:
-    wanted = set(hashes)
-    total = session.scalar(select(func.count()).select_from(Suppression)) or 0
-    if total <= 4 * len(wanted):  # one scan beats many IN (...) lookups
-        return wanted.intersection(session.scalars(select(Suppression.address_hash)))
-    found: set[str] = set()
-    for chunk in _chunks(hashes):
-        query = select(Suppression.address_hash).where(Suppression.address_hash.in_(chunk))
-        found.update(session.scalars(query))
-    return found
-
-
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
 def _write_rows(session: Session, rows: Rows, report: ImportReport, actor: str) -> None:
-    existing = _existing(session, rows.emails)
+    existing = by_email(session, rows.emails)
     now = utcnow()
     new = rows
     if existing:
@@ -355,25 +342,45 @@ def show_candidate(store: Store, email: str) -> dict[str, Any]:
 
 def by_email(session: Session, emails: Sequence[str]) -> dict[str, Candidate]:
     """The candidates with these (normalised) addresses, by address; unknown ones are absent."""
+    wanted = list(dict.fromkeys(emails))
+    keys: Sequence[Any] = wanted
+    column: Any = Candidate.email
+    if len(wanted) > CHUNK and _count(session, Candidate) <= 4 * len(wanted):
+        # One scan of (id, email) beats many IN (...) look-ups by address.
+        chosen = set(wanted)
+        rows = session.execute(select(Candidate.id, Candidate.email))
+        keys, column = [cid for cid, email in rows if email in chosen], Candidate.id
     found: dict[str, Candidate] = {}
-    for chunk in _chunks(list(dict.fromkeys(emails))):
+    for chunk in _chunks(keys):
         found.update(
-            (c.email, c)
-            for c in session.scalars(select(Candidate).where(Candidate.email.in_(chunk)))
+            (c.email, c) for c in session.scalars(select(Candidate).where(column.in_(chunk)))
         )
     return found
 
 
 def suppression_reasons(session: Session, salt: str, emails: Sequence[str]) -> dict[str, str]:
     """For each of these addresses on the suppression list, the reason; the rest are absent."""
-    hashes = {address_hash(salt, email): email for email in emails}
+    wanted = list(dict.fromkeys(emails))
+    scan = False
+    if len(wanted) > CHUNK:  # a whole file: count first, hashing it all may be for nothing
+        total = _count(session, Suppression)
+        if not total:
+            return {}
+        scan = total <= 4 * len(wanted)  # one scan beats many IN (...) look-ups
+    hashes = {address_hash(salt, email): email for email in wanted}
+    query = select(Suppression.address_hash, Suppression.reason)
+    if scan:
+        rows = session.execute(query)
+        return {hashes[digest]: reason for digest, reason in rows if digest in hashes}
     reasons: dict[str, str] = {}
     for chunk in _chunks(list(hashes)):
-        query = select(Suppression.address_hash, Suppression.reason).where(
-            Suppression.address_hash.in_(chunk)
-        )
-        reasons.update((hashes[digest], reason) for digest, reason in session.execute(query))
+        rows = session.execute(query.where(Suppression.address_hash.in_(chunk)))
+        reasons.update((hashes[digest], reason) for digest, reason in rows)
     return reasons
+
+
+def _count(session: Session, model: type[Candidate] | type[Suppression]) -> int:
+    return session.scalar(select(func.count()).select_from(model)) or 0
 
 
 def is_suppressed(session: Session, salt: str, email: str) -> str | None:

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from . import grounding, queue
-from .candidates import is_suppressed, profile
+from .candidates import by_email, profile, suppression_reasons
 from .config import Settings, llm_api_key
 from .errors import InputError, LLMError, StateError, TemplateError
 from .llm import CallRecord, LLMCallError, LLMClient
@@ -288,12 +288,14 @@ class Drafter:
         salt = self.store.salt()
         people: list[dict[str, Any]] = []
         with self.store.session() as session:
+            known = by_email(session, emails)
+            suppressed = suppression_reasons(session, salt, emails)
             for email in emails:
-                candidate = session.scalar(select(Candidate).where(Candidate.email == email))
+                candidate = known.get(email)
                 if candidate is None:
                     report.skipped.append(f"{email}: not a candidate; import them first")
                     continue
-                reason = is_suppressed(session, salt, email)
+                reason = suppressed.get(email)
                 if reason or candidate.status != "active":
                     report.skipped.append(f"{email}: {reason or candidate.status}")
                     continue

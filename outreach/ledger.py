@@ -19,7 +19,7 @@ from sqlalchemy import Row, and_, select, update
 from sqlalchemy.orm import Session
 
 from . import queue
-from .candidates import address_hash
+from .candidates import suppression_reasons
 from .config import Settings
 from .messages import restamp
 from .sending import (
@@ -38,7 +38,7 @@ from .sending import (
     first_contacts,
 )
 from .smtp import Accepted, Outcome, Permanent, Transient, Uncertain
-from .store.models import Candidate, Draft, OutboxEntry, Revision, Suppression
+from .store.models import Candidate, Draft, OutboxEntry, Revision
 
 
 @dataclass(frozen=True)
@@ -125,15 +125,7 @@ def claim(
 ) -> tuple[list[Claimed], list[Skipped]]:
     """Check each row again and mark the sendable ones ``sending`` (commit before connecting)."""
     rows = {row.id: row for row in _load(session, ids)}
-    hashes = {row.id: address_hash(salt, row.to_email) for row in rows.values()}
-    suppressed: dict[str, str] = {
-        digest: reason
-        for digest, reason in session.execute(
-            select(Suppression.address_hash, Suppression.reason).where(
-                Suppression.address_hash.in_(list(hashes.values()))
-            )
-        )
-    }
+    suppressed = suppression_reasons(session, salt, [row.to_email for row in rows.values()])
     firsts = [row.candidate_id for row in rows.values() if row.kind == "outreach"]
     contacts = first_contacts(session, firsts, settings, now=now)
     ready: list[Row[Any]] = []
@@ -147,8 +139,8 @@ def claim(
             reason = f"refused: {reason}"
         elif row.candidate_status != "active":
             reason = f"suppressed: {row.to_email} is {row.candidate_status}"
-        elif hashes[row.id] in suppressed:
-            why = suppressed[hashes[row.id]]
+        elif row.to_email in suppressed:
+            why = suppressed[row.to_email]
             reason = f"suppressed: {row.to_email} is on the suppression list ({why})"
         if reason is not None:
             cancel_entry(session, row.id, reason, actor=actor, now=now)

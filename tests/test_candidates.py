@@ -265,3 +265,24 @@ def test_import_mixes_new_and_known_people_in_one_file(store: Store, tmp_path: P
     assert jamie["tags"] == ["backend", "fresh"]
     new = core.show_candidate(store, "new@example.com")
     assert (new["company"], new["skills"], new["tags"]) == ("Newco", ["Python"], ["fresh"])
+
+
+@pytest.mark.parametrize("others", [0, 3000])
+def test_a_large_file_skips_exactly_the_suppressed(
+    store: Store, tmp_path: Path, others: int
+) -> None:
+    # More rows than one IN (...) look-up takes; with few suppressions the list is scanned,
+    # with many (others) it is looked up in chunks.
+    for email in ("p7@example.com", "p250@example.com", "p599@example.com"):
+        core.forget(store, email)
+    with store.session() as session:
+        session.add_all(
+            Suppression(address_hash=f"{n:064x}", reason="opted_out") for n in range(others)
+        )
+    lines = ["email,name"] + [f"p{i}@example.com,P {i}" for i in range(600)]
+    path = write(tmp_path, "many.csv", "\n".join(lines) + "\n")
+    report = core.import_file(store, path)
+    assert [e.line for e in report.skipped] == [9, 252, 601]
+    assert report.created == 597
+    again = core.import_file(store, path)  # every known person is found again
+    assert (again.created, again.unchanged, len(again.skipped)) == (0, 597, 3)
