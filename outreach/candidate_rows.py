@@ -266,7 +266,7 @@ def validate(table: Table, tags: Sequence[str]) -> tuple[Rows, list[RowError]]:
     where it first appeared.
     """
     problems = dict.fromkeys(table.overflow, OVERFLOW)
-    emails = _emails(table.columns["email"], problems)
+    emails = normalise_emails(table.columns["email"], problems)
     fields: dict[str, list[Any]] = {}
     for name, column in table.columns.items():
         if name in TEXT_SET:
@@ -294,7 +294,7 @@ def validate(table: Table, tags: Sequence[str]) -> tuple[Rows, list[RowError]]:
     return rows, errors
 
 
-def _emails(column: Sequence[Any], problems: dict[int, str]) -> list[str]:
+def normalise_emails(column: Sequence[Any], problems: dict[int, str]) -> list[str]:
     """Normalised addresses ("" where one is bad, with the reason in `problems`)."""
     lowered = list(map(str.lower, _texts(column)))
     # The common case runs over the whole column in C: a plain ASCII address whose domain
@@ -335,7 +335,7 @@ def _each_distinct(column: Sequence[Any], convert: Callable[[Any], Any]) -> list
 
 
 def _split(value: Any) -> tuple[str, ...]:
-    if value is None or value == "":
+    if _empty(value):
         return ()
     if isinstance(value, list):
         return tuple(text for text in (str(v).strip() for v in value) if text)
@@ -373,13 +373,13 @@ def _extra(table: Table) -> list[dict[str, Any]] | None:
         return None
     columns = [table.columns[name] for name in names]
     return [
-        {
-            name: value
-            for name, value in zip(names, values, strict=True)
-            if value is not None and value != ""
-        }
+        {name: value for name, value in zip(names, values, strict=True) if not _empty(value)}
         for values in zip(*columns, strict=True)
     ]
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == ""
 
 
 def _check_repeats(emails: Sequence[str], lines: Sequence[int], problems: dict[int, str]) -> None:

@@ -24,7 +24,7 @@ from .candidate_rows import (
     TEXT_FIELDS,
     RowError,
     Rows,
-    normalise_email,
+    normalise_emails,
     read_table,
     validate,
 )
@@ -142,9 +142,9 @@ def _write_rows(session: Session, rows: Rows, report: ImportReport, actor: str) 
         # What the file has no column for is the same, empty, for every new candidate.
         same: dict[str, Any] = {"status": "active", "created_at": now, "updated_at": now}
         same.update((name, "") for name in TEXT_FIELDS if name not in columns)
-        same.update((name, NO_ITEMS) for name in LIST_FIELDS if name not in columns)
+        same.update((name, []) for name in LIST_FIELDS if name not in columns)
         if "extra" not in columns:
-            same["extra"] = NO_FIELDS
+            same["extra"] = {}
         bulk_insert(session, Candidate.metadata.tables["candidates"], columns, same)
         ids = _new_ids(session, before, new.emails)
         bulk_insert(
@@ -242,10 +242,6 @@ def _existing(session: Session, emails: Sequence[str]) -> dict[str, Candidate]:
     return {c.email: c for c in found}
 
 
-NO_ITEMS: list[str] = []  # shared, never changed
-NO_FIELDS: dict[str, Any] = {}
-
-
 def _changes(candidate: Candidate, values: Mapping[str, Any]) -> dict[str, Any]:
     """Fields the new row changes; empty values in the file never erase what we have."""
     changes: dict[str, Any] = {}
@@ -315,12 +311,11 @@ def select_emails(store: Store, selector: str) -> list[str]:
             f"--candidates {selector!r}: no such file; use tag:NAME or a CSV/JSON file"
         )
     table, _ = read_table(path)
-    emails = []
-    for line, raw in zip(table.lines, table.columns["email"], strict=True):
-        try:
-            emails.append(normalise_email(str(raw or "")))
-        except InputError as exc:
-            raise InputError(f"{path}, line {line}: {exc}") from None
+    problems: dict[int, str] = {}
+    emails = normalise_emails(table.columns["email"], problems)
+    if problems:
+        first = min(problems)
+        raise InputError(f"{path}, line {table.lines[first]}: {problems[first]}")
     return list(dict.fromkeys(emails))
 
 

@@ -286,3 +286,13 @@ def test_a_large_file_skips_exactly_the_suppressed(
     assert report.created == 597
     again = core.import_file(store, path)  # every known person is found again
     assert (again.created, again.unchanged, len(again.skipped)) == (0, 597, 3)
+
+
+def test_a_candidates_file_selects_normalised_addresses_or_names_the_bad_line(
+    store: Store, tmp_path: Path
+) -> None:
+    good = write(tmp_path, "pick.csv", "email\nA@Example.com\nb@example.com\na@example.com\n")
+    assert core.select_emails(store, str(good)) == ["a@example.com", "b@example.com"]
+    bad = write(tmp_path, "bad.csv", "email\na@example.com\nnot-an-address\n\n")
+    with pytest.raises(InputError, match=re.escape("bad.csv, line 3: 'not-an-address' is not")):
+        core.select_emails(store, str(bad))
