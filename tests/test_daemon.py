@@ -38,7 +38,7 @@ def api(
     seeded = seed(store, drafts=3)
     settings = smtp_to(workspace, smtp_capture.port)
     with store.session() as session:
-        token = users.issue_token(session, users.web_secret(store), "maria")
+        token = users.issue_token(session, users.web_secret(), "maria")
     with TestClient(create_app(settings, store)) as client:
         client.headers["Authorization"] = f"Bearer {token}"
         yield client, {"a": seeded["drafts"][0], "b": seeded["drafts"][1], "c": seeded["drafts"][2]}

@@ -147,7 +147,7 @@ def test_users_are_stored_with_argon2_and_authenticate(store: Store) -> None:
         assert users.authenticate(session, "lena", PASSWORD) is not None
         assert users.authenticate(session, "lena", "wrong password") is None
         assert users.authenticate(session, "nobody", PASSWORD) is None
-    assert users.web_secret(store) == users.web_secret(store)
+    assert users.web_secret() == users.web_secret()
 
 
 # Command line ------------------------------------------------------------------------------
@@ -245,7 +245,7 @@ def test_user_commands(workspace: Path) -> None:
     token = invoke("user", "token", "olle").output.strip()
     store = workspace_store(workspace)
     with store.session() as session:
-        user = users.user_for_token(session, users.web_secret(store), token)
+        user = users.user_for_token(session, users.web_secret(), token)
         assert user is not None and user.username == "olle"
         assert users.authenticate(session, "olle", PASSWORD) is not None
     store.close()
