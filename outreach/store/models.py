@@ -246,6 +246,18 @@ class Revision(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class DraftView(Base):
+    """The revision of a draft each reviewer last opened: an approval must name the same one."""
+
+    __tablename__ = "draft_views"
+    draft_id: Mapped[int] = mapped_column(
+        ForeignKey("drafts.id", ondelete="CASCADE"), primary_key=True
+    )
+    username: Mapped[str] = mapped_column(String(200), primary_key=True)
+    revision: Mapped[int] = mapped_column()
+    viewed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AICall(Base):
     """One row per model call, failures included."""
 
