@@ -83,6 +83,9 @@ def test_a_cookie_replayed_after_logout_is_no_session(site: tuple[TestClient, St
     assert client.post("/logout", data={"csrf_token": csrf}).status_code == 200
     replay(client, cookie)
     assert_refused(client, csrf, store)
+    replay(client, cookie)
+    login = client.get("/login")
+    assert login.status_code == 200 and "Log out" not in login.text and "maria" not in login.text
     assert other.get("/queue").status_code == 200  # logging out ends this session only
 
 

@@ -80,7 +80,10 @@ def _session_user(request: Request) -> str | None:
         return None
     with context(request).store.session() as session:
         owner = users.session_user(session, session_id)
-    return name if owner == name else None
+    if owner != name:
+        request.session.clear()  # ended on the server: the cookie is reset too
+        return None
+    return name
 
 
 def _bearer_user(request: Request) -> str | None:
