@@ -17,10 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .errors import InputError, NotFound, StateError
-from .store.models import Candidate, Draft, Event, Revision, utcnow
+from .store.models import Candidate, Draft, DraftView, Event, Revision, utcnow
 
 PENDING, APPROVED, REJECTED, CANCELLED = "pending", "approved", "rejected", "cancelled"
 QUEUED, SENDING, SENT, FAILED, UNCERTAIN = "queued", "sending", "sent", "failed", "uncertain"
@@ -28,6 +29,17 @@ QUEUED, SENDING, SENT, FAILED, UNCERTAIN = "queued", "sending", "sent", "failed"
 OPEN = (PENDING, APPROVED)
 CANCELLABLE = (PENDING, APPROVED, QUEUED)
 KINDS = ("outreach", "follow_up", "feedback", "reply")
+
+
+class ChangedSinceOpened(StateError):
+    """An approval named a revision the draft has moved past: the person has not read it."""
+
+    def __init__(self, draft_id: int, seen: int, now: int) -> None:
+        super().__init__(
+            f"draft {draft_id}: this draft changed since you opened it (you read revision "
+            f"{seen}; it is now revision {now}); read the new text before approving"
+        )
+        self.draft_id, self.seen, self.revision = draft_id, seen, now
 
 
 def text_hash(subject: str, body: str) -> str:
@@ -152,10 +164,36 @@ def revisions(session: Session, draft: Draft) -> list[Revision]:
 
 
 def mark_viewed(session: Session, draft: Draft, actor: str) -> None:
-    """Record that a reviewer opened the draft (bulk approval needs it)."""
+    """Record that this reviewer has read the draft's current revision (approvals check it)."""
+    now = utcnow()
     if draft.viewed_at is None:
-        draft.viewed_at = utcnow()
-        _event(session, actor, "draft.viewed", draft)
+        draft.viewed_at = now
+    if seen_revision(session, draft.id, actor) == draft.current_revision:
+        return
+    values = {
+        "draft_id": draft.id,
+        "username": actor,
+        "revision": draft.current_revision,
+        "viewed_at": now,
+    }
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    upsert = dialect.insert(DraftView).values(values)
+    session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[DraftView.draft_id, DraftView.username],
+            set_={"revision": upsert.excluded.revision, "viewed_at": upsert.excluded.viewed_at},
+        )
+    )
+    _event(session, actor, "draft.viewed", draft, revision=draft.current_revision)
+
+
+def seen_revision(session: Session, draft_id: int, actor: str) -> int | None:
+    """The revision of the draft this reviewer last read, or None when they never opened it."""
+    return session.scalar(
+        select(DraftView.revision).where(
+            DraftView.draft_id == draft_id, DraftView.username == actor
+        )
+    )
 
 
 def add_revision(
@@ -200,6 +238,9 @@ def add_revision(
     if withdrawn:
         _withdraw(draft)
     _event(session, actor, "draft.revised", draft, revision=number, approval_withdrawn=withdrawn)
+    if author == actor:  # a person who wrote the text has read it; a model's text is unread
+        session.flush()
+        mark_viewed(session, draft, actor)
     return revision
 
 
@@ -208,13 +249,20 @@ def _withdraw(draft: Draft) -> None:
     draft.approved_by = draft.approved_at = draft.approved_revision = draft.approved_hash = None
 
 
-def approve(session: Session, draft: Draft, *, actor: str, message_id: str) -> None:
+def approve(
+    session: Session, draft: Draft, *, actor: str, message_id: str, seen: int | None = None
+) -> None:
     """Approve the current revision: who, when, which revision, and the hash of its exact text.
 
-    The Message-ID is fixed here, once, so every later copy of the mail carries the same id.
+    ``seen`` is the revision the person read; when the draft has changed since, nothing is
+    approved (ChangedSinceOpened). Every path a person approves through passes it; None is
+    for automation and tests. The Message-ID is fixed here, once, so every later copy of the
+    mail carries the same id.
     """
     if draft.status != PENDING:
         raise StateError(f"draft {draft.id} is {draft.status}; only pending drafts can be approved")
+    if seen is not None and seen != draft.current_revision:
+        raise ChangedSinceOpened(draft.id, seen, draft.current_revision)
     candidate = session.get(Candidate, draft.candidate_id)
     if candidate is not None and candidate.status != "active":
         raise StateError(
@@ -353,21 +401,23 @@ def approve_viewed(
     actor: str,
     new_message_id: Callable[[], str],
 ) -> tuple[list[int], list[str]]:
-    """Bulk approve: approve only the pending drafts a reviewer has opened.
+    """Bulk approve: approve each pending draft at the revision this reviewer opened.
 
-    Returns the approved ids and one line for each draft left alone and why.
+    A draft they never opened, or that changed since they did, is left alone. Returns the
+    approved ids and one line for each draft left alone and why.
     """
     approved: list[int] = []
     skipped: list[str] = []
     for draft_id in dict.fromkeys(draft_ids):
-        draft = session.scalar(select(Draft).where(Draft.id == draft_id))
+        draft = session.scalar(select(Draft).where(Draft.id == draft_id).with_for_update())
+        seen = seen_revision(session, draft_id, actor)
         if draft is None:
             skipped.append(f"draft {draft_id}: no such draft")
-        elif draft.viewed_at is None:
+        elif seen is None:
             skipped.append(f"draft {draft_id}: not opened yet; open it before approving")
         else:
             try:
-                approve(session, draft, actor=actor, message_id=new_message_id())
+                approve(session, draft, actor=actor, message_id=new_message_id(), seen=seen)
             except StateError as exc:
                 skipped.append(str(exc))
             else:

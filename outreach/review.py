@@ -21,7 +21,16 @@ from sqlalchemy.orm import Session, aliased
 
 from . import queue
 from .candidates import profile
-from .store.models import Campaign, Candidate, CandidateTag, Draft, Message, Revision, utcnow
+from .store.models import (
+    Campaign,
+    Candidate,
+    CandidateTag,
+    Draft,
+    DraftView,
+    Message,
+    Revision,
+    utcnow,
+)
 
 PER_PAGE = 50
 STATUSES = (
@@ -75,6 +84,7 @@ class Filters:
         return out
 
 
+OPENED = Draft.viewed_at.is_not(None).label("viewed")
 ROW_COLUMNS = (
     Draft.id,
     Draft.status,
@@ -87,7 +97,7 @@ ROW_COLUMNS = (
     Candidate.email.label("candidate_email"),
     Revision.subject,
     func.json_array_length(Draft.flags).label("flags"),
-    Draft.viewed_at.is_not(None).label("viewed"),
+    OPENED,
     Draft.due_at,
     Draft.created_at,
     Draft.approved_by,
@@ -101,10 +111,13 @@ def list_drafts(
     page: int = 1,
     per_page: int = PER_PAGE,
     status_counts: Mapping[str, int] | None = None,
+    viewer: str | None = None,
 ) -> dict[str, Any]:
     """One page of drafts with their candidate and current subject, newest due first.
 
     ``status_counts`` (from ``counts``) saves counting again when only the status filters.
+    With a ``viewer``, a row is "viewed" when that reviewer has read its current revision;
+    without, when anyone has opened the draft.
     """
     page, per_page = max(page, 1), min(max(per_page, 1), 500)
     # First the page's ids along the (status, due_at) index, then their rows: the plan stays
@@ -117,8 +130,20 @@ def list_drafts(
             .offset((page - 1) * per_page)
         )
     )
+    columns: tuple[Any, ...] = ROW_COLUMNS
+    if viewer is not None:
+        read = (
+            select(DraftView.draft_id)
+            .where(
+                DraftView.draft_id == Draft.id,
+                DraftView.username == viewer,
+                DraftView.revision == Draft.current_revision,
+            )
+            .exists()
+        )
+        columns = tuple(read.label("viewed") if c is OPENED else c for c in ROW_COLUMNS)
     query = (
-        select(*ROW_COLUMNS)
+        select(*columns)
         .join(Candidate, Candidate.id == Draft.candidate_id)
         .join(
             Revision,

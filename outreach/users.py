@@ -1,28 +1,38 @@
-"""Reviewers who log in to the web UI: argon2 password hashes, API tokens, the signing secret.
+"""Reviewers who log in to the web UI: argon2 hashes, sessions, API tokens, the signing secret.
+
+A browser session is a row in ``web_sessions``: the cookie carries a random id, the store
+only its SHA-256, so reading the database yields no usable cookie. Logging out, a new
+password and removing the user delete the rows, which ends the sessions wherever their
+cookies are replayed.
 
 An API token is the username and a fingerprint of the user's password hash, signed with the
-web secret: changing the password (or the secret) revokes every token issued before.
+web secret: changing the password (or the secret) revokes every token issued before. The
+secret never lives in the store (see ``web_secret``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
+import stat
+from datetime import timedelta
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from .config import secret
-from .errors import InputError, NotFound
-from .store import Store
-from .store.models import Event, Meta, User
+from .config import outreach_home, secret
+from .errors import ConfigError, InputError, NotFound
+from .store.models import Event, User, WebSession, utcnow
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}")
 MIN_PASSWORD = 10
+SECRET_FILE = "web_secret"
 _hasher = PasswordHasher()
 # Verifying against this keeps a login for an unknown user as slow as for a known one.
 _DUMMY_HASH = _hasher.hash("not a real password")
@@ -58,12 +68,37 @@ def add_user(session: Session, name: str, password: str, *, actor: str = "cli") 
 
 
 def set_password(session: Session, name: str, password: str, *, actor: str = "cli") -> None:
-    """Replace a reviewer's password (this also revokes their API tokens)."""
+    """Replace a reviewer's password: their sessions end and their API tokens stop working."""
     user = get_user(session, name)
     if len(password) < MIN_PASSWORD:
         raise InputError(f"password for {name}: use at least {MIN_PASSWORD} characters")
     user.password_hash = _hasher.hash(password)
-    session.add(Event(actor=actor, action="user.password", subject_type="user", subject_id=user.id))
+    ended = end_sessions(session, user)
+    session.add(
+        Event(
+            actor=actor,
+            action="user.password",
+            subject_type="user",
+            subject_id=user.id,
+            details={"sessions_ended": ended},
+        )
+    )
+
+
+def remove_user(session: Session, name: str, *, actor: str = "cli") -> None:
+    """Remove a reviewer: their sessions end and their API tokens stop working."""
+    user = get_user(session, name)
+    ended = end_sessions(session, user)
+    session.delete(user)
+    session.add(
+        Event(
+            actor=actor,
+            action="user.removed",
+            subject_type="user",
+            subject_id=user.id,
+            details={"username": name, "sessions_ended": ended},
+        )
+    )
 
 
 def get_user(session: Session, name: str) -> User:
@@ -91,20 +126,101 @@ def authenticate(session: Session, name: str, password: str) -> User | None:
     return user
 
 
-def web_secret(store: Store) -> str:
-    """The key that signs sessions and tokens: OUTREACH_WEB_SECRET, the keys file, or the store.
+def _session_key(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
 
-    Without either, one is made once and kept in the store, so sessions survive a restart
-    and every server on a shared PostgreSQL store accepts the same cookies.
+
+def start_session(session: Session, user: User, *, hours: int) -> str:
+    """Open a session for the user; returns its id for the cookie (the store keeps a hash)."""
+    now = utcnow()
+    session.execute(delete(WebSession).where(WebSession.expires_at <= now))
+    session_id = secrets.token_urlsafe(32)
+    session.add(
+        WebSession(
+            id_hash=_session_key(session_id),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + timedelta(hours=hours),
+        )
+    )
+    session.add(
+        Event(actor=user.username, action="user.login", subject_type="user", subject_id=user.id)
+    )
+    return session_id
+
+
+def session_user(session: Session, session_id: str) -> str | None:
+    """The username of a live session, else None (logged out, expired, revoked or unknown)."""
+    row = session.execute(
+        select(User.username, WebSession.expires_at)
+        .join(WebSession, WebSession.user_id == User.id)
+        .where(WebSession.id_hash == _session_key(session_id))
+    ).first()
+    if row is None or row.expires_at <= utcnow():
+        return None
+    return str(row.username)
+
+
+def end_session(session: Session, session_id: str) -> None:
+    """End one session (logout)."""
+    session.execute(delete(WebSession).where(WebSession.id_hash == _session_key(session_id)))
+
+
+def end_sessions(session: Session, user: User) -> int:
+    """End every session of the user; returns how many there were."""
+    result = session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def web_secret() -> str:
+    """The key that signs session cookies and API tokens; never kept in the store.
+
+    OUTREACH_WEB_SECRET, else ``web_secret`` in the keys file, else a random key made on first
+    use in ``web_secret`` under OUTREACH_HOME (mode 0600). Servers sharing a PostgreSQL store
+    must share the key too: set the variable or the keys file on each.
     """
     configured = secret("OUTREACH_WEB_SECRET", "web_secret")
     if configured:
         return configured
-    with store.session() as session:
-        value = session.scalar(select(Meta.value).where(Meta.key == "web_secret"))
-        if value is None:
-            value = secrets.token_urlsafe(32)
-            session.add(Meta(key="web_secret", value=value))
+    path = outreach_home() / SECRET_FILE
+    if not path.exists():
+        _make_secret_file(path)
+    return _read_secret_file(path)
+
+
+def _make_secret_file(path: Path) -> None:
+    """Write a new random key, atomically: a racing process either wins or reads ours."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(secrets.token_urlsafe(32) + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process made it first; use theirs
+        finally:
+            draft.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot write the web signing key ({exc.strerror}); make {path.parent} "
+            "writable or set OUTREACH_WEB_SECRET"
+        ) from None
+
+
+def _read_secret_file(path: Path) -> str:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ConfigError(
+            f"{path}: readable by others (mode {mode:o}); run `chmod 600 {path}` to protect it"
+        )
+    value = path.read_text(encoding="utf-8").strip()
+    if len(value) < 32:
+        raise ConfigError(
+            f"{path}: the web signing key is missing or shorter than 32 characters; delete the "
+            "file to have a new one made (every session and API token then ends)"
+        )
     return value
 
 

@@ -38,7 +38,7 @@ def api(
     seeded = seed(store, drafts=3)
     settings = smtp_to(workspace, smtp_capture.port)
     with store.session() as session:
-        token = users.issue_token(session, users.web_secret(store), "maria")
+        token = users.issue_token(session, users.web_secret(), "maria")
     with TestClient(create_app(settings, store)) as client:
         client.headers["Authorization"] = f"Bearer {token}"
         yield client, {"a": seeded["drafts"][0], "b": seeded["drafts"][1], "c": seeded["drafts"][2]}
@@ -51,11 +51,11 @@ def test_the_api_queues_only_approved_text(
     refused = client.post(f"/api/drafts/{ids['a']}/send")
     assert refused.status_code == 409
     assert "only approved drafts enter the outbox" in refused.json()["detail"]
-    assert client.post(f"/api/drafts/{ids['a']}/approve").status_code == 200
+    assert client.post(f"/api/drafts/{ids['a']}/approve", json={"revision": 1}).status_code == 200
     queued = client.post(f"/api/drafts/{ids['a']}/send")
     assert queued.status_code == 200 and queued.json()["state"] == "queued"
     # A draft whose text was changed behind its approval is refused.
-    assert client.post(f"/api/drafts/{ids['b']}/approve").status_code == 200
+    assert client.post(f"/api/drafts/{ids['b']}/approve", json={"revision": 1}).status_code == 200
     with store.session() as session:
         revision = session.scalars(select(Revision).where(Revision.draft_id == ids["b"])).one()
         revision.body = "Changed after approval."

@@ -88,3 +88,33 @@ def test_state_rules(store: Store) -> None:
         with pytest.raises(StateError, match="only pending drafts can be approved"):
             queue.approve(session, draft, actor="maria", message_id="<3@x.example>")
         assert queue.cancel(session, draft, actor="sync", reason="replied") is False
+
+
+def test_an_approval_must_name_the_current_revision(store: Store) -> None:
+    draft_id = new_draft(store)
+    with store.session() as session:
+        draft = queue.get_draft(session, draft_id)
+        queue.mark_viewed(session, draft, "maria")
+        queue.mark_viewed(session, draft, "maria")  # reading it again records nothing new
+        queue.add_revision(
+            session, draft, subject="Hello", body="Hi Jamie!", author="lena", actor="lena"
+        )
+        assert queue.seen_revision(session, draft_id, "maria") == 1
+        assert queue.seen_revision(session, draft_id, "lena") == 2  # she wrote it
+        with pytest.raises(queue.ChangedSinceOpened, match="changed since you opened it") as info:
+            queue.approve(session, draft, actor="maria", message_id="<4@x.example>", seen=1)
+        assert (info.value.seen, info.value.revision) == (1, 2)
+        assert draft.status == "pending" and draft.approved_hash is None
+        queue.mark_viewed(session, draft, "maria")
+        queue.approve(session, draft, actor="maria", message_id="<4@x.example>", seen=2)
+        assert (draft.status, draft.approved_revision) == ("approved", 2)
+        views = session.execute(
+            select(Event.actor, Event.details)
+            .where(Event.action == "draft.viewed")
+            .order_by(Event.id)
+        ).all()
+    assert [(actor, details["revision"]) for actor, details in views] == [
+        ("maria", 1),
+        ("lena", 2),
+        ("maria", 2),
+    ]

@@ -147,7 +147,7 @@ def test_users_are_stored_with_argon2_and_authenticate(store: Store) -> None:
         assert users.authenticate(session, "lena", PASSWORD) is not None
         assert users.authenticate(session, "lena", "wrong password") is None
         assert users.authenticate(session, "nobody", PASSWORD) is None
-    assert users.web_secret(store) == users.web_secret(store)
+    assert users.web_secret() == users.web_secret()
 
 
 # Command line ------------------------------------------------------------------------------
@@ -181,11 +181,11 @@ def test_queue_commands_list_show_approve_reject(workspace: Path) -> None:
     assert json.loads(invoke("queue", "show", "1", "--json").output)["candidate"]["name"] == (
         "Jamie Lind"
     )
-    approved = invoke("queue", "approve", "1", "2", "--as", "lena")
+    approved = invoke("queue", "approve", "1", "2", "--as", "lena", "--unread")
     assert approved.exit_code == 0 and approved.output.count("approved draft") == 2
     rejected = invoke("queue", "reject", "3", "--reason", "wrong team")
     assert rejected.exit_code == 0
-    again = invoke("queue", "approve", "3")
+    again = invoke("queue", "approve", "3", "--unread")
     assert again.exit_code == 1 and "draft 3 is rejected" in again.output
     missing = invoke("queue", "show", "42")
     assert missing.exit_code == 1 and "no draft 42" in missing.output
@@ -201,7 +201,7 @@ def test_queue_commands_list_show_approve_reject(workspace: Path) -> None:
 def test_queue_edit_uses_the_editor_and_withdraws_an_approval(workspace: Path) -> None:
     store = workspace_store(workspace)
     seed(store, drafts=1)
-    invoke("queue", "approve", "1")
+    invoke("queue", "approve", "1", "--unread")
     editor = f"{sys.executable} -c \"import sys,pathlib; p=pathlib.Path(sys.argv[1]); " \
         "p.write_text(p.read_text().replace('stood out', 'caught my eye'))\""  # fmt: skip
     edited = invoke("queue", "edit", "1", "--as", "maria", env={"EDITOR": editor})
@@ -215,6 +215,52 @@ def test_queue_edit_uses_the_editor_and_withdraws_an_approval(workspace: Path) -
         assert not revision.body.endswith("\n")
     untouched = invoke("queue", "edit", "1", env={"EDITOR": f"{sys.executable} -c pass"})
     assert "nothing changed" in untouched.output
+    store.close()
+
+
+def test_queue_approve_takes_the_revision_you_displayed(workspace: Path) -> None:
+    store = workspace_store(workspace)
+    seed(store, drafts=3)
+    unread = invoke("queue", "approve", "1", "--as", "maria")
+    assert unread.exit_code == 1
+    assert unread.output.strip() == (
+        "error: draft 1: maria has not read it; run `outreach queue show 1` first "
+        "(or pass --unread)"
+    )
+    assert invoke("queue", "approve", "1", "--as", "maria", "--unread").exit_code == 0
+    assert invoke("queue", "show", "2", "--as", "maria").exit_code == 0
+    with store.session() as session:  # lena saves revision 2 after maria displayed revision 1
+        queue.add_revision(
+            session,
+            queue.get_draft(session, 2),
+            subject="Senior Backend Engineer 2",
+            body="Lena's new text.",
+            author="lena",
+            actor="lena",
+        )
+    stale = invoke("queue", "approve", "2", "--as", "maria")
+    assert stale.exit_code == 1 and "Lena's new text." in stale.output
+    assert (
+        "error: draft 2: this draft changed since you opened it (you read revision 1; it is now "
+        "revision 2); read the new text before approving"
+    ) in stale.output
+    with store.session() as session:
+        assert queue.get_draft(session, 2).status == "pending"
+    again = invoke("queue", "approve", "2", "--as", "maria")  # the new text was displayed above
+    assert again.exit_code == 0, again.output
+    # Whoever edits a draft has read their own text; another reviewer has not.
+    editor = f"{sys.executable} -c \"import sys,pathlib; p=pathlib.Path(sys.argv[1]); " \
+        "p.write_text(p.read_text().replace('stood out', 'caught my eye'))\""  # fmt: skip
+    assert invoke("queue", "edit", "3", "--as", "lena", env={"EDITOR": editor}).exit_code == 0
+    assert invoke("queue", "approve", "3", "--as", "maria").exit_code == 1
+    assert invoke("queue", "approve", "3", "--as", "lena").exit_code == 0
+    with store.session() as session:
+        approved = [queue.get_draft(session, i) for i in (1, 2, 3)]
+        assert [(d.status, d.approved_by, d.approved_revision) for d in approved] == [
+            ("approved", "maria", 1),
+            ("approved", "maria", 2),
+            ("approved", "lena", 2),
+        ]
     store.close()
 
 
@@ -245,7 +291,7 @@ def test_user_commands(workspace: Path) -> None:
     token = invoke("user", "token", "olle").output.strip()
     store = workspace_store(workspace)
     with store.session() as session:
-        user = users.user_for_token(session, users.web_secret(store), token)
+        user = users.user_for_token(session, users.web_secret(), token)
         assert user is not None and user.username == "olle"
         assert users.authenticate(session, "olle", PASSWORD) is not None
     store.close()

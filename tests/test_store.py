@@ -1,7 +1,11 @@
-"""The store on SQLite and PostgreSQL: migrations, salt, and a too-new schema refused."""
+"""The store on SQLite and PostgreSQL: migrations, salt, a too-new schema and open files refused."""
 
 from __future__ import annotations
 
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,9 +13,11 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import select, text
 
+from outreach.cli import main
 from outreach.errors import StoreError
 from outreach.store import Store, open_store
 from outreach.store.engine import alembic_config
+from outreach.store.locks import exclusive
 from outreach.store.models import Candidate, Event
 
 
@@ -86,3 +92,72 @@ def test_unreachable_or_bad_database_is_a_clear_error(tmp_path: Path) -> None:
         open_store(f"sqlite:///{tmp_path / 'missing' / 'x.db'}")
     with pytest.raises(StoreError, match="cannot open the database"):
         open_store("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+# File modes: the store holds candidates' data and password hashes ------------------------
+
+
+@contextmanager
+def umask(mask: int) -> Iterator[None]:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_sqlite_files_are_made_0600_whatever_the_umask(tmp_path: Path) -> None:
+    database = tmp_path / "outreach.db"
+    with umask(0):
+        store = open_store(f"sqlite:///{database}")
+        with store.session() as session:
+            session.add(Candidate(email="a@example.com"))
+        with store.engine.connect() as connection:  # the -wal and -shm exist while it is open
+            with exclusive(store, "send", "maria@nordlys.example", RuntimeError("busy")):
+                side = sorted(p.name for p in tmp_path.iterdir())
+                modes = {p.name: mode(p) for p in tmp_path.iterdir()}
+            connection.execute(text("select 1"))
+        store.close()
+    assert {"outreach.db", "outreach.db-wal", "outreach.db-shm"} <= set(side)
+    assert any(name.endswith(".lock") for name in side)
+    assert modes == dict.fromkeys(side, 0o600)
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm"])
+def test_a_store_file_others_can_read_is_refused(tmp_path: Path, suffix: str) -> None:
+    database = tmp_path / "outreach.db"
+    store = open_store(f"sqlite:///{database}")
+    with store.session() as session:
+        session.add(Candidate(email="a@example.com"))
+    store.close()
+    exposed = tmp_path / f"outreach.db{suffix}"
+    if not exposed.exists():  # closing the last connection folded the -wal and -shm away
+        exposed.write_bytes(b"")
+    exposed.chmod(0o644)
+    with pytest.raises(StoreError) as refused:
+        open_store(f"sqlite:///{database}")
+    message = str(refused.value)
+    assert message.startswith(f"{exposed}: other users can read it (mode 644)")
+    assert f"run `chmod 600 {exposed}`" in message and "\n" not in message
+    exposed.chmod(0o600)
+    open_store(f"sqlite:///{database}").close()
+
+
+def test_the_command_line_says_how_to_protect_the_store(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = workspace / "outreach.db"
+    assert mode(database) == 0o600  # as `outreach init` made it
+    database.chmod(0o644)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["queue", "list"])
+    _, err = capsys.readouterr()
+    assert exit_info.value.code == 1
+    assert err.strip() == (
+        f"error: {database}: other users can read it (mode 644) and it holds candidates' data "
+        f"and reviewers' password hashes; run `chmod 600 {database}` to protect it"
+    )

@@ -92,7 +92,7 @@ def test_every_post_needs_the_csrf_token(client: TestClient, store: Store) -> No
     assert client.post("/api/drafts/1/reject", json={"reason": "x"}).status_code == 403
     assert client.post("/logout").status_code == 403
     assert draft_row(store, 1).status == "pending"
-    ok = client.post("/api/drafts/1/approve", headers={"X-CSRF-Token": token})
+    ok = client.post("/api/drafts/1/approve", json={"revision": 1}, headers={"X-CSRF-Token": token})
     assert ok.status_code == 200 and ok.json()["status"] == "approved"
 
 
@@ -165,7 +165,9 @@ def test_approve_records_the_approval_and_goes_to_the_next_draft(
 ) -> None:
     token = log_in(client)
     response = client.post(
-        "/drafts/1/approve?kind=outreach", data={"csrf_token": token}, follow_redirects=False
+        "/drafts/1/approve?kind=outreach",
+        data={"csrf_token": token, "revision": "1"},
+        follow_redirects=False,
     )
     assert response.status_code == 303 and response.headers["location"] == "/drafts/2?kind=outreach"
     draft = draft_row(store, 1)
@@ -176,13 +178,15 @@ def test_approve_records_the_approval_and_goes_to_the_next_draft(
         assert queue.approval_is_valid(session, draft) is None
     assert draft.message_id and draft.message_id.endswith("@nordlys.example>") or draft.message_id
     # The last draft leads back to the queue.
-    last = client.post("/drafts/4/approve", data={"csrf_token": token}, follow_redirects=False)
+    last = client.post(
+        "/drafts/4/approve", data={"csrf_token": token, "revision": "1"}, follow_redirects=False
+    )
     assert last.headers["location"] == "/queue"
 
 
 def test_save_makes_a_revision_and_withdraws_an_approval(client: TestClient, store: Store) -> None:
     token = log_in(client)
-    client.post("/drafts/1/approve", data={"csrf_token": token})
+    client.post("/drafts/1/approve", data={"csrf_token": token, "revision": "1"})
     response = client.post(
         "/drafts/1/save",
         data={
@@ -230,7 +234,7 @@ def test_bulk_approve_takes_only_opened_drafts(client: TestClient, store: Store)
     client.get("/drafts/3")
     page = client.get("/queue").text
     assert 'value="2" aria-label="Select draft 2"\n                 disabled' in page or (
-        'value="2"' in page and "Open the draft before approving it" in page
+        'value="2"' in page and "Open the draft (again, if it changed) before approving it" in page
     )
     response = client.post("/queue/approve", data={"csrf_token": token, "ids": ["1", "2", "3"]})
     assert "Approved 2 drafts." in response.text
@@ -316,3 +320,74 @@ def test_background_jobs_run_while_the_app_runs_and_stop_with_it(
         assert client.get("/login").status_code == 200
         assert started == [True] and stopped == []
     assert stopped == [True]
+
+
+def test_approve_refuses_a_revision_the_reviewer_did_not_read(
+    client: TestClient, store: Store
+) -> None:
+    token = log_in(client)
+    assert 'name="revision" value="1"' in client.get("/drafts/1").text
+    with store.session() as session:  # another reviewer saves revision 2 meanwhile
+        queue.add_revision(
+            session,
+            queue.get_draft(session, 1),
+            subject="A new subject",
+            body="Text maria has not read.",
+            author="lena",
+            actor="lena",
+        )
+    stale = client.post(
+        "/drafts/1/approve", data={"csrf_token": token, "revision": "1"}, follow_redirects=False
+    )
+    assert stale.status_code == 409
+    assert (
+        "this draft changed since you opened it (you read revision 1; it is now revision 2)"
+        in html.unescape(stale.text)
+    )
+    assert "Text maria has not read." in stale.text and "A new subject" in stale.text
+    assert 'name="revision" value="2"' in stale.text
+    assert draft_row(store, 1).status == "pending"
+    unnamed = client.post("/drafts/1/approve", data={"csrf_token": token})
+    assert "did not say which revision you read" in unnamed.text
+    assert draft_row(store, 1).status == "pending"
+    approved = client.post(
+        "/drafts/1/approve", data={"csrf_token": token, "revision": "2"}, follow_redirects=False
+    )
+    assert approved.status_code == 303
+    draft = draft_row(store, 1)
+    assert (draft.status, draft.approved_revision) == ("approved", 2)
+
+
+def test_bulk_approval_takes_each_draft_at_the_revision_its_reviewer_opened(
+    client: TestClient, store: Store
+) -> None:
+    token = log_in(client)
+    client.get("/drafts/1")
+    client.get("/drafts/3")
+    with store.session() as session:
+        queue.mark_viewed(session, queue.get_draft(session, 2), "lena")  # not maria's reading
+        queue.add_revision(
+            session,
+            queue.get_draft(session, 3),
+            subject="Senior Backend Engineer 3",
+            body="Revision 2, which maria has not read.",
+            author="lena",
+            actor="lena",
+        )
+    page = client.get("/queue").text
+    selectable = re.findall(r'value="(\d+)" aria-label="Select draft \d+"\s*>', page)
+    assert selectable == ["1"]
+    response = client.post("/queue/approve", data={"csrf_token": token, "ids": ["1", "2", "3"]})
+    text = html.unescape(response.text)
+    assert "Approved 1 draft." in text and "draft 2: not opened yet" in text
+    assert "draft 3: this draft changed since you opened it" in text
+    assert [draft_row(store, i).status for i in (1, 2, 3)] == ["approved", "pending", "pending"]
+    client.get("/api/drafts/3")  # now maria reads revision 2
+    api = client.post(
+        "/api/drafts/approve", json={"ids": [2, 3]}, headers={"X-CSRF-Token": token}
+    ).json()
+    assert api == {
+        "approved": [3],
+        "skipped": ["draft 2: not opened yet; open it before approving"],
+    }
+    assert draft_row(store, 3).approved_revision == 2

@@ -16,7 +16,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from outreach import users
+from outreach import queue, users
 from outreach.cli.workspace import write_workspace
 from outreach.config import load_config
 from outreach.store import Store, open_store
@@ -29,7 +29,7 @@ def api(store: Store, workspace: Path) -> Iterator[tuple[TestClient, str]]:
     seed(store, drafts=3)
     app = create_app(settings_for(workspace), store)
     with TestClient(app) as client, store.session() as session:
-        token = users.issue_token(session, users.web_secret(store), "maria")
+        token = users.issue_token(session, users.web_secret(), "maria")
     yield client, token
 
 
@@ -44,7 +44,9 @@ def test_a_token_needs_no_csrf_and_a_bad_token_gets_401(api: tuple[TestClient, s
     assert listing["counts"]["pending"] == 3
     assert client.get("/api/drafts", headers=bearer(token + "x")).status_code == 401
     assert client.get("/api/drafts", headers={"Authorization": "Basic abc"}).status_code == 401
-    approved = client.post("/api/drafts/1/approve", headers=bearer(token)).json()
+    approved = client.post(
+        "/api/drafts/1/approve", json={"revision": 1}, headers=bearer(token)
+    ).json()
     assert approved["status"] == "approved" and approved["approved_by"] == "maria"
     assert len(approved["approved_hash"]) == 64 and approved["message_id"].startswith("<")
 
@@ -79,7 +81,7 @@ def test_draft_detail_revisions_and_reject(api: tuple[TestClient, str]) -> None:
         "/api/drafts/2/reject", json={"reason": "duplicate"}, headers=bearer(token)
     )
     assert rejected.json()["status"] == "rejected"
-    again = client.post("/api/drafts/2/approve", headers=bearer(token))
+    again = client.post("/api/drafts/2/approve", json={"revision": 1}, headers=bearer(token))
     assert again.status_code == 409 and "is rejected" in again.json()["detail"]
     assert client.get("/api/drafts/99", headers=bearer(token)).status_code == 404
     assert client.get("/api/candidates/1", headers=bearer(token)).json()["skills"] == [
@@ -91,8 +93,8 @@ def test_draft_detail_revisions_and_reject(api: tuple[TestClient, str]) -> None:
 
 
 def test_the_openapi_schema_describes_the_draft_actions(api: tuple[TestClient, str]) -> None:
-    client, _ = api
-    paths = client.get("/openapi.json").json()["paths"]
+    client, token = api
+    paths = client.get("/openapi.json", headers=bearer(token)).json()["paths"]
     for path in (
         "/api/drafts",
         "/api/drafts/{draft_id}",
@@ -119,7 +121,7 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI
         seed(store, drafts=5)
         app = create_app(load_config(folder / "config.toml"), store)
         with store.session() as session:
-            token = users.issue_token(session, users.web_secret(store), "maria")
+            token = users.issue_token(session, users.web_secret(), "maria")
         yield app, token
     store.close()
 
@@ -127,7 +129,7 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI
 def test_api_fuzzing_never_answers_500(fuzz_app: tuple[FastAPI, str]) -> None:
     """Every operation, fuzzed from the schema (positive and negative cases), with a token."""
     app, token = fuzz_app
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app, headers=bearer(token))
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 9
     strict = [not_a_server_error, status_code_conformance, response_schema_conformance]
@@ -156,3 +158,38 @@ def fuzz_operation(operation: Any, token: str, checks: list[Any]) -> None:
         case.call_and_validate(headers=bearer(token), checks=checks)
 
     fuzz()
+
+
+def test_an_approval_names_the_revision_read_and_a_changed_draft_answers_409(
+    api: tuple[TestClient, str], store: Store
+) -> None:
+    client, token = api
+    assert client.get("/api/drafts/1", headers=bearer(token)).json()["revision"] == 1
+    with store.session() as session:  # someone else saves revision 2 meanwhile
+        queue.add_revision(
+            session,
+            queue.get_draft(session, 1),
+            subject="A new subject",
+            body="A body nobody approving it has read.",
+            author="lena",
+            actor="lena",
+        )
+    assert client.post("/api/drafts/1/approve", headers=bearer(token)).status_code == 422
+    stale = client.post("/api/drafts/1/approve", json={"revision": 1}, headers=bearer(token))
+    assert stale.status_code == 409
+    assert stale.json() == {
+        "detail": "draft 1: this draft changed since you opened it (you read revision 1; it is "
+        "now revision 2); read the new text before approving",
+        "revision": 2,
+        "subject": "A new subject",
+        "body": "A body nobody approving it has read.",
+    }
+    with store.session() as session:
+        assert queue.get_draft(session, 1).status == "pending"
+    approved = client.post("/api/drafts/1/approve", json={"revision": 2}, headers=bearer(token))
+    assert approved.status_code == 200
+    assert (approved.json()["status"], approved.json()["approved_revision"]) == ("approved", 2)
+    schema = client.get("/openapi.json", headers=bearer(token)).json()
+    approve_in = schema["components"]["schemas"]["ApproveIn"]
+    assert approve_in["required"] == ["revision"]
+    assert "409" in approve_in["properties"]["revision"]["description"]

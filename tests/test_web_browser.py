@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from outreach import queue
+from outreach import queue, users
 from outreach.store import Store, open_store
 from outreach.store.models import Revision
 from outreach.web import create_app
@@ -195,3 +195,49 @@ def test_hostile_text_renders_as_text_and_no_dialog_fires(
     assert "<script>alert('body')</script>" in page.inner_text("#body")
     assert page.locator("main img").count() == 0 and page.locator("main script").count() == 0
     assert page.dialogs == []
+
+
+def test_approving_a_draft_that_changed_since_it_was_opened_shows_the_new_text(
+    browser: Any, page: Any, site: tuple[Served, Store]
+) -> None:
+    served, store = site
+    base = served.url
+    with store.session() as session:
+        users.add_user(session, "lena", PASSWORD)
+    log_in(page, base)
+    page.goto(f"{base}/drafts/1")  # maria has revision 1 open
+    assert "revision 1" in page.inner_text(".draft .meta")
+
+    # Meanwhile lena, in her own browser, saves revision 2.
+    other = browser.new_context()
+    lena = other.new_page()
+    lena.goto(f"{base}/drafts/1")
+    lena.fill("input[name=username]", "lena")
+    lena.fill("input[name=password]", PASSWORD)
+    lena.click("button[type=submit]")
+    lena.wait_for_url(f"{base}/drafts/1")
+    lena.click("#edit summary")
+    lena.fill("textarea[name=body]", "Hi Jamie,\n\nLena's words, which Maria has not read.\n\nLena")
+    lena.click("#edit button[type=submit]")
+    lena.wait_for_load_state()
+    assert "Saved revision 2" in lena.inner_text("main")
+    other.close()
+
+    # Maria presses a on the page she read: refused, and the page now shows revision 2.
+    page.keyboard.press("a")
+    page.wait_for_selector("#changed")
+    assert "this draft changed since you opened it" in page.inner_text("#changed")
+    assert "Lena's words, which Maria has not read." in page.inner_text("#body")
+    assert "revision 2" in page.inner_text(".draft .meta")
+    assert status(store, 1) == "pending"
+
+    # Having read it, a approves revision 2 and moves on.
+    page.keyboard.press("a")
+    page.wait_for_url(f"{base}/drafts/2")
+    with store.session() as session:
+        draft = queue.get_draft(session, 1)
+        assert (draft.status, draft.approved_by, draft.approved_revision) == (
+            "approved",
+            "maria",
+            2,
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import re
+from typing import Any
 
 import click
 from rich.table import Table
@@ -115,9 +116,13 @@ def show(app: App, draft_id: int, as_json: bool, actor: str) -> None:
     if as_json:
         print_json(detail)
         return
+    _show(app, detail)
+
+
+def _show(app: App, detail: dict[str, Any]) -> None:
     person = detail["candidate"]
     echo = app.console.print
-    echo(f"[bold]draft {draft_id}[/] · {detail['status']} · {detail['kind']} · "
+    echo(f"[bold]draft {detail['id']}[/] · {detail['status']} · {detail['kind']} · "
          f"{detail['template']} · revision {detail['revision']} by {detail['author']}",
          markup=True)  # fmt: skip
     echo(f"to: {person['name']} <{person['email']}>", markup=False)
@@ -157,6 +162,7 @@ def edit(app: App, draft_id: int, actor: str) -> None:
         draft = core.get_draft(session, draft_id)
         now = core.current(session, draft)
         before = f"Subject: {now.subject}\n\n{now.body}"
+        core.mark_viewed(session, draft, actor)  # the editor shows this revision
     edited = click.edit(before, extension=".txt", require_save=True)
     if edited is None or edited.rstrip("\n") == before.rstrip("\n"):
         app.console.print(f"draft {draft_id}: nothing changed")
@@ -177,21 +183,44 @@ def edit(app: App, draft_id: int, actor: str) -> None:
 
 @queue_group.command("approve")
 @click.argument("draft_ids", type=int, nargs=-1, required=True)
+@click.option(
+    "--unread", is_flag=True, help="Approve the current text even if you have not displayed it."
+)
 @actor_option
 @pass_app
-def approve(app: App, draft_ids: tuple[int, ...], actor: str) -> None:
-    """Approve drafts: records who, when, the revision and a SHA-256 of the exact text.
+def approve(app: App, draft_ids: tuple[int, ...], unread: bool, actor: str) -> None:
+    """Approve drafts you have read: records who, when, the revision and a SHA-256 of the text.
+
+    A draft is approved at the revision `queue show` or `queue edit` last displayed to you;
+    one that changed since is refused, with its new text. --unread approves the current text
+    unseen.
 
     \b
     Example:
-      outreach queue approve 12 13 --as maria
+      outreach queue show 12 && outreach queue approve 12 --as maria
     """
     sender = app.settings.sender.email
     for draft_id in draft_ids:
+        changed: core.ChangedSinceOpened | None = None
         with app.store.session() as session:
             draft = core.get_draft(session, draft_id, lock=True)
-            core.approve(session, draft, actor=actor, message_id=new_message_id(sender))
+            seen = None if unread else core.seen_revision(session, draft_id, actor)
+            if seen is None and not unread:
+                raise InputError(
+                    f"draft {draft_id}: {actor} has not read it; run `outreach queue show "
+                    f"{draft_id}` first (or pass --unread)"
+                )
+            try:
+                core.approve(
+                    session, draft, actor=actor, message_id=new_message_id(sender), seen=seen
+                )
+            except core.ChangedSinceOpened as exc:
+                changed, detail = exc, review.draft_detail(session, draft)
+                core.mark_viewed(session, draft, actor)  # displayed below
             digest = draft.approved_hash or ""
+        if changed is not None:
+            _show(app, detail)
+            raise changed
         app.console.print(f"approved draft {draft_id} as {actor} (sha256 {digest[:12]})")
 
 

@@ -145,7 +145,9 @@ def add(app: App, name: str, password_stdin: bool) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the new password from stdin.")
 @pass_app
 def password(app: App, name: str, password_stdin: bool) -> None:
-    """Set a new password (a generated one unless given on stdin); revokes the user's tokens.
+    """Set a new password (a generated one unless given on stdin); ends the user's sessions.
+
+    The user's API tokens stop working too.
 
     \b
     Example:
@@ -155,6 +157,21 @@ def password(app: App, name: str, password_stdin: bool) -> None:
     with app.store.session() as session:
         users.set_password(session, name, new)
     click.echo(f"new password for {name}" + (f" (shown once): {new}" if generated else ""))
+
+
+@user_group.command("remove")
+@click.argument("name")
+@pass_app
+def remove(app: App, name: str) -> None:
+    """Remove a reviewer: their web sessions end at once and their API tokens stop working.
+
+    \b
+    Example:
+      outreach user remove lena
+    """
+    with app.store.session() as session:
+        users.remove_user(session, name)
+    click.echo(f"removed user {name}; their sessions and tokens no longer work")
 
 
 @user_group.command("token")
@@ -167,6 +184,6 @@ def token(app: App, name: str) -> None:
     Example:
       curl -H "Authorization: Bearer $(outreach user token maria)" localhost:8000/api/drafts
     """
-    key = users.web_secret(app.store)
+    key = users.web_secret()
     with app.store.session() as session:
         click.echo(users.issue_token(session, key, name))

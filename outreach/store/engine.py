@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +22,8 @@ from ..errors import StoreError
 from .models import Meta
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The files SQLite keeps beside the database; it gives each the mode of the database file.
+SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 class Store:
@@ -57,14 +62,55 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file a SQLite URL names; None for other engines and in-memory databases."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return None if database.startswith("file:") else Path(database)
+
+
+def protect_sqlite_file(path: Path) -> None:
+    """Create the database file 0600 before SQLite does; refuse one other users can open.
+
+    SQLite creates its -wal, -shm and -journal files with the database file's mode, so a
+    0600 database keeps them 0600 too, whatever the umask.
+    """
+    if not path.parent.exists():
+        raise StoreError(
+            f"database.url: folder {path.parent} does not exist; create it or fix the url"
+        )
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot create the database ({exc.strerror})") from None
+    files = [path, *(path.with_name(path.name + suffix) for suffix in SIDE_FILES)]
+    open_to_others = []
+    for file in files:
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            open_to_others.append((file, mode))
+    if open_to_others:
+        first, mode = open_to_others[0]
+        names = " ".join(str(file) for file, _ in open_to_others)
+        raise StoreError(
+            f"{first}: other users can read it (mode {mode:o}) and it holds candidates' data "
+            f"and reviewers' password hashes; run `chmod 600 {names}` to protect it"
+        )
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine with the settings each backend needs."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and ":memory:" not in path and not Path(path).parent.exists():
-            raise StoreError(
-                f"database.url: folder {Path(path).parent} does not exist; create it or fix the url"
-            )
+        path = sqlite_file(url)
+        if path is not None:
+            protect_sqlite_file(path)
         engine = create_engine(url, connect_args={"timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -140,6 +140,19 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class WebSession(Base):
+    """A signed-in browser session; the cookie holds a random id, the store only its hash.
+
+    Deleting the row ends the session wherever its cookie is replayed.
+    """
+
+    __tablename__ = "web_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class Campaign(Base):
     __tablename__ = "campaigns"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -231,6 +244,18 @@ class Revision(Base):
     ai_text: Mapped[dict[str, Any]] = mapped_column(default=dict)  # slot -> text the model wrote
     instruction: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DraftView(Base):
+    """The revision of a draft each reviewer last opened: an approval must name the same one."""
+
+    __tablename__ = "draft_views"
+    draft_id: Mapped[int] = mapped_column(
+        ForeignKey("drafts.id", ondelete="CASCADE"), primary_key=True
+    )
+    username: Mapped[str] = mapped_column(String(200), primary_key=True)
+    revision: Mapped[int] = mapped_column()
+    viewed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AICall(Base):

@@ -7,10 +7,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import HTTPException
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -89,8 +89,9 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # the Swagger page loads scripts from a CDN; the schema is at /openapi.json
         redoc_url=None,
+        openapi_url=None,  # served below, to logged-in reviewers only
     )
-    secret = users.web_secret(the_store)
+    secret = users.web_secret()
     app.state.ctx = WebContext(
         settings=settings,
         store=the_store,
@@ -141,6 +142,10 @@ def create_app(
                 {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
             )
         return render(request, "error.html", status_code=exc.status_code, message=str(exc.detail))
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(_: Annotated[str, Depends(auth.api_user)]) -> JSONResponse:
+        return JSONResponse(app.openapi())
 
     static = resources.files("outreach.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

@@ -3,6 +3,11 @@
 Every route needs a session or an API token; every POST made with a session needs the CSRF
 token in ``X-CSRF-Token``. Errors answer ``{"detail": "..."}`` with 401, 403, 404, 409 (the
 draft's state does not allow it), 422 (bad input) or 502 (the model failed).
+
+An approval names the revision its reviewer read: ``{"revision": N}``, the ``revision`` of
+``GET /api/drafts/{id}``. When the draft has changed since, nothing is approved and the answer
+is 409 with the current ``revision``, ``subject`` and ``body``. Bulk approval approves each
+draft at the revision this reviewer last fetched.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
@@ -69,6 +75,24 @@ class RevisionIn(_Text):
 
 class RegenerateIn(_Text):
     instruction: str = Field(default="", max_length=2000)
+
+
+class ApproveIn(BaseModel):
+    revision: int = Field(
+        ge=1,
+        le=2**31 - 1,
+        description="The revision you read (`revision` in GET /api/drafts/{id}). If the draft "
+        "has changed since, nothing is approved and the answer is 409 with the new text.",
+    )
+
+
+class Conflict(BaseModel):
+    detail: str
+    revision: int | None = Field(
+        default=None, description="The draft's current revision, when it changed since you read it"
+    )
+    subject: str | None = None
+    body: str | None = None
 
 
 class BulkApproveIn(BaseModel):
@@ -231,7 +255,7 @@ def list_drafts(
     with context(request).store.session() as session:
         counts = review.counts(session)
         listing = review.list_drafts(
-            session, filters, page=page, per_page=per_page, status_counts=counts
+            session, filters, page=page, per_page=per_page, status_counts=counts, viewer=user
         )
         listing["counts"] = counts
     return listing
@@ -246,21 +270,44 @@ def get_draft(request: Request, draft_id: Id, user: Reviewer) -> dict[str, Any]:
         return review.draft_detail(session, draft)
 
 
-@router.post("/drafts/{draft_id}/approve", response_model=DraftState, tags=["drafts"])
-def approve(request: Request, draft_id: Id, user: Reviewer) -> DraftState:
-    """Approve the draft's current revision (records who, when, revision and text hash)."""
+@router.post(
+    "/drafts/{draft_id}/approve",
+    response_model=DraftState,
+    tags=["drafts"],
+    responses={
+        409: {
+            "model": Conflict,
+            "description": "Not allowed in the draft's state, or it changed since you read it",
+        }
+    },
+)
+def approve(
+    request: Request, draft_id: Id, payload: ApproveIn, user: Reviewer
+) -> DraftState | JSONResponse:
+    """Approve the revision you read (records who, when, revision and text hash)."""
     ctx = context(request)
     with ctx.store.session() as session:
         draft = queue.get_draft(session, draft_id, lock=True)
-        queue.approve(
-            session, draft, actor=user, message_id=new_message_id(ctx.settings.sender.email)
-        )
+        try:
+            queue.approve(
+                session,
+                draft,
+                actor=user,
+                message_id=new_message_id(ctx.settings.sender.email),
+                seen=payload.revision,
+            )
+        except queue.ChangedSinceOpened as exc:
+            now = queue.current(session, draft)
+            conflict = Conflict(
+                detail=str(exc), revision=now.number, subject=now.subject, body=now.body
+            )
+            return JSONResponse(conflict.model_dump(), status_code=409)
         return _state(draft)
 
 
 @router.post("/drafts/approve", response_model=BulkResult, tags=["drafts"])
 def bulk_approve(request: Request, payload: BulkApproveIn, user: Reviewer) -> BulkResult:
-    """Approve several drafts at once; only drafts a reviewer has opened are approved."""
+    """Approve several drafts, each at the revision you last fetched; others are skipped."""
     ctx = context(request)
     sender = ctx.settings.sender.email
     with ctx.store.session() as session:

@@ -1,28 +1,34 @@
 """Who is asking: signed session cookies, API tokens, CSRF tokens, and the login page.
 
-The session cookie is signed (itsdangerous), HttpOnly and SameSite=Lax; it holds the username
-and the CSRF token. Every POST made with a session must carry that token, in the form field
+The session cookie is signed (itsdangerous), HttpOnly and SameSite=Lax; it holds the username,
+the id of a server-side session (``users.start_session``) and the CSRF token. A cookie whose
+session has ended (logout, a new password, the user removed, 12 hours passed) is no login,
+whatever its signature. Every POST made with a session must carry that token, in the form field
 ``csrf_token`` or the ``X-CSRF-Token`` header, else 403. API clients may instead send
 ``Authorization: Bearer TOKEN`` (``outreach user token NAME``); a browser never adds that
 header by itself, so those requests need no CSRF token.
+
+Failed sign-ins are slowed down per account and per address (``throttle``); passwords are
+checked in worker threads, a few at a time, so the event loop keeps serving meanwhile.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment
-from sqlalchemy import select
 
 from .. import users
 from ..config import Settings
 from ..store import Store
-from ..store.models import User
+from .throttle import LoginThrottle, wait_message
 
 SESSION_COOKIE = "outreach_session"
 SESSION_HOURS = 12
@@ -38,6 +44,11 @@ class WebContext:
     secret: str
     # (draft id, revision) -> (words changed, words); a pair's texts never change, nor do these.
     edit_cache: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    # argon2 takes a core for tens of milliseconds: a few checks at once, never on the loop.
+    password_checks: CapacityLimiter = field(
+        default_factory=lambda: CapacityLimiter(max(1, (os.cpu_count() or 2) // 2))
+    )
 
 
 class LoginRequired(Exception):
@@ -64,12 +75,15 @@ def csrf_token(request: Request) -> str:
 
 
 def _session_user(request: Request) -> str | None:
-    name = request.session.get("user")
-    if not isinstance(name, str):
+    name, session_id = request.session.get("user"), request.session.get("sid")
+    if not isinstance(name, str) or not isinstance(session_id, str):
         return None
     with context(request).store.session() as session:
-        exists = session.scalar(select(User.id).where(User.username == name))
-    return name if exists is not None else None
+        owner = users.session_user(session, session_id)
+    if owner != name:
+        request.session.clear()  # ended on the server: the cookie is reset too
+        return None
+    return name
 
 
 def _bearer_user(request: Request) -> str | None:
@@ -161,6 +175,10 @@ def login_page(request: Request, next: str = "/") -> Response:
     return render(request, "login.html", next=safe_next(next), error=None)
 
 
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 @router.post("/login", response_class=HTMLResponse)
 async def login(
     request: Request,
@@ -169,10 +187,27 @@ async def login(
     next: str = Form("/"),
 ) -> Response:
     await _check_csrf(request)
-    with context(request).store.session() as session:
-        user = users.authenticate(session, username.strip(), password)
-        name = user.username if user else None
-    if name is None:
+    ctx = context(request)
+    account, address = username.strip(), _client_address(request)
+    wait = ctx.throttle.attempt(account, address)
+    if wait:
+        response = render(
+            request,
+            "login.html",
+            status_code=429,
+            next=safe_next(next),
+            error=wait_message(wait).capitalize() + ".",
+        )
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+
+    def check() -> str | None:
+        with ctx.store.session() as session:
+            user = users.authenticate(session, account, password)
+            return users.start_session(session, user, hours=SESSION_HOURS) if user else None
+
+    session_id = await to_thread.run_sync(check, limiter=ctx.password_checks)
+    if session_id is None:
         return render(
             request,
             "login.html",
@@ -180,8 +215,10 @@ async def login(
             next=safe_next(next),
             error="That username and password do not match.",
         )
+    ctx.throttle.succeeded(account, address)
     request.session.clear()  # a fresh session (and CSRF token) for the logged-in reviewer
-    request.session["user"] = name
+    request.session["user"] = account
+    request.session["sid"] = session_id
     csrf_token(request)
     return RedirectResponse(safe_next(next), status_code=303)
 
@@ -189,6 +226,10 @@ async def login(
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     await _check_csrf(request)
+    session_id = request.session.get("sid")
+    if isinstance(session_id, str):
+        with context(request).store.session() as session:
+            users.end_session(session, session_id)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

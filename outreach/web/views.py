@@ -65,7 +65,9 @@ def queue_page(request: Request, user: Reviewer, page: str = "1") -> Response:
     with ctx.store.session() as session:
         counts = review.counts(session, archive=False)
         data: dict[str, Any] = {
-            "listing": review.list_drafts(session, filters, page=number, status_counts=counts),
+            "listing": review.list_drafts(
+                session, filters, page=number, status_counts=counts, viewer=user
+            ),
             "counts": counts,
             "metrics": review.metrics(
                 session,
@@ -110,6 +112,13 @@ async def bulk_approve(request: Request, user: Reviewer) -> Response:
 
 @router.get("/drafts/{draft_id}", response_class=HTMLResponse)
 def draft_page(request: Request, draft_id: int, user: Reviewer) -> Response:
+    return _draft_page(request, draft_id, user)
+
+
+def _draft_page(
+    request: Request, draft_id: int, user: str, *, changed: str = "", status_code: int = 200
+) -> Response:
+    """The draft page; what it shows is recorded as read by this reviewer."""
     ctx = context(request)
     filters = parse_filters(request.query_params)
     with ctx.store.session() as session:
@@ -119,6 +128,8 @@ def draft_page(request: Request, draft_id: int, user: Reviewer) -> Response:
     return render(
         request,
         "draft.html",
+        status_code=status_code,
+        changed=changed,
         d=detail,
         filters=filters,
         qs=_qs(filters),
@@ -140,14 +151,26 @@ def _next_after(request: Request, draft_id: int) -> str:
 
 
 @router.post("/drafts/{draft_id}/approve")
-def approve(request: Request, draft_id: int, user: Reviewer) -> Response:
+def approve(
+    request: Request, draft_id: int, user: Reviewer, revision: Annotated[str, Form()] = ""
+) -> Response:
     ctx = context(request)
+    if not revision.isdigit() or len(revision) > 9:
+        flash(request, "The approval did not say which revision you read; approve again.", "error")
+        return RedirectResponse(_back(request, draft_id), status_code=303)
     try:
         with ctx.store.session() as session:
             draft = queue.get_draft(session, draft_id, lock=True)
             queue.approve(
-                session, draft, actor=user, message_id=new_message_id(ctx.settings.sender.email)
+                session,
+                draft,
+                actor=user,
+                message_id=new_message_id(ctx.settings.sender.email),
+                seen=int(revision),
             )
+    except queue.ChangedSinceOpened as exc:
+        # The page again, with the new text: what the reviewer sees now is what they approve.
+        return _draft_page(request, draft_id, user, changed=str(exc), status_code=409)
     except OutreachError as exc:
         flash(request, str(exc), "error")
         return RedirectResponse(_back(request, draft_id), status_code=303)
