@@ -710,7 +710,9 @@ def _claims(text: str, facts: _Facts, slot: str, language: str) -> list[Flag]:
                     "says so — check it or say you will find out"
                 )
                 flags.append(_flag("claim", message, piece, slot, start))
-            elif len(missing) >= 3 and len(missing) * 2 >= len(content):
+            elif (
+                len(missing) >= 3 and len(missing) * 2 >= len(content) and language in ("en", "sv")
+            ):
                 if {w.casefold() for w in words} & wl.ADVICE:
                     continue  # advice and plans state no fact
                 shown = ", ".join(f"'{w}'" for w in missing[:3])

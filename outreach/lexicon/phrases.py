@@ -49,7 +49,7 @@ exceptionell(?:t|a)? | imponerande | häftig(?:t|a)? | superkul | sjukt (?:bra|k
 toppen | världsklass | i världsklass | i framkant | framkant | banbrytande | revolutionerande |
 unik (?:möjlighet|chans|roll) | unika möjligheter? | spännande (?:möjlighet|roll|resa|tider|chans) |
 drömjobb(?:et)? | drömroll(?:en)? | drömteam(?:et)? | perfekt (?:match|matchning|kandidat) |
-passar perfekt | klockren(?:t|a)? | rockstjärn(?:a|or) | superstjärn(?:a|or) | ninja |
+pass(?:a|ar|ade) perfekt | klockren(?:t|a)? | rockstjärn(?:a|or) | superstjärn(?:a|or) | ninja |
 brinner för | passionerad(?:e)? | passion för |
 driven (?:och|utvecklare|ingenjör|person|superstjärna) |
 snabbrörlig(?:t|a)? | högt tempo | dynamisk(?:t|a)? (?:team|miljö|bolag) | synergi(?:er)? |

@@ -204,7 +204,7 @@ FUTURE = _words(
     skulle kommer kan kunde ska vill ansluta börja würden werden könnten"""
 )
 REPORTING = _words(
-    """said says mentioned told noted suggested recommended asked thinks thought wrote liked
+    """said says mentioned told noted suggested recommended asked thinks thought liked
     appreciated enjoyed praised saw felt found valued noticed remembered highlighted
     uppskattade tyckte noterade sa sade nämnde gillade berömde såg märkte lyfte frågade"""
 )
