@@ -110,7 +110,7 @@ class _TextFacts:
 
 
 @functools.lru_cache(maxsize=256)
-def _text_facts(text: str) -> _TextFacts:
+def text_facts(text: str) -> _TextFacts:
     # Cached: the role, the sender and the template are the same for every draft of a batch.
     day_months = frozenset((m, d) for m, d, _, _, _ in lex.dates(text))
     raw = WORD_RE.findall(text)
@@ -130,7 +130,7 @@ def _text_facts(text: str) -> _TextFacts:
         months=frozenset(n for k, n in filter(None, calendar) if k == "month")
         | {m for m, _ in day_months},
         weekdays=frozenset(n for k, n in filter(None, calendar) if k == "weekday"),
-        folded=" " + " ".join(fold(text).split()) + " ",
+        folded=" " + " ".join(re.sub(r"[^\w'’-]+", " ", fold(text)).split()) + " ",
     )
 
 
@@ -143,8 +143,8 @@ class Facts:
         hiring_text = "\n".join(
             [*_flatten(inputs.role), *_flatten(inputs.company), *_flatten(inputs.sender)]
         )
-        own, hiring = _text_facts(own_text), _text_facts(hiring_text)
-        template = _text_facts(inputs.template_source)
+        own, hiring = text_facts(own_text), text_facts(hiring_text)
+        template = text_facts(inputs.template_source)
         parts = [own, hiring, template]
         self.urls = own.urls | hiring.urls | template.urls
         self.emails = own.emails | hiring.emails | template.emails
@@ -174,6 +174,11 @@ class Facts:
         self.hiring_stems = hiring.stems
         # What the person asked that the hiring side's inputs do not answer.
         asked = " ".join(re.findall(r"[^.!?\n]*\?", inputs.conversation))
+        self.questions = [
+            {stem_of(w, c) for w in re.findall(r"[^\W\d_][\w'’-]*", q) for c in ("en", "sv")}
+            - {stem_of(w, c) for w in wl.ALL_STOPWORDS for c in ("en", "sv")}
+            for q in re.findall(r"[^.!?\n]*\?", inputs.conversation)
+        ]
         self.open_questions = {
             stem_of(w, c)
             for w in re.findall(r"[^\W\d_][\w'’-]*", asked)

@@ -97,7 +97,7 @@ def _same_unit(m: Mention, k: Mention, facts: Facts, language: str, *, strict: b
     mine, theirs = _content(m.nouns, language), _content(k.nouns, language)
     if strict:
         return m.measure is not None or bool(set(mine) & set(theirs))
-    if m.measure or not mine or not theirs or set(mine) & set(theirs):
+    if m.measure or not mine or not theirs or mine[0] in theirs or theirs[0] in mine:
         return True
     return not k.measure and all(facts.supports(n, language) for n in m.nouns[:1])
 
@@ -119,7 +119,8 @@ def check_identifiers(clean: str, facts: Facts, slot: str, language: str) -> lis
     flags = []
     for m in _IDENTIFIER_RE.finditer(clean):
         word = m.group().strip("`")
-        if not _looks_like_code(word, language) or fold(word) in facts.folded:
+        core = " ".join(re.sub(r"[^\w'’-]+", " ", fold(word)).split())
+        if not _looks_like_code(word, language) or f" {core} " in facts.folded:
             continue
         if token_of(word) in facts.words:
             continue

@@ -84,6 +84,11 @@ def check_claims(text: str, facts: Facts, slot: str, language: str) -> list[Flag
             content = [w for w in words if is_content(w)]
             missing = [w for w in content if not facts.supports(w, language)]
             asked = {w for w in content if stem_of(w, language) in facts.open_questions}
+            said = {stem_of(w, language) for w in words}
+            if not asked and any(len(said & q) >= 2 for q in facts.questions):
+                asked = {
+                    w for w in words if any(stem_of(w, language) in q for q in facts.questions)
+                }
             piece = clause.strip(" ,")
             start = m.start() + part.start() + clause.index(piece)
             if (
@@ -113,7 +118,8 @@ def _grounded(clause: str, content: list[str], asked: set[str], facts: Facts, la
     names = re.findall(r"(?<=\w )[A-ZÅÄÖ][\w-]+", clause)
     if any(facts.has_word(token_of(n)) for n in names) or mentions(clause):
         return True
-    return any(stem_of(w, lang) in facts.hiring_stems for w in content if w not in asked)
+    rest = [w for w in content if w not in asked and w.casefold() not in wl.GENERIC]
+    return any(stem_of(w, lang) in facts.hiring_stems for w in rest)
 
 
 def check_phrases(text: str, slot: str | None, language: str, feedback: bool) -> list[Flag]:

@@ -253,10 +253,9 @@ TECH_PREFIXES = _words(
 
 # Words that make a clause advice or a plan rather than a statement of fact.
 ADVICE = _words(
-    """worth help helps would could might may try consider practise practice practising
-    recommend suggest suggests read review reviewing prepare think should can
-    värt hjälpa hjälper skulle kunde kan prova försök överväg öva läs läsa rekommenderar
-    föreslår förbered tänk bör"""
+    """worth help helps try consider practise practice practising recommend suggest suggests
+    read review reviewing prepare think värt hjälpa hjälper prova försök överväg öva läs läsa
+    rekommenderar föreslår förbered tänk bör"""
 )
 # Words that defer an answer: "I'll find out", "jag återkommer".
 DEFER = _words(
