@@ -183,7 +183,16 @@ def language_code(value: str | None) -> str | None:
     return code if code in LANGUAGE_NAMES else None
 
 
+_LANGUAGES_OF: dict[str, tuple[str, ...]] = {}
+for _code, _stopwords in STOPWORDS.items():
+    for _word in _stopwords:
+        _LANGUAGES_OF[_word] = (*_LANGUAGES_OF.get(_word, ()), _code)
+
+
 def language_scores(text: str) -> dict[str, int]:
     """Count each language's stopwords in the text."""
-    tokens = re.findall(r"[^\W\d_]+", text.casefold())
-    return {code: sum(t in words for t in tokens) for code, words in STOPWORDS.items()}
+    scores = dict.fromkeys(STOPWORDS, 0)
+    for token in re.findall(r"[^\W\d_]+", text.casefold()):
+        for code in _LANGUAGES_OF.get(token, ()):
+            scores[code] += 1
+    return scores

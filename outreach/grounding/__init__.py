@@ -53,8 +53,7 @@ _PRIORITY = (
 )  # fmt: skip
 
 
-def _greetings(body: str, candidate: Mapping[str, Any]) -> list[Flag]:
-    person = candidate_context(candidate)  # derives first_name the way templates do
+def _greetings(body: str, person: Mapping[str, Any]) -> list[Flag]:
     first = str(person["first_name"])
     last = (str(person["name"]).split(",")[0].split() or [""])[-1]
     flags = []
@@ -156,7 +155,8 @@ def check(
                 message = f"the model left slot '{slot.name}' empty; {used}"
                 flags.append(Flag("empty_slot", message, "", slot.name))
     own = lex.language_code(str(inputs.candidate.get("language") or ""))
-    facts = Facts(inputs) if any(t.strip() for t in ai_texts.values()) else None
+    person = candidate_context(inputs.candidate)  # derives first_name the way templates do
+    facts = Facts(inputs, person) if any(t.strip() for t in ai_texts.values()) else None
     for name, text in ai_texts.items():
         if not text.strip() or facts is None:
             if name not in by_name:
@@ -176,7 +176,7 @@ def check(
                 f"{names.get(own, own)}",
             )
         )
-    flags += _greetings(body, inputs.candidate)
+    flags += _greetings(body, person)
     for m in lex.PLACEHOLDER_RE.finditer(body):
         flags.append(make_flag("placeholder", f"leftover placeholder '{m.group()}' — fill it in",
                            m.group(), None, m.start()))  # fmt: skip

@@ -16,8 +16,7 @@ import snowballstemmer  # type: ignore[import-untyped]
 
 from outreach import _lexicon as lex
 from outreach.lexicon import words as wl
-from outreach.lexicon.numbers import Mention, mentions
-from outreach.templates import candidate_context
+from outreach.lexicon.numbers import NUMBER_WORDS, Mention, mentions
 
 
 @dataclass(frozen=True)
@@ -63,6 +62,7 @@ _STEMMERS = {code: snowballstemmer.stemmer(name) for code, name in
              (("en", "english"), ("sv", "swedish"), ("de", "german"))}  # fmt: skip
 
 
+@functools.lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Casefold and strip accents so 'Malmö' matches 'malmo'."""
     return lex.strip_accents(text.casefold())
@@ -134,58 +134,85 @@ def text_facts(text: str) -> _TextFacts:
     )
 
 
+@dataclass(frozen=True)
+class _HiringSide:
+    """What the role, company, sender and template state: the same for a whole campaign."""
+
+    facts: _TextFacts
+    template: _TextFacts
+    words: frozenset[str]
+    stems: frozenset[str]
+    orgs: frozenset[str]
+
+
+@functools.lru_cache(maxsize=64)
+def _hiring_side(hiring_text: str, template_source: str) -> _HiringSide:
+    hiring, template = text_facts(hiring_text), text_facts(template_source)
+    return _HiringSide(
+        facts=hiring,
+        template=template,
+        words=hiring.words | template.words,
+        stems=hiring.stems | template.stems,
+        orgs=frozenset(_capitalised(hiring_text)),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _stopword_stems() -> frozenset[str]:
+    return frozenset(stem_of(w, c) for w in wl.ALL_STOPWORDS for c in ("en", "sv"))
+
+
 class Facts:
     """The inputs, indexed for tolerant look-ups, and who is who in them."""
 
-    def __init__(self, inputs: GroundingInput) -> None:
-        person = candidate_context(inputs.candidate)
+    def __init__(self, inputs: GroundingInput, person: Mapping[str, Any]) -> None:
         own_text = "\n".join([*_flatten(inputs.candidate), inputs.notes, inputs.conversation])
         hiring_text = "\n".join(
             [*_flatten(inputs.role), *_flatten(inputs.company), *_flatten(inputs.sender)]
         )
-        own, hiring = text_facts(own_text), text_facts(hiring_text)
-        template = text_facts(inputs.template_source)
-        parts = [own, hiring, template]
+        own, side = text_facts(own_text), _hiring_side(hiring_text, inputs.template_source)
+        hiring, template = side.facts, side.template
         self.urls = own.urls | hiring.urls | template.urls
         self.emails = own.emails | hiring.emails | template.emails
         self.day_months = own.day_months | hiring.day_months | template.day_months
-        self.words = own.words | hiring.words | template.words
-        self.phrases = " " + " ".join(token for p in parts for token in p.tokens) + " "
+        self.words = own.words | side.words
+        self.phrases = " ".join(("", *own.tokens, *hiring.tokens, *template.tokens, ""))
         self.months = own.months | hiring.months | template.months
         self.weekdays = own.weekdays | hiring.weekdays | template.weekdays
-        self.stems = own.stems | hiring.stems | template.stems
+        self.stems = own.stems | side.stems
         self.folded = own.folded + hiring.folded + template.folded
         self.mentions = [(m, False) for m in own.mentions + hiring.mentions]
         self.mentions += [(m, True) for m in template.mentions]
+        self.first = fold(str(person["first_name"]))
+        self.own_names = self.own_names_of(person)
+        self.others = _other_people(inputs, self.own_names)
         # The candidate's own facts, minus what the hiring side says too: "ledger" in both is
         # no evidence, "settlement" only in the profile is.
-        self.others = _other_people(inputs, self.own_names_of(person))
         named = {stem_of(p, c) for n, _ in self.others for p in n.split() for c in ("en", "sv")}
         self.own_stems = own.stems - hiring.stems - named
         self.own_numbers = {m.value for m in own.mentions} - {m.value for m in hiring.mentions}
-        self.first = fold(str(person["first_name"]))
-        self.own_names = self.own_names_of(person)
         own_orgs = {str(person["company"])} | set(_capitalised(own_text))
-        hiring_orgs = set(_capitalised(hiring_text))
-        self.own_orgs = {fold(o) for o in own_orgs - hiring_orgs if o} - self.own_names
-        self.hiring_orgs = {fold(o) for o in hiring_orgs - own_orgs}
+        self.own_orgs = {fold(o) for o in own_orgs - side.orgs if o} - self.own_names
+        self.hiring_orgs = {fold(o) for o in side.orgs - own_orgs}
         self.hiring_orgs -= {n for n, _ in self.others} | {fold(str(inputs.role.get("location")))}
         self.title = fold(str(inputs.role.get("title") or ""))
         self.hiring_stems = hiring.stems
-        # What the person asked that the hiring side's inputs do not answer.
-        asked = " ".join(re.findall(r"[^.!?\n]*\?", inputs.conversation))
+        # What the person asked, and what of it the hiring side's inputs do not answer.
+        questions = re.findall(r"[^.!?\n]*\?", inputs.conversation)
         self.questions = [
             {stem_of(w, c) for w in re.findall(r"[^\W\d_][\w'’-]*", q) for c in ("en", "sv")}
-            - {stem_of(w, c) for w in wl.ALL_STOPWORDS for c in ("en", "sv")}
-            for q in re.findall(r"[^.!?\n]*\?", inputs.conversation)
+            - _stopword_stems()
+            for q in questions
         ]
         self.open_questions = {
             stem_of(w, c)
-            for w in re.findall(r"[^\W\d_][\w'’-]*", asked)
+            for w in re.findall(r"[^\W\d_][\w'’-]*", " ".join(questions))
             if is_content(w)
             for c in ("en", "sv")
         } - hiring.stems
-        self.prompt = shingles(inputs.prompt) - shingles(own_text + "\n" + hiring_text)
+        self.prompt = shingles(inputs.prompt)
+        if self.prompt:  # what the data says too is no echo of the instructions
+            self.prompt -= shingles(own_text + "\n" + hiring_text)
 
     @staticmethod
     def own_names_of(person: Mapping[str, Any]) -> set[str]:
@@ -237,9 +264,13 @@ def _other_people(inputs: GroundingInput, own: set[str]) -> list[tuple[str, str]
     return people
 
 
-def shingles(text: str, size: int = 5) -> set[tuple[str, ...]]:
+@functools.lru_cache(maxsize=256)
+def shingles(text: str, size: int = 5) -> frozenset[tuple[str, ...]]:
+    """The text's runs of `size` folded words, to find instructions copied into the mail."""
+    if not text:
+        return frozenset()
     tokens = [token_of(w) for w in WORD_RE.findall(text)]
-    return {tuple(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
+    return frozenset(tuple(tokens[i : i + size]) for i in range(len(tokens) - size + 1))
 
 
 def make_flag(code: str, message: str, text: str, slot: str | None, start: int) -> Flag:
@@ -251,8 +282,9 @@ def unsupported_flag(text: str, slot: str | None, start: int = -1) -> Flag:
     return Flag("unsupported", message, text, slot, start, start + len(text) if start >= 0 else -1)
 
 
+@functools.lru_cache(maxsize=64)
 def split_sentences(text: str) -> list[tuple[int, list[tuple[str, int, int]]]]:
-    """Each sentence's start and its words as (folded word, start, end)."""
+    """Each sentence's start and its words as (folded word, start, end); do not modify them."""
     found = []
     for m in SENTENCE_RE.finditer(text):
         words = [
@@ -267,6 +299,6 @@ def is_content(word: str) -> bool:
     low = word.casefold().strip("'’-")
     if len(low) < 3 or low in wl.ALL_STOPWORDS or low in wl.GENERIC or word[0].isupper():
         return False
-    if mentions(low):
+    if low in NUMBER_WORDS:
         return False  # number words are checked as numbers
     return lex.calendar_word(word) is None

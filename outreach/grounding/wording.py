@@ -49,7 +49,7 @@ _META = ph.compile_table(ph.META)
 
 def check_echo(text: str, facts: Facts, slots: Sequence[Slot], slot: str) -> list[Flag]:
     """Flag the slot instruction or prompt text copied into the mail."""
-    instruction = facts.prompt | set().union(*(shingles(s.instruction) for s in slots))
+    instruction = facts.prompt.union(*(shingles(s.instruction) for s in slots))
     words = [(token_of(m.group()), m.start(), m.end()) for m in WORD_RE.finditer(text)]
     spans: list[list[int]] = []
     for i in range(len(words) - 4):

@@ -29,6 +29,7 @@ _SCALES = {
     "miljoner": 1e6, "millionen": 1e6, "mn": 1e6, "m": 1e6, "mio": 1e6, "billion": 1e9,
     "billions": 1e9, "bn": 1e9, "miljard": 1e9, "miljarder": 1e9, "milliarden": 1e9,
 }  # fmt: skip
+NUMBER_WORDS = frozenset(_ONES) | frozenset(_SCALES)
 # The word "one"/"en"/"ett" is too often not a number ("one of", "en roll"): it counts only
 # before a scale ("one million").
 _ONE = {"one", "a", "en", "ett", "ein", "eine"}
