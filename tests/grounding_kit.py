@@ -18,7 +18,7 @@ from outreach.grounding import Flag, GroundingInput, check
 from outreach.templates import Slot
 
 CORPUS = Path(__file__).resolve().parent / "grounding_corpus"
-PARTS = ("dev", "heldout")
+PARTS = ("dev", "heldout", "final")
 
 
 @dataclass(frozen=True)

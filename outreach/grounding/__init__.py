@@ -93,7 +93,8 @@ def _one_per_problem(flags: list[Flag]) -> list[Flag]:
     rank = {code: i for i, code in enumerate(_PRIORITY)}
     kept: list[Flag] = []
     for flag in sorted(flags, key=lambda f: rank.get(f.code, len(rank))):
-        located = flag.start >= 0 and flag.code in rank
+        # A claim already leaves out the words other flags cover (see check_claims).
+        located = flag.start >= 0 and flag.code in rank and flag.code != "claim"
         if located and any(
             k.slot == flag.slot and k.code in rank and k.start < flag.end and flag.start < k.end
             for k in kept
@@ -123,12 +124,7 @@ def _slot_checks(
     flags += check_echo(text, facts, slots, name)
     flags += check_phrases(text, name, language, kind == "feedback")
     flags = _one_per_problem(flags)
-    claims = [c for c in check_claims(text, facts, name, language) if not _covers(flags, c)]
-    return _one_per_problem(flags + claims)
-
-
-def _covers(flags: list[Flag], claim: Flag) -> bool:
-    return any(f.start >= 0 and f.start < claim.end and claim.start < f.end for f in flags)
+    return _one_per_problem(flags + check_claims(text, facts, name, language, flags))
 
 
 def check(

@@ -158,6 +158,11 @@ def _hiring_side(hiring_text: str, template_source: str) -> _HiringSide:
 
 
 @functools.lru_cache(maxsize=1)
+def _generic_stems() -> frozenset[str]:
+    return frozenset(stem_of(w, c) for w in wl.GENERIC for c in ("en", "sv"))
+
+
+@functools.lru_cache(maxsize=1)
 def _stopword_stems() -> frozenset[str]:
     return frozenset(stem_of(w, c) for w in wl.ALL_STOPWORDS for c in ("en", "sv"))
 
@@ -299,6 +304,8 @@ def is_content(word: str) -> bool:
     low = word.casefold().strip("'’-")
     if len(low) < 3 or low in wl.ALL_STOPWORDS or low in wl.GENERIC or word[0].isupper():
         return False
+    if stem_of(low, "en") in _generic_stems() or stem_of(low, "sv") in _generic_stems():
+        return False  # an inflection of an ordinary word: "förklarar", "enkelt"
     if low in NUMBER_WORDS:
         return False  # number words are checked as numbers
     return lex.calendar_word(word) is None

@@ -99,7 +99,7 @@ def _same_unit(m: Mention, k: Mention, facts: Facts, language: str, *, strict: b
         return m.measure is not None or bool(set(mine) & set(theirs))
     if m.measure or not mine or not theirs or mine[0] in theirs or theirs[0] in mine:
         return True
-    return not k.measure and all(facts.supports(n, language) for n in m.nouns[:1])
+    return False  # another noun counted: "120 clusters" for "120 services"
 
 
 def _content(nouns: Sequence[str], language: str) -> list[str]:

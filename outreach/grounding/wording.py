@@ -70,8 +70,16 @@ def check_echo(text: str, facts: Facts, slots: Sequence[Slot], slot: str) -> lis
     return flags
 
 
-def check_claims(text: str, facts: Facts, slot: str, language: str) -> list[Flag]:
-    """Flag clauses whose content is in none of the inputs, and answers the inputs lack."""
+def check_claims(
+    text: str, facts: Facts, slot: str, language: str, flagged: Sequence[Flag] = ()
+) -> list[Flag]:
+    """Flag clauses whose content is in none of the inputs, and answers the inputs lack.
+
+    Words already ``flagged`` for something more specific are left out; a clause already
+    judged as a whole (protected, echoed, misattributed) is not judged again.
+    """
+    taken = [(f.start, f.end) for f in flagged if f.start >= 0]
+    judged = [(f.start, f.end) for f in flagged if f.code in _WHOLE and f.start >= 0]
     flags = []
     for m in re.finditer(r"[^.!?;:—–\n]+[.!?]?", text):
         sentence = {w.casefold() for w in re.findall(r"[^\W\d_][\w'’-]*", m.group())}
@@ -79,22 +87,31 @@ def check_claims(text: str, facts: Facts, slot: str, language: str) -> list[Flag
             continue
         for part in re.finditer(r"[^,]+(?:,(?! (?:and|but|so|which|men|och|så|vilket)\b)[^,]+)*",
                                 m.group().rstrip(".!")):  # fmt: skip
-            clause = part.group()
-            words = re.findall(r"[^\W\d_][\w'’-]*", clause)
-            content = [w for w in words if is_content(w)]
-            missing = [w for w in content if not facts.supports(w, language)]
-            asked = {w for w in content if stem_of(w, language) in facts.open_questions}
+            clause, begin = part.group(), m.start() + part.start()
+            if any(a < begin + len(clause) and begin < b for a, b in judged):
+                continue
+            found = [
+                (w.group(), begin + w.start(), begin + w.end())
+                for w in re.finditer(r"[^\W\d_][\w'’-]*", clause)
+                if not any(a <= begin + w.start() < b for a, b in taken)
+            ]
+            words = [w for w, _, _ in found]
+            content = [w for w in found if is_content(w[0])]
+            missing = [w for w in content if not facts.supports(w[0], language)]
+            asked = {w for w, _, _ in content if stem_of(w, language) in facts.open_questions}
             said = {stem_of(w, language) for w in words}
             if not asked and any(len(said & q) >= 2 for q in facts.questions):
                 asked = {
                     w for w in words if any(stem_of(w, language) in q for q in facts.questions)
                 }
             piece = clause.strip(" ,")
-            start = m.start() + part.start() + clause.index(piece)
+            start = begin + clause.index(piece)
+            lowered = {w.casefold() for w in words}
+            plain = [w for w, _, _ in content]
             if (
                 asked
                 and not sentence & wl.DEFER
-                and not _grounded(clause, content, asked, facts, language)
+                and not _grounded(clause, plain, asked, facts, language)
             ):
                 shown = "', '".join(sorted(asked))
                 message = (
@@ -103,14 +120,20 @@ def check_claims(text: str, facts: Facts, slot: str, language: str) -> list[Flag
                 )
                 flags.append(make_flag("claim", message, piece, slot, start))
             elif (
-                len(missing) >= 3 and len(missing) * 2 >= len(content) and language in ("en", "sv")
+                language in ("en", "sv")
+                and len(missing) * 2 >= len(content)
+                and (len(missing) >= 3 or (len(missing) >= 2 and lowered & wl.OFFERS))
             ):
-                if {w.casefold() for w in words} & wl.ADVICE:
+                if lowered & wl.ADVICE:
                     continue  # advice and plans state no fact
-                shown = ", ".join(f"'{w}'" for w in missing[:3])
+                shown = ", ".join(f"'{w}'" for w, _, _ in missing[:3])
                 message = f"this says something ({shown}) that none of the inputs say — check it"
-                flags.append(make_flag("claim", message, piece, slot, start))
+                first, last = missing[0][1], missing[-1][2]
+                flags.append(make_flag("claim", message, text[first:last], slot, first))
     return flags
+
+
+_WHOLE = frozenset({"protected", "echo", "attribution", "pronoun", "language"})
 
 
 def _grounded(clause: str, content: list[str], asked: set[str], facts: Facts, lang: str) -> bool:

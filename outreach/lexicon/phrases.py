@@ -15,7 +15,8 @@ incredibl[ey] | amazing(?:ly)? | awesome | outstanding | exceptional(?:ly)? | ex
 phenomenal | stellar | superb | spectacular | remarkabl[ey] | brilliant(?:ly)? | legendary |
 unparall?eled | unmatched | second to none | top[- ]notch | top[- ]tier | best[- ]in[- ]class |
 world[- ]class | cutting[- ]edge | bleeding[- ]edge | state[- ]of[- ]the[- ]art | next[- ]level |
-game[- ]chang(?:er|ing) | revolutionary | disruptive | groundbreaking | mind[- ]blowing |
+game[- ]chang(?:er|ing) | revolutionary | revolutioni[sz](?:e|es|ed|ing) | disruptive |
+groundbreaking | mind[- ]blowing |
 blown away | blew me away | truly impressive | (?:very |really |most |super |highly )?impressive |
 impressed | blown me away | stands? head and shoulders | rock ?stars? | ninjas? | gurus? |
 wizards? | unicorns? | superstars? | 10x (?:engineer|developer)s? | thrilled | super excited |
@@ -79,7 +80,7 @@ PROTECTED_EN = {
     (?:young|younger|older|old|elderly) (?:PEOPLE)s? |
     elderly | digital native | millennials? | boomers? | gen[- ]?z | your generation | retirement |
     (?:late|later|early|this stage|this point) (?:in|of) (?:life|your life) |
-    in your (?:twenties|thirties|forties|fifties|sixties|20s|30s|40s|50s|60s) |
+    (?:in your |your )?(?:early |mid |late )?(?:DECADES) |
     born in (?:19|20)\d{2} | gr[ae]y hair | youthful
     """,
     "family": r"""
@@ -105,7 +106,7 @@ PROTECTED_EN = {
     "disability": r"""
     disab\w* | handicap\w* | wheelchair | autis\w* | asperger\w* | adhd | dyslexi\w* |
     deaf(?:ness)? | hard of hearing | hearing (?:loss|aid) | blind(?! spots?) | visually impaired |
-    impairment | captions
+    impairment | captions | cochlear\w* | hearing implant
     """,
     "religion": r"""
     religio(?:n|us) | faith | church | mosque | synagogue | temple | muslim | islam\w* |
@@ -153,7 +154,7 @@ PROTECTED_SV = {
     """,
     "disability": r"""
     funktionsnedsätt\w* | funktionshinder | rullstol | dövhet | döv | hörselskad\w* |
-    synskad\w* | dyslexi\w* | dyslektiker | adhd | autis\w*
+    synskad\w* | dyslexi\w* | dyslektiker | adhd | autis\w* | hörsel\w* | implantat\w*
     """,
     "religion": r"""
     religion(?:en)? | religiös\w* | tron | troende | kyrka(?:n)? | moské(?:n)? | synagoga(?:n)? |
@@ -196,6 +197,7 @@ _SV_DEMONYMS = (
 _PARTS = {
     "SV_DEMONYMS": _SV_DEMONYMS,
     "DEMONYMS": _DEMONYMS,
+    "DECADES": "twenties|thirties|forties|fifties|sixties|20s|30s|40s|50s|60s",
     "AT_FOLLOW": "you|and|with|it|that|this|the|we|most|many|a",
     "PEOPLE": "candidate|person|applicant|people|talent|engineer|developer|woman|man|guy|girl",
     "ORIGIN": "background|heritage|roots|origin|name|accent|culture|national|citizen|passport"

@@ -262,3 +262,9 @@ DEFER = _words(
     """know find check ask confirm sure unsure will find out get back come back
     vet veta kolla fråga frågar bekräfta återkommer återkomma reda säkert osäker"""
 )
+# Words that promise something the hiring side gives: such a clause needs its object in the inputs.
+OFFERS = _words(
+    """offer offers offered provide provides cover covers include includes get gets comes
+    benefit benefits perk perks allowance allowances bonus bonuses budget paid pay pays
+    erbjuder erbjuds får ingår bjuder betalar täcker förmån förmåner bonus ersätter ersätts"""
+)
