@@ -131,8 +131,9 @@ def check_pronouns(text: str, facts: Facts, slot: str, language: str) -> list[Fl
 
 
 def _pronoun_language(word: str, language: str) -> bool:
+    """Whether the pronoun is one of the text's language ("her" is "here" in Norwegian)."""
     swedish = word in {"hon", "henne", "hennes", "han", "honom", "hans", "hen", "hens", "henom"}
-    return swedish == (language == "sv") or (language not in ("en", "sv") and swedish)
+    return swedish if language == "sv" else language == "en" and not swedish
 
 
 def _other_gender(folded: list[str], i: int, facts: Facts) -> str | None:
