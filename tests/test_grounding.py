@@ -161,11 +161,13 @@ def test_issue_example_flags_invented_places_and_dates(lib: TemplateLibrary) -> 
     flags = run(lib, "intro", {"hook": hook, "why": GOOD["intro"]["why"]})
     assert codes(flags) == [
         ("unsupported", "March 3"),
+        ("relative_time", "next month"),
         ("unsupported", "Södergrade"),
         ("unsupported", "Sweden"),
     ]
     assert all(f.slot == "hook" for f in flags)
     assert "none of the inputs" in flags[0].message
+    assert [hook[f.start : f.end] for f in flags] == [f.text for f in flags]
     sweden = CONVERSATION + " We are all based in Sweden, and March 3 suits me."
     flags = run(lib, "intro", {"hook": hook, "why": "Go."}, conversation=sweden)
     assert ("unsupported", "Sweden") not in codes(flags)
@@ -180,7 +182,7 @@ def test_issue_example_flags_invented_places_and_dates(lib: TemplateLibrary) -> 
         ("You moved 1 200 merchants on 5 November 2024, at PAYWISE.", []),
         ("Your GitHub at https://github.com/annasv shows that, and so does github.com/annasv/", []),
         ("Your Paywises team cut settlement time to 4 hours.", []),
-        ("You cut settlement time at Paywise from 3 days to 6 hours.", ["3", "6"]),
+        ("You cut settlement time at Paywise from 3 days to 6 hours.", ["3 days", "6 hours"]),
         ("Moving 1,500 merchants in 2023 is rare.", ["1,500", "2023"]),
         ("Your talk at KubeCon Europe in Amsterdam stood out.", ["KubeCon Europe", "Amsterdam"]),
         (
@@ -202,7 +204,7 @@ def test_issue_example_flags_invented_places_and_dates(lib: TemplateLibrary) -> 
 )
 def test_unsupported_specifics(lib: TemplateLibrary, text: str, expected: list[str]) -> None:
     flags = run(lib, "intro", {"hook": text, "why": GOOD["intro"]["why"]})
-    assert [f.text for f in flags if f.code == "unsupported"] == expected
+    assert [f.text for f in flags if f.code in ("unsupported", "number")] == expected
 
 
 @pytest.mark.parametrize(
@@ -321,7 +323,7 @@ def test_missing_slot_in_model_answer_is_empty(lib: TemplateLibrary) -> None:
 )
 def test_stock_phrases(lib: TemplateLibrary, text: str, found: str) -> None:
     flags = run(lib, "intro", {"hook": text, "why": GOOD["intro"]["why"]})
-    assert found in [f.text for f in flags if f.code == "stock_phrase"]
+    assert found in [f.text for f in flags if f.code in ("stock_phrase", "hype")]
     assert all(f.slot == "hook" for f in flags)
 
 
@@ -344,18 +346,25 @@ def test_gendered_wording(lib: TemplateLibrary, text: str, found: str) -> None:
 def test_language_mismatch(lib: TemplateLibrary) -> None:
     swedish = {**PROFILE, "language": "sv-SE"}
     flags = run(lib, "intro", GOOD["intro"], profile=swedish)
-    assert [(f.code, f.text) for f in flags] == [("language", "English")]
-    assert "Swedish" in flags[0].message
+    assert [(f.code, f.text) for f in flags] == [("language", "")]
+    assert "Swedish" in flags[0].message and "English" in flags[0].message
     assert run(lib, "intro_sv", GOOD["intro_sv"], profile=swedish) == []
     german = {
         "hook": "Ihre Arbeit bei Paywise ist genau das, was wir mit dem Ledger machen.",
         "why": "Sie würden auch mit Go und Kafka arbeiten, und das ist für uns wichtig.",
     }
-    # German capitalises nouns, so only the language verdict is asserted here.
-    assert ("language", "German") in codes(run(lib, "intro", german))
+    # German capitalises nouns; read as German, they are not taken for names.
+    flags = run(lib, "intro", german)
+    assert [(f.code, f.slot) for f in flags] == [("language", "hook"), ("language", "why")]
+    assert all("German" in f.message and "English" in f.message for f in flags)
     # No language on file: the template's language is expected.
     unknown = {**PROFILE, "language": ""}
-    assert codes(run(lib, "intro_sv", GOOD["intro"], profile=unknown)) == [("language", "English")]
+    flags = run(lib, "intro_sv", GOOD["intro"], profile=unknown)
+    assert [(f.code, f.slot, f.text) for f in flags] == [
+        ("language", "hook", GOOD["intro"]["hook"]),
+        ("language", "why", GOOD["intro"]["why"]),
+    ]
+    assert "written in English, but the slot is to be in Swedish" in flags[0].message
 
 
 # --- feedback only -------------------------------------------------------------------------
@@ -364,7 +373,7 @@ def test_language_mismatch(lib: TemplateLibrary) -> None:
 @pytest.mark.parametrize(
     ("text", "found"),
     [
-        ("You did well for someone your age, and the ledger answer was clear.", "age"),
+        ("You did well for someone your age, and the ledger answer was clear.", "your age"),
         ("With two kids at home, the take-home must have been a lot.", "kids"),
         ("Your accent made the design discussion slower at times.", "accent"),
         ("Given your pregnancy, we did not want to add more pressure.", "pregnancy"),
@@ -415,7 +424,7 @@ def test_scores_in_feedback(lib: TemplateLibrary, text: str, found: str) -> None
 def test_scores_and_protected_only_for_feedback(lib: TemplateLibrary) -> None:
     text = "Your kids will love the 24/7 support rota at Paywise; you scored 7/10."
     flags = run(lib, "intro", {"hook": text, "why": GOOD["intro"]["why"]})
-    assert {f.code for f in flags} <= {"unsupported"}
+    assert {f.code for f in flags} <= {"unsupported", "number"}
     assert "24/7" not in [
         f.text for f in run(lib, "feedback_reject", {"moments": text, "pointers": "Fine."})
     ]
