@@ -258,8 +258,11 @@ def start_device(app: OAuthApp) -> DeviceCode:
     with _client(app) as client:
 
         def ask() -> dict[str, Any]:
-            response = client.post(
-                app.device_url, data={"client_id": app.client_id, "scope": app.scope}
+            response = client.request(
+                "POST",
+                app.device_url,
+                data={"client_id": app.client_id, "scope": app.scope},
+                withhold_token=True,  # no access token yet: this asks for the first one
             )
             data = response.json()
             if "error" in data:
