@@ -18,7 +18,7 @@ from outreach.config import Settings, settings_from_dict
 from outreach.store import Store
 from outreach.store.models import Account, utcnow
 from tests.services.dovecot import Dovecot
-from tests.services.oauth import CLIENT_ID, CLIENT_SECRET, OAuthServer
+from tests.services.oauth import CLIENT_ID, CLIENT_SECRET, PUBLIC_ID, OAuthServer
 
 QUERY = re.compile(r'name="query" value="([^"]+)"')
 
@@ -36,7 +36,8 @@ def endpoints(server: OAuthServer) -> dict[str, str]:
 def oauth_settings(server: OAuthServer, monkeypatch: pytest.MonkeyPatch, **extra: Any) -> Settings:
     """Settings whose Google and Microsoft apps live on the test server (secret in the env)."""
     monkeypatch.setenv("OUTREACH_GOOGLE_CLIENT_SECRET", CLIENT_SECRET)
-    microsoft = {**endpoints(server), "revoke_url": ""}  # Microsoft has no revocation endpoint
+    # A public client without a secret and without a revocation endpoint, like Microsoft's.
+    microsoft = {**endpoints(server), "client_id": PUBLIC_ID, "revoke_url": ""}
     data = {"google": endpoints(server), "microsoft": microsoft, **extra}
     return settings_from_dict(data, path=Path("/nonexistent/config.toml"))
 

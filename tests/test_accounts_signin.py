@@ -103,9 +103,7 @@ def test_device_code_sign_in_then_smtp_oauthbearer(
     oauth_smtp: Callable[..., OAuthSmtp],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    oauth_server.make_public()  # a Microsoft desktop app has no client secret
-    settings = oauth_settings(oauth_server, monkeypatch)
-    monkeypatch.delenv("OUTREACH_GOOGLE_CLIENT_SECRET")
+    settings = oauth_settings(oauth_server, monkeypatch)  # Microsoft: a public client
     smtp = oauth_smtp()
     add_oauth_account(store, "jobs", "jobs@example.test", provider="microsoft", smtp_port=smtp.port)
     shown: list[tuple[str, str]] = []

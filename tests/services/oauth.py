@@ -45,6 +45,7 @@ from authlib.oauth2.rfc8628 import (
 
 CLIENT_ID = "outreach-test-app"
 CLIENT_SECRET = "test-client-secret"
+PUBLIC_ID = "outreach-desktop-app"  # a public client, as Microsoft desktop apps are
 RESOURCE_ID = "mail-servers"  # Dovecot and the SMTP server introspect as this client
 RESOURCE_SECRET = "resource-secret"
 SCOPE = "https://mail.google.com/"
@@ -170,7 +171,6 @@ class OAuthServer:
     testing_days: int | None = None  # Google "Testing" apps: refresh tokens end after 7 days
     idle_days: int | None = None  # Microsoft: refresh tokens unused for 90 days end
     fail_next: list[int] = field(default_factory=list)  # statuses for the next token requests
-    public_client: bool = False
     clients: dict[str, Client] = field(default_factory=dict)
     tokens: list[Token] = field(default_factory=list)
     codes: dict[str, Code] = field(default_factory=dict)
@@ -190,7 +190,7 @@ class OAuthServer:
         """Forget every grant and policy: a fresh server for the next test."""
         with self.lock:
             self.offset, self.access_lifetime = 0.0, 3600
-            self.expires_in_as_string = self.rotate_refresh = self.public_client = False
+            self.expires_in_as_string = self.rotate_refresh = False
             self.testing_days = self.idle_days = None
             self.fail_next.clear()
             self.tokens.clear()
@@ -199,12 +199,8 @@ class OAuthServer:
             self.device_grants.clear()
             self.requests.clear()
             self.clients[CLIENT_ID] = Client(CLIENT_ID, CLIENT_SECRET)
+            self.clients[PUBLIC_ID] = Client(PUBLIC_ID, "", public=True)
             self.clients[RESOURCE_ID] = Client(RESOURCE_ID, RESOURCE_SECRET)
-
-    def make_public(self) -> None:
-        """Register the app as a public client (no secret), as Microsoft desktop apps are."""
-        self.public_client = True
-        self.clients[CLIENT_ID] = Client(CLIENT_ID, "", public=True)
 
     def advance(self, seconds: float) -> None:
         """Move the server's clock ahead."""
