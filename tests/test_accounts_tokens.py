@@ -10,12 +10,12 @@ from datetime import timedelta
 import pytest
 
 from outreach.accounts import records, transport, vault
+from outreach.accounts.records import Servers
 from outreach.accounts.tokens import GrantToken
 from outreach.config import Settings
 from outreach.errors import ConfigError, NotFound, SignInError
 from outreach.smtp import Accepted, Outcome, SmtpConnection, Transient
 from outreach.store import Store
-from outreach.accounts.records import Servers
 from tests.accounts_kit import Clock, add_oauth_account, connect, oauth_settings
 from tests.services.dovecot import Dovecot
 from tests.services.oauth import DAY, OAuthServer
