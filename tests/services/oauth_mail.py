@@ -10,6 +10,7 @@ basic authentication is off (``basic_auth_off``).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Callable, Iterator
@@ -57,6 +58,8 @@ class OAuthSmtp:
     logins: list[tuple[str, str, bool]] = field(default_factory=list)  # mech, user, accepted
     refuse_next: int = 0
     basic_auth_off: str = ""  # the reply to PLAIN/LOGIN, e.g. BASIC_AUTH_OFF
+    hang_up_after: set[int] = field(default_factory=set)  # close after the Nth message's 250
+    after_message: Callable[[int], None] | None = None  # called with the count of messages
 
 
 class _Handler:
@@ -74,7 +77,12 @@ class _Handler:
                 user=session.auth_data if session.authenticated else None,
             )
         )
-        return f"250 2.0.0 Ok: queued as O{len(self.state.messages)}"
+        count = len(self.state.messages)
+        if self.state.after_message is not None:
+            self.state.after_message(count)
+        if count in self.state.hang_up_after:  # after our 250 is written, like an idle timeout
+            asyncio.get_running_loop().call_soon(server.transport.close)
+        return f"250 2.0.0 Ok: queued as O{count}"
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
