@@ -230,16 +230,16 @@ def refresh(app: OAuthApp, refresh_token: str) -> Tokens:
     return _tokens(raw, old_refresh=refresh_token)
 
 
-def revoke(app: OAuthApp, token: str) -> bool:
-    """Revoke a refresh token where the provider allows it; True when the provider confirmed."""
+def revoke(app: OAuthApp, token: str) -> int | None:
+    """Ask the provider to revoke a refresh token; its HTTP status, None when unreachable."""
     if not app.revoke_url:
-        return False
+        return None
     with _client(app) as client:
         try:
             response = client.revoke_token(app.revoke_url, token, token_type_hint="refresh_token")
         except httpx2.HTTPError:
-            return False
-    return bool(response.status_code == 200)
+            return None
+    return int(response.status_code)
 
 
 @dataclass(frozen=True)

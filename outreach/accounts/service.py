@@ -79,10 +79,16 @@ def remove(store: Store, settings: Settings, name: str) -> str:
                 f"{app.label} offers apps no way to revoke a sign-in: the saved one was "
                 "deleted; to end it everywhere, sign out of all sessions in your account settings"
             )
-        elif refresh_token and oauth.revoke(app, refresh_token):
-            said = f"{app.label} revoked the sign-in and it was deleted"
         else:
-            said = f"{app.label} could not be reached to revoke the sign-in; it was deleted"
+            status = oauth.revoke(app, refresh_token) if refresh_token else None
+            if status == 200:
+                said = f"{app.label} revoked the sign-in and it was deleted"
+            else:
+                why = "could not be reached" if status is None else f"answered HTTP {status}"
+                said = (
+                    f"{app.label} {why}, so the sign-in was deleted here but not revoked; "
+                    "remove outreach's access in your account's security settings"
+                )
     with store.session() as session:
         records.remove_account(session, records.get_account(session, name))
     return said
