@@ -145,3 +145,20 @@ def test_google_refuses_mail_scopes_in_the_device_flow(
             store, settings, "maria", device=True, open_url=print, show_code=lambda u, c: None
         )
     assert oauth_server.requests["/device/code"] == 0
+
+
+def test_a_declined_device_code_is_one_clear_error(
+    store: Store, oauth_server: OAuthServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = oauth_settings(oauth_server, monkeypatch)
+    add_oauth_account(store, "jobs", "jobs@example.test", provider="microsoft")
+
+    def person_declines(url: str, code: str) -> None:
+        oauth_server.approve_device(code, "jobs@example.test", allow=False)
+
+    with pytest.raises(SignInError, match="Microsoft sign-in did not finish: access_denied"):
+        service.connect(
+            store, settings, "jobs", device=True, open_url=print, show_code=person_declines
+        )
+    with store.session() as session:
+        assert records.get_account(session, "jobs").state == "new"

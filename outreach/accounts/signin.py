@@ -191,6 +191,10 @@ def device_sign_in(
             if reason.startswith(("access_denied", "expired_token")):
                 raise SignInError(f"{app.label} sign-in did not finish: {reason}") from None
             raise SignInUnavailable(f"{app.label} sign-in is not reachable: {reason}") from None
+        except oauth.GrantRefused as exc:
+            raise SignInError(f"{app.label} refused the device code: {exc.description}") from None
+        except oauth.AppRefused as exc:
+            raise ConfigError(app_refused(app, str(exc))) from None
         if isinstance(answer, Tokens):
             return answer
         if answer == "slow_down":
