@@ -277,6 +277,7 @@ def test_a_rotated_refresh_token_replaces_the_old_one(
     assert oauth_server.requests[REFRESH] == 3
 
 
+@pytest.mark.dovecot
 def test_a_password_account_logs_in_with_its_sealed_password(
     store: Store, dovecot: Dovecot
 ) -> None:

@@ -93,6 +93,9 @@ def test_a_password_is_never_an_argument(
         (["x", "--provider", "imap", "--email", "m@x.example", "--no-connect"],
          "needs --imap-host and --smtp-host"),
         (["x", "--provider", "gmail", "--email", "not-an-address"], "is not an email address"),
+        (["default", "--provider", "gmail", "--email", "m@x.example"], "stands for config.toml"),
+        (["x", "--provider", "gmail", "--email", "m@x.example", "--password-stdin"],
+         "does not sign in with a password"),
     ],
 )  # fmt: skip
 def test_bad_input_is_one_line(

@@ -22,6 +22,7 @@ from outreach.store.models import Account, Event
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 NEW, CONNECTED, RECONNECT = "new", "connected", "reconnect"
+DEFAULT = "default"  # config.toml's [smtp]/[imap] mailbox, as `account list` shows it
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ def add_account(
         raise InputError(
             f"account name {name!r}: use lowercase letters, digits, '.', '_' or '-' (like maria)"
         )
+    if name == DEFAULT:
+        raise InputError(f"the name {DEFAULT} stands for config.toml's mailbox; pick another")
     email = email.strip().lower()
     if not EMAIL.match(email):
         raise InputError(f"--email {email!r} is not an email address")

@@ -154,7 +154,7 @@ def config_status(settings: Settings) -> Status | None:
         return None
     command = smtp.oauth2_token_command or imap.oauth2_token_command
     return Status(
-        name="default",
+        name=records.DEFAULT,
         provider="imap",
         email=settings.sender.email,
         auth="token_command" if command else "password",

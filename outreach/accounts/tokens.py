@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from outreach.accounts import oauth, records, vault
 from outreach.accounts.oauth import OAuthApp
+from outreach.accounts.presets import preset
 from outreach.accounts.signin import app_refused
 from outreach.config import Settings
 from outreach.errors import ConfigError, SignInError, SignInUnavailable
@@ -111,7 +112,7 @@ def margin(account: Account) -> timedelta:
 
 def app_for(settings: Settings, provider: str) -> OAuthApp:
     """The OAuth app that signs in accounts of this provider."""
-    return oauth.oauth_app(settings, {"gmail": "google"}.get(provider, provider))
+    return oauth.oauth_app(settings, preset(provider).oauth or provider)
 
 
 def reconnect_line(account: Account, description: str, now: datetime) -> str:

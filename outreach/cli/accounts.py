@@ -101,6 +101,10 @@ def add(
         username=username,
     )
     wants_password = found.auth == "password" and not oauth2_token_command
+    if password_stdin and not wants_password:
+        raise InputError(
+            f"{found.label} does not sign in with a password: leave out --password-stdin"
+        )
     if wants_password and no_connect and password_stdin:
         raise InputError("--no-connect adds it without a password; leave out --password-stdin")
     password = _read_password(password_stdin, email) if wants_password and not no_connect else None
