@@ -19,7 +19,7 @@ pytest_plugins = [
     "tests.services.llama",
     "tests.services.dovecot",
     "tests.services.smtp",
-    "tests.services.oauth",
+    "tests.services.oauth_http",
     "tests.services.oauth_mail",
 ]
 
