@@ -25,13 +25,26 @@ CONFIG_NAME = "config.toml"
 KEYS_NAME = "keys.toml"
 
 # Keys whose values are secrets, wherever they appear in config.toml.
-SECRET_KEYS = {"password", "pass", "passwd", "api_key", "apikey", "token", "secret", "access_token"}
+SECRET_KEYS = {
+    "password",
+    "pass",
+    "passwd",
+    "api_key",
+    "apikey",
+    "token",
+    "secret",
+    "access_token",
+    "refresh_token",
+    "client_secret",
+}
 # Where each secret belongs instead: (environment variable, keys-file key).
 SECRET_HOMES = {
     "smtp": ("OUTREACH_SMTP_PASSWORD", "smtp_password"),
     "imap": ("OUTREACH_IMAP_PASSWORD", "imap_password"),
     "llm": ("the variable named by llm.api_key_env", "llm_api_key"),
     "web": ("OUTREACH_WEB_SECRET", "web_secret"),
+    "google": ("OUTREACH_GOOGLE_CLIENT_SECRET", "google_client_secret"),
+    "microsoft": ("OUTREACH_MICROSOFT_CLIENT_SECRET", "microsoft_client_secret"),
 }
 
 
@@ -137,6 +150,44 @@ class TemplateSettings(_Section):
     dir: str = "templates"
 
 
+class _OAuthApp(_Section):
+    """An OAuth app registered with a provider; empty URLs mean the provider's own."""
+
+    client_id: str = ""
+    authorize_url: str = ""
+    token_url: str = ""
+    device_url: str = ""
+    revoke_url: str = ""
+
+    @field_validator("authorize_url", "token_url", "device_url", "revoke_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        if value and not (value.startswith("https://") or _loopback_http(value)):
+            raise ValueError("use an https:// URL (plain http only for 127.0.0.1 or localhost)")
+        return value
+
+
+class GoogleSettings(_OAuthApp):
+    """The Google Cloud OAuth client (Desktop app); its secret: env or keys file."""
+
+
+class MicrosoftSettings(_OAuthApp):
+    """The Microsoft Entra app registration (public client); tenant: common or a tenant id."""
+
+    tenant: str = "common"
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9.\-]+", value):
+            raise ValueError("write a tenant id or domain, or common / organizations")
+        return value
+
+
+def _loopback_http(url: str) -> bool:
+    return bool(re.match(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$)", url))
+
+
 class Settings(_Section):
     sender: SenderSettings = SenderSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -148,6 +199,8 @@ class Settings(_Section):
     web: WebSettings = WebSettings()
     campaigns: CampaignSettings = CampaignSettings()
     templates: TemplateSettings = TemplateSettings()
+    google: GoogleSettings = GoogleSettings()
+    microsoft: MicrosoftSettings = MicrosoftSettings()
     # Where the file was read from: relative paths in it are relative to this folder.
     base_dir: Path = Path(".")
 
@@ -335,6 +388,12 @@ def smtp_password() -> str | None:
 def imap_password() -> str | None:
     """The IMAP password: $OUTREACH_IMAP_PASSWORD or imap_password in the keys file."""
     return secret("OUTREACH_IMAP_PASSWORD", "imap_password")
+
+
+def oauth_client_secret(provider: str) -> str | None:
+    """An OAuth app's client secret: $OUTREACH_<PROVIDER>_CLIENT_SECRET or the keys file."""
+    env, key = SECRET_HOMES[provider]
+    return secret(env, key)
 
 
 def llm_api_key(settings: Settings) -> str | None:

@@ -44,3 +44,11 @@ class SendError(OutreachError):
 
 class SyncError(OutreachError):
     """The inbox sync cannot run (lock held, server unreachable)."""
+
+
+class SignInError(ConfigError):
+    """A mailbox sign-in needs the person: a revoked or expired grant, a refused login."""
+
+
+class SignInUnavailable(OutreachError):
+    """The sign-in service cannot be reached just now; the saved sign-in is still good."""

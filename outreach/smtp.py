@@ -18,7 +18,6 @@ import asyncio
 import base64
 import ipaddress
 import re
-import shlex
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -31,7 +30,9 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_
 from tenacity.stop import stop_base
 from tenacity.wait import wait_random_exponential
 
-from outreach.errors import ConfigError, SendError
+from outreach.accounts.refusals import basic_auth_refused
+from outreach.accounts.source import CommandToken, TokenSource
+from outreach.errors import ConfigError, SendError, SignInUnavailable
 
 
 class Security(StrEnum):
@@ -54,6 +55,16 @@ class SmtpSettings:
     oauth2_token_command: str | None = None
     timeout: float = 30.0
     tls_verify: bool = True  # False only for tests against self-signed certs on loopback
+    tokens: TokenSource | None = None  # an account's OAuth sign-in (outreach.accounts)
+
+    def token_source(self) -> TokenSource | None:
+        """Where XOAUTH2 tokens come from: the account's sign-in, or the token command."""
+        if self.tokens is not None:
+            return self.tokens
+        if self.oauth2_token_command is not None:
+            key = "smtp.oauth2_token_command"
+            return CommandToken(self.oauth2_token_command, key, self.timeout)
+        return None
 
 
 @dataclass(frozen=True)
@@ -134,43 +145,10 @@ def check_security(settings: SmtpSettings) -> None:
         )
     if not settings.tls_verify and not _is_loopback(settings.host):
         raise ConfigError("smtp.tls_verify may be false only for a server on loopback")
-    if settings.password is not None and settings.oauth2_token_command is not None:
+    if settings.password is not None and settings.token_source() is not None:
         raise ConfigError("set either an SMTP password or smtp.oauth2_token_command, not both")
-    if settings.oauth2_token_command is not None and settings.username is None:
+    if settings.token_source() is not None and settings.username is None:
         raise ConfigError("smtp.oauth2_token_command needs smtp.username")
-
-
-async def fetch_oauth2_token(command: str, timeout: float) -> str:
-    """Run the token command (no shell) and return the token it prints."""
-    argv = shlex.split(command)
-    if not argv:
-        raise ConfigError("smtp.oauth2_token_command is empty")
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,  # may echo secrets: never captured or logged
-        )
-    except OSError as exc:
-        raise ConfigError(f"smtp.oauth2_token_command cannot run {argv[0]}: {exc}") from None
-    try:
-        stdout, _ = await asyncio.wait_for(proc.communicate(), timeout)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise ConfigError(
-            f"smtp.oauth2_token_command did not finish within {timeout:g} s"
-        ) from None
-    if proc.returncode != 0:
-        raise ConfigError(
-            f"smtp.oauth2_token_command exited with status {proc.returncode}; "
-            "run it by hand to see why"
-        )
-    lines = stdout.decode("utf-8", "replace").strip().splitlines()
-    if not lines or not lines[0].strip():
-        raise ConfigError("smtp.oauth2_token_command printed no token")
-    return lines[0].strip()
 
 
 def _dot_stuffed(data: bytes) -> bytes:
@@ -189,6 +167,9 @@ async def _step(smtp: aiosmtplib.SMTP, verb: bytes, *args: bytes, ok: tuple[int,
     """
     response = await smtp.execute_command(verb, *args)
     if response.code not in ok:
+        explained = basic_auth_refused(response.code, response.message)
+        if explained:  # the account's sign-in is wrong, not this message: nothing goes out
+            raise ConfigError(explained)
         raise _Stop(_refusal(response.code, response.message, verb.decode()))
 
 
@@ -364,34 +345,60 @@ class SmtpConnection:
         return smtp
 
     async def _login(self, smtp: aiosmtplib.SMTP) -> None:
-        """Authenticate with XOAUTH2 (token command) or PLAIN/LOGIN (password)."""
+        """Authenticate with XOAUTH2/OAUTHBEARER (a token source) or PLAIN/LOGIN (password)."""
         s = self.settings
         assert s.username is not None
+        tokens = s.token_source()
         try:
-            if s.oauth2_token_command is not None:
-                token = await fetch_oauth2_token(s.oauth2_token_command, s.timeout)
-                await _auth_xoauth2(smtp, s.username, token)
+            if tokens is not None:
+                await _oauth_login(smtp, s.username, tokens)
             else:
                 await smtp.login(s.username, s.password or "")
+        except SignInUnavailable as exc:
+            raise _Stop(Transient(f"{exc} (at AUTH)")) from None
         except aiosmtplib.SMTPAuthenticationError as exc:
             if 400 <= exc.code < 500:
                 raise _Stop(Transient(f"{exc.code} {exc.message} (at AUTH)")) from None
+            explained = basic_auth_refused(exc.code, exc.message)
+            if explained and tokens is None:
+                raise ConfigError(f"{s.host}: {explained}") from None
             raise ConfigError(
                 f"{s.host} refused the login of {s.username!r}: {exc.code} {exc.message}; "
                 "check smtp.username and the password or token"
             ) from None
-        except aiosmtplib.SMTPResponseException:
+        except aiosmtplib.SMTPResponseException as exc:
+            explained = basic_auth_refused(exc.code, exc.message)
+            if explained and tokens is None:
+                raise ConfigError(f"{s.host}: {explained}") from None
             raise
         except SMTPException as exc:  # no AUTH offered, or no mechanism in common
             raise ConfigError(f"cannot log in to {s.host}: {exc}") from None
 
 
-async def _auth_xoauth2(smtp: aiosmtplib.SMTP, username: str, token: str) -> None:
-    """Send AUTH XOAUTH2 with the SASL string Google and Microsoft expect."""
-    sasl = f"user={username}\x01auth=Bearer {token}\x01\x01".encode()
-    response = await smtp.execute_command(b"AUTH", b"XOAUTH2", base64.b64encode(sasl))
-    if response.code == 334:  # an error challenge (JSON): answer empty to get the final code
-        response = await smtp.execute_command(b"")
+async def _oauth_login(smtp: aiosmtplib.SMTP, username: str, tokens: TokenSource) -> None:
+    """Log in with a token; after a 5xx refusal, once more with a fresh one, then give up."""
+    token = await asyncio.to_thread(tokens.token)
+    try:
+        await _auth_bearer(smtp, username, token)
+    except aiosmtplib.SMTPAuthenticationError as exc:
+        if exc.code < 500:
+            raise
+        token = await asyncio.to_thread(tokens.token, token)
+        await _auth_bearer(smtp, username, token)
+
+
+async def _auth_bearer(smtp: aiosmtplib.SMTP, username: str, token: str) -> None:
+    """AUTH OAUTHBEARER (RFC 7628) where offered, else XOAUTH2 as Google and Microsoft expect."""
+    if "oauthbearer" in smtp.server_auth_methods:
+        user = username.replace("=", "=3D").replace(",", "=2C")
+        sasl = f"n,a={user},\x01auth=Bearer {token}\x01\x01".encode()
+        mechanism, abort = b"OAUTHBEARER", b"AQ=="  # base64 of \x01 ends a failed exchange
+    else:
+        sasl = f"user={username}\x01auth=Bearer {token}\x01\x01".encode()
+        mechanism, abort = b"XOAUTH2", b""
+    response = await smtp.execute_command(b"AUTH", mechanism, base64.b64encode(sasl))
+    if response.code == 334:  # an error challenge (JSON): answer it to get the final code
+        response = await smtp.execute_command(abort)
     if response.code != 235:
         raise aiosmtplib.SMTPAuthenticationError(response.code, response.message)
 

@@ -19,6 +19,8 @@ pytest_plugins = [
     "tests.services.llama",
     "tests.services.dovecot",
     "tests.services.smtp",
+    "tests.services.oauth_http",
+    "tests.services.oauth_mail",
 ]
 
 PG_ADMIN_URL = os.environ.get(

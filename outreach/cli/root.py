@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from .. import __version__
+from .accounts import account_group
 from .campaigns import campaign
 from .candidates import candidates
 from .context import App
@@ -56,3 +57,4 @@ cli.add_command(queue_group)
 cli.add_command(serve)
 cli.add_command(user_group)
 cli.add_command(campaign)
+cli.add_command(account_group)

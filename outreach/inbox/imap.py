@@ -15,6 +15,7 @@ from typing import Any
 
 import imapclient
 
+from outreach.accounts.source import TokenSource
 from outreach.errors import ConfigError, SyncError
 from outreach.inbox.mailbox import (
     HEADER_FIELDS,
@@ -51,6 +52,7 @@ class ImapMailbox(Mailbox):
         username: str,
         password: str | None = None,
         oauth2_token: str | None = None,
+        tokens: TokenSource | None = None,
         timeout: float = 30.0,
         folders: Sequence[str] | None = None,
     ) -> None:
@@ -63,13 +65,15 @@ class ImapMailbox(Mailbox):
                 f'imap.security = "none" would send the password in clear text to {host}: '
                 'use "tls" or "starttls" ("none" is allowed only for 127.0.0.1 and localhost)'
             )
-        if password is None and oauth2_token is None:
+        if oauth2_token is not None:
+            tokens = _Fixed(oauth2_token)
+        if password is None and tokens is None:
             raise ConfigError(
                 f"no IMAP password for {username}: set OUTREACH_IMAP_PASSWORD or an OAuth2 token"
             )
         self._where = f"imap {host}:{port}"
         self._timeout = timeout
-        self._secrets = [s for s in (password, oauth2_token) if s]
+        self._secrets = [s for s in (password,) if s]
         self._folders = list(folders) if folders else None
         self._selected: str | None = None
         self._client: Any = None
@@ -78,7 +82,11 @@ class ImapMailbox(Mailbox):
             if security == "starttls":
                 with self._guard("STARTTLS") as client:
                     client.starttls(ssl.create_default_context())
-            self._login(username, password, oauth2_token)
+            if tokens is not None:
+                self._oauth_login(username, tokens)
+            else:
+                self._login(username, password)
+            self._enable_condstore()
         except BaseException:
             self._drop()
             raise
@@ -94,23 +102,49 @@ class ImapMailbox(Mailbox):
         client.normalise_times = False  # keep INTERNALDATE's time zone
         self._client = client
 
-    def _login(self, username: str, password: str | None, oauth2_token: str | None) -> None:
-        client = self._client
+    def _login(self, username: str, password: str | None) -> None:
         try:
-            if oauth2_token is not None:
-                client.oauth2_login(username, oauth2_token)
-            else:
-                client.login(username, password)
+            self._client.login(username, password)
         except (imaplib.IMAP4.abort, OSError) as exc:
             raise SyncError(
                 f"{self._where}: connection lost at login: {self._reason(exc)}"
             ) from exc
         except imaplib.IMAP4.error as exc:
-            how = "the OAuth2 token" if oauth2_token else "OUTREACH_IMAP_PASSWORD"
             raise SyncError(
                 f"{self._where}: login failed for {username} ({self._reason(exc)})"
-                f" — check imap.username and {how}"
+                " — check imap.username and OUTREACH_IMAP_PASSWORD"
             ) from None
+
+    def _oauth_login(self, username: str, tokens: TokenSource) -> None:
+        """XOAUTH2, or OAUTHBEARER when offered; once more with a fresh token if refused."""
+        token = tokens.token()
+        for attempt in (1, 2):
+            self._secrets.append(token)
+            try:
+                self._authenticate(username, token)
+                return
+            except (imaplib.IMAP4.abort, OSError) as exc:
+                raise SyncError(
+                    f"{self._where}: connection lost at login: {self._reason(exc)}"
+                ) from exc
+            except imaplib.IMAP4.error as exc:
+                if attempt == 2:
+                    raise SyncError(
+                        f"{self._where}: {username} was refused with a fresh OAuth2 token "
+                        f"({self._reason(exc)}): check the username, and that IMAP is "
+                        "enabled for this mailbox"
+                    ) from None
+            token = tokens.token(refused=token)
+
+    def _authenticate(self, username: str, token: str) -> None:
+        client = self._client
+        if b"AUTH=OAUTHBEARER" in client.capabilities():
+            client.oauthbearer_login(username, token)
+        else:
+            client.oauth2_login(username, token)
+
+    def _enable_condstore(self) -> None:
+        client = self._client
         with self._guard("ENABLE CONDSTORE"):
             if client.has_capability("ENABLE") and client.has_capability("CONDSTORE"):
                 client.enable("CONDSTORE")  # makes EXAMINE report HIGHESTMODSEQ
@@ -304,6 +338,16 @@ class ImapMailbox(Mailbox):
                 client.shutdown()
             except OSError:
                 pass
+
+
+class _Fixed:
+    """A token given as it is: it cannot be refreshed."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def token(self, refused: str | None = None) -> str:
+        return self._token
 
 
 def _special(listing: list[tuple[tuple[bytes, ...], str]], flag: bytes) -> str | None:

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shlex
-import subprocess
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +25,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from outreach.accounts.source import CommandToken
 from outreach.config import Settings, imap_password, outreach_home
 from outreach.drafting import Drafter, DraftSpec, make_llm
 from outreach.errors import ConfigError, OutreachError, SyncError
@@ -101,37 +100,22 @@ def open_mailbox(settings: Settings) -> Mailbox:
         )
     if not imap.host:
         raise ConfigError("no mailbox to sync: set [imap] host (or maildir) in config.toml")
-    token = _oauth2_token(imap.oauth2_token_command, imap.timeout_seconds)
+    command = imap.oauth2_token_command
+    tokens = (
+        CommandToken(command, "imap.oauth2_token_command", imap.timeout_seconds)
+        if command
+        else None
+    )
     return ImapMailbox(
         host=imap.host,
         port=imap.port,
         security=imap.security,
         username=imap.username or settings.sender.email,
-        password=None if token else imap_password(),
-        oauth2_token=token,
+        password=None if tokens else imap_password(),
+        tokens=tokens,
         timeout=imap.timeout_seconds,
         folders=imap.folders or None,
     )
-
-
-def _oauth2_token(command: str, timeout: float) -> str | None:
-    """Run imap.oauth2_token_command (no shell) and return the token it prints."""
-    if not command:
-        return None
-    argv = shlex.split(command)
-    try:
-        done = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ConfigError(f"imap.oauth2_token_command cannot run: {exc}") from None
-    token = done.stdout.decode("utf-8", "replace").strip().splitlines()
-    if done.returncode != 0 or not token:
-        raise ConfigError(
-            f"imap.oauth2_token_command exited with status {done.returncode} and no token; "
-            "run it by hand to see why"
-        )
-    return token[0].strip()
 
 
 @contextmanager

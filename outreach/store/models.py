@@ -350,3 +350,44 @@ class SyncState(Base):
     last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
     highestmodseq: Mapped[int | None] = mapped_column(BigInteger)
     last_run_at: Mapped[datetime | None] = mapped_column()
+
+
+class Account(Base):
+    """A mailbox outreach signs in to: provider preset, servers, sign-in, pacing and health.
+
+    Secrets (a password, or the OAuth grant with its refresh and access tokens) are kept only
+    as Fernet ciphertext in ``secret``; see ``outreach.accounts.vault``.
+    """
+
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    provider: Mapped[str] = mapped_column(String(16))  # gmail | microsoft | fastmail | imap
+    email: Mapped[str] = mapped_column(String(320))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    username: Mapped[str] = mapped_column(String(320), default="")
+    imap_host: Mapped[str] = mapped_column(String(255), default="")
+    imap_port: Mapped[int] = mapped_column(default=993)
+    imap_security: Mapped[str] = mapped_column(String(8), default="tls")
+    smtp_host: Mapped[str] = mapped_column(String(255), default="")
+    smtp_port: Mapped[int] = mapped_column(default=587)
+    smtp_security: Mapped[str] = mapped_column(String(8), default="starttls")
+    sent_folder: Mapped[str] = mapped_column(String(300), default="")
+    all_mail_folder: Mapped[str] = mapped_column(String(300), default="")
+    files_sent: Mapped[bool] = mapped_column(Boolean, default=False)  # server keeps a Sent copy
+    auth: Mapped[str] = mapped_column(String(16))  # password | oauth2 | token_command
+    token_command: Mapped[str] = mapped_column(Text, default="")
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary)  # Fernet token, never plaintext
+    scope: Mapped[str] = mapped_column(Text, default="")
+    token_expires_at: Mapped[datetime | None] = mapped_column()
+    granted_at: Mapped[datetime | None] = mapped_column()  # when the person last signed in
+    refreshed_at: Mapped[datetime | None] = mapped_column()  # the grant's last use
+    daily_limit: Mapped[int | None] = mapped_column()  # the provider's ceilings for pacing
+    per_minute_limit: Mapped[int | None] = mapped_column()
+    state: Mapped[str] = mapped_column(String(20), default="new")  # new|connected|reconnect
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_error_at: Mapped[datetime | None] = mapped_column()
+    last_sync_at: Mapped[datetime | None] = mapped_column()
+    last_send_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -21,6 +21,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -44,7 +45,7 @@ protocols = imap lmtp
 listen = {host}
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 auth_failure_delay = 0
 default_internal_user = {user}
 default_internal_group = {group}
@@ -59,7 +60,7 @@ hostname = dovecot.test
 login_trusted_networks = 127.0.0.0/8
 lmtp_save_to_detail_mailbox = no
 
-passdb {{
+{passdbs}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/passwd
 }}
@@ -263,7 +264,9 @@ def _version() -> str:
     return out.stdout.strip()
 
 
-def _write_config(root: Path, user: str, group: str, port: int, lmtp_port: int) -> Path:
+def _write_config(
+    root: Path, user: str, group: str, port: int, lmtp_port: int, oauth2: str = ""
+) -> Path:
     folders = "\n".join(
         f"  mailbox {name} {{\n    special_use = {flag}\n    auto = subscribe\n  }}"
         for name, flag in SPECIAL_FOLDERS.items()
@@ -276,10 +279,27 @@ def _write_config(root: Path, user: str, group: str, port: int, lmtp_port: int) 
         user=user,
         group=group,
         folders=folders,
+        mechanisms="plain login xoauth2 oauthbearer" if oauth2 else "plain login",
+        passdbs=_oauth2_passdb(root, oauth2) if oauth2 else "",
     )
     config = root / "dovecot.conf"
     config.write_text(text)
     return config
+
+
+def _oauth2_passdb(root: Path, introspection_url: str) -> str:
+    """An oauth2 passdb asking the test authorization server about each token (RFC 7662)."""
+    conf = root / "dovecot-oauth2.conf.ext"
+    conf.write_text(
+        "introspection_mode = post\n"
+        f"introspection_url = {introspection_url}\n"
+        "username_attribute = username\n"
+        "active_attribute = active\n"
+        "active_value = true\n"
+    )
+    return (
+        f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {conf}\n}}\n"
+    )
 
 
 _RUNNING = pytest.StashKey[Dovecot]()
@@ -292,6 +312,17 @@ def dovecot(request: pytest.FixtureRequest) -> Iterator[Dovecot]:
     if running is not None:  # the fixture is registered twice (plugin and a module import)
         yield running
         return
+    with running_dovecot() as server:
+        request.config.stash[_RUNNING] = server
+        try:
+            yield server
+        finally:
+            del request.config.stash[_RUNNING]
+
+
+@contextmanager
+def running_dovecot(oauth2_introspection_url: str = "") -> Iterator[Dovecot]:
+    """Run a Dovecot of our own; with an introspection URL it also takes OAuth2 logins."""
     version = _version()
     if not version.startswith("2.3."):
         missing(f"dovecot {version or '?'} found; tests/services/dovecot.py supports 2.3 only")
@@ -301,7 +332,7 @@ def dovecot(request: pytest.FixtureRequest) -> Iterator[Dovecot]:
         for sub in ("run", "state", "mail"):
             (root / sub).mkdir()
         port, lmtp_port = _free_port(), _free_port()
-        config = _write_config(root, user, group, port, lmtp_port)
+        config = _write_config(root, user, group, port, lmtp_port, oauth2_introspection_url)
         _write_users(root / "passwd", USER_BATCH)
         if os.geteuid() == 0:
             for path in (root, *root.iterdir()):
@@ -326,12 +357,8 @@ def dovecot(request: pytest.FixtureRequest) -> Iterator[Dovecot]:
         try:
             _wait_for_port(port, proc, log)
             _wait_for_port(lmtp_port, proc, log)
-            server = Dovecot(root, port, lmtp_port, prefix)
-            request.config.stash[_RUNNING] = server
-            yield server
+            yield Dovecot(root, port, lmtp_port, prefix)
         finally:
-            if _RUNNING in request.config.stash:
-                del request.config.stash[_RUNNING]
             _stop(proc)
     finally:
         shutil.rmtree(root, ignore_errors=True)
