@@ -24,7 +24,7 @@ import re
 from collections.abc import Sequence
 
 SOFT_LIMIT = 78  # RFC 5322 2.1.1: lines SHOULD be no longer than 78 characters
-_WORD_BYTES = 45  # 45 bytes -> 60 base64 characters -> a 72-character encoded word
+_WORD_BYTES = 42  # 42 bytes -> 56 base64 characters: "Subject: " and the word fit in 78
 _PRINTABLE = re.compile(r"[\x20-\x7e]*")
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _ATOMS = re.compile(rf"{_ATEXT}(?: {_ATEXT})*")

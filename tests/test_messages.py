@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from outreach.errors import SendError
+from outreach.message_check import check_message
 from outreach.messages import (
     Outgoing,
+    checked,
     message_bytes,
     new_message_id,
     reply_subject,
@@ -280,3 +282,60 @@ def test_restamp_of_odd_heads(head: bytes, expected: bytes) -> None:
 )
 def test_reply_subject(subject: str, expected: str) -> None:
     assert reply_subject(subject) == expected
+
+
+LOOKALIKE = "=?utf-8?q?Kim=0D=0ABcc:_eve@evil.example=0D=0A=0D=0A<b>other</b>?="
+
+
+@pytest.mark.parametrize("field", ["to_name", "from_name", "subject"])
+async def test_text_that_looks_like_an_encoded_word_arrives_as_that_text(
+    smtp_capture: CaptureServer, field: str
+) -> None:
+    msg = parse(await deliver(smtp_capture, replace(BASE, **changes(field, LOOKALIKE))))
+    assert sorted(msg.keys()) == sorted(
+        ["From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type",
+         "Content-Transfer-Encoding"]
+    )  # fmt: skip
+    seen = {
+        "to_name": msg["To"].addresses[0].display_name,
+        "from_name": msg["From"].addresses[0].display_name,
+        "subject": str(msg["Subject"]),
+    }
+    assert seen[field] == LOOKALIKE
+    assert text(msg) == BASE.body_text + "\n"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("to_email", "=?utf-8?q?x=0D=0A?=@example.com"),
+        ("in_reply_to", "<=?utf-8?q?x=0D=0AX-A:_b?=@example.com>"),
+        ("message_id", "<=?utf-8?q?x?=@recruit.example>"),
+    ],
+)
+def test_addresses_and_ids_that_look_like_encoded_words_are_refused(field: str, value: str) -> None:
+    with pytest.raises(SendError, match="looks like an RFC 2047 encoded word"):
+        message_bytes(replace(BASE, **changes(field, value)))
+
+
+def test_runs_of_spaces_in_a_name_become_one() -> None:
+    msg = parse(message_bytes(replace(BASE, to_name="Kim \u00a0 Lindqvist")))
+    assert msg["To"].addresses[0].display_name == "Kim Lindqvist"
+
+
+@pytest.mark.parametrize(
+    ("tamper", "words"),
+    [
+        (lambda d: d.replace(b"Subject:", b"Reply-To: eve@evil.example\r\nSubject:"), "headers"),
+        (lambda d: d.replace(b"To: Kim Lindqvist", b"To: Kim <eve@evil.example>, Lindqvist"), "To"),
+        (lambda d: d.replace(b"Kim,", b"Eve,"), "body other than the approved one"),
+        (lambda d: d.replace(b"text/plain", b"text/html"), "text/html part"),
+        (lambda d: d.replace(b"Subject: ", b"Subject: =?utf-8?q?x?= "), "Subject"),
+    ],
+)
+def test_bytes_that_do_not_read_back_as_approved_are_refused(tamper: Any, words: str) -> None:
+    fields = checked(BASE)
+    data = message_bytes(BASE)
+    check_message(data, fields, None)  # the built bytes pass
+    with pytest.raises(SendError, match=words):
+        check_message(tamper(data), fields, None)

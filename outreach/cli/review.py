@@ -123,6 +123,8 @@ def show(app: App, draft_id: int, as_json: bool, actor: str) -> None:
     echo(f"to: {person['name']} <{person['email']}>", markup=False)
     for flag in detail["flags"]:
         echo(f"flag {flag.get('code', '')}: {flag.get('message', '')}", markup=False)
+    if detail["error"]:  # e.g. why an approval was withdrawn
+        echo(f"note: {detail['error']}", markup=False)
     echo("")
     echo(f"Subject: {detail['subject']}", markup=False)
     echo("")
