@@ -11,6 +11,7 @@ what was asked for: the bytes are what a recipient's mail program will read.
 from __future__ import annotations
 
 import binascii
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, replace
@@ -71,6 +72,7 @@ def _check_header_text(field: str, value: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=256)  # the sender's address is checked for every message
 def _check_address(field: str, value: str) -> str:
     """Validate an email address and return its ASCII form."""
     _check_header_text(field, value)
