@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from outreach.messages import Outgoing
 
 
-
 class _ParsedOnce(HeaderRegistry):
     """The default policy's header registry, parsing each distinct (name, value) once.
 

@@ -115,7 +115,9 @@ def _build(session: Session, row: Row[Any], settings: Settings, now: datetime) -
         message_id=row.message_id,
     )
     if reason is not None or seen is None:
-        raise NotApproved(f"{reason}; only approved text can be sent (`outreach queue approve`)")
+        raise NotApproved(
+            f"{reason}; check it and approve it again (`outreach queue show {row.id}`)"
+        )
     return message_bytes(
         Outgoing(
             from_name=settings.sender.name,
