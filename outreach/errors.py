@@ -38,6 +38,10 @@ class StateError(OutreachError):
     """An action is not allowed in the record's current state (e.g. sending an unapproved draft)."""
 
 
+class NotApproved(StateError):
+    """The approval does not cover what would be sent now: a person must approve again."""
+
+
 class SendError(OutreachError):
     """A message cannot be built or sent."""
 

@@ -6,6 +6,12 @@ conditional ``UPDATE … RETURNING`` (a row goes from ``queued`` to ``sending`` 
 whatever the lock says), and outcomes are one executemany per table. The draft mirrors the
 outbox state with one audit event per change, the same record ``queue.set_status`` writes;
 refused and held rows (rare) go through ``queue`` one by one.
+
+A claim computes the approval's hash again from what the store holds now (candidate, revision,
+thread): a draft whose recipient or text changed after approval goes back to pending with the
+reason, unsent. Frozen bytes that no longer match their own hash fail loudly, unsent. A Date
+restamped at claim time gets its new hash in the same transaction, and the transport checks
+that hash right before the message goes out.
 """
 
 from __future__ import annotations
@@ -18,10 +24,10 @@ from typing import Any
 from sqlalchemy import Row, and_, select, update
 from sqlalchemy.orm import Session
 
-from . import queue
+from . import approval, queue
 from .candidates import suppression_reasons
 from .config import Settings
-from .messages import restamp
+from .messages import digest, restamp
 from .sending import (
     CANCELLED,
     DECIDE,
@@ -52,38 +58,52 @@ class Claimed:
     to_email: str
     raw: bytes
     attempt: int  # this attempt's number
+    raw_hash: str  # of raw, committed with the claim; checked again right before sending
 
 
 @dataclass(frozen=True)
 class Skipped:
     id: int
-    state: str  # cancelled | queued (held)
+    state: str  # cancelled | queued (held) | failed
     reason: str
 
 
 def approval_refusal(row: Row[Any]) -> str | None:
-    """``queue.approval_problem`` over a joined row, plus the link to the frozen bytes.
-
-    The frozen bytes must come from the current approval (its hash and Message-ID), and the
-    draft must still be queued.
-    """
-    problem = queue.approval_problem(
+    """``queue.approval_problem`` over a joined row: does the approval cover what is sent now?"""
+    fingerprint = None
+    if row.subject is not None:
+        seen = approval.visible(
+            kind=row.kind, to_name=row.candidate_name, to_email=row.candidate_email,
+            subject=row.subject, body=row.body, in_reply_to=row.in_reply_to,
+            references=row.references,
+        )  # fmt: skip
+        fingerprint = approval.fingerprint(seen)
+    return queue.approval_problem(
         draft_id=row.draft_id,
         approved_at=row.approved_at,
         approved_by=row.approved_by,
         approved_hash=row.draft_hash,
         approved_revision=row.approved_revision,
         current_revision=row.current_revision,
-        subject=row.subject,
-        body=row.body,
+        fingerprint=fingerprint,
         message_id=row.draft_message_id,
     )
-    if problem is not None:
-        return problem
+
+
+def link_refusal(row: Row[Any]) -> str | None:
+    """Why the frozen bytes are not those of the draft's current approval, or None."""
     if row.draft_hash != row.approved_hash or row.draft_message_id != row.message_id:
         return f"draft {row.draft_id} was approved again after its message was frozen"
-    if row.draft_status != QUEUED:
-        return f"draft {row.draft_id} is {row.draft_status}, not queued"
+    return None
+
+
+def bytes_refusal(row: Row[Any]) -> str | None:
+    """Why the frozen bytes cannot be trusted (they differ from their hash), or None."""
+    if not row.raw_hash or digest(row.raw) != row.raw_hash:
+        return (
+            f"the frozen bytes of draft {row.draft_id} do not match the hash they were "
+            "checked with; nothing was sent (approve the draft again to rebuild it)"
+        )
     return None
 
 
@@ -92,11 +112,13 @@ def _load(session: Session, ids: Sequence[int]) -> list[Row[Any]]:
         select(
             OutboxEntry.id, OutboxEntry.draft_id, OutboxEntry.candidate_id, OutboxEntry.state,
             OutboxEntry.kind, OutboxEntry.to_email, OutboxEntry.message_id,
-            OutboxEntry.approved_hash, OutboxEntry.raw, OutboxEntry.attempts,
-            Draft.status.label("draft_status"), Draft.approved_at, Draft.approved_by,
-            Draft.approved_hash.label("draft_hash"), Draft.approved_revision,
+            OutboxEntry.approved_hash, OutboxEntry.raw, OutboxEntry.raw_hash,
+            OutboxEntry.attempts, Draft.status.label("draft_status"), Draft.approved_at,
+            Draft.approved_by, Draft.approved_hash.label("draft_hash"), Draft.approved_revision,
             Draft.current_revision, Draft.message_id.label("draft_message_id"),
-            Revision.subject, Revision.body, Candidate.status.label("candidate_status"),
+            Draft.in_reply_to, Draft.references, Revision.subject, Revision.body,
+            Candidate.status.label("candidate_status"), Candidate.name.label("candidate_name"),
+            Candidate.email.label("candidate_email"),
         )
         .join(Draft, Draft.id == OutboxEntry.draft_id)
         .join(Candidate, Candidate.id == OutboxEntry.candidate_id)
@@ -112,6 +134,21 @@ def _load(session: Session, ids: Sequence[int]) -> list[Row[Any]]:
 def _hold(session: Session, entry_id: int, until: datetime, reason: str, now: datetime) -> None:
     entry = session.get_one(OutboxEntry, entry_id)
     entry.not_before, entry.wait_reason, entry.updated_at = until, reason, now
+
+
+def _withdraw(session: Session, row: Row[Any], reason: str, actor: str, now: datetime) -> None:
+    """Take the row out of the outbox and its draft back to pending, with the reason."""
+    entry = session.get_one(OutboxEntry, row.id)
+    entry.state, entry.wait_reason, entry.updated_at = CANCELLED, reason, now
+    queue.withdraw(session, session.get_one(Draft, row.draft_id), actor=actor, reason=reason)
+
+
+def _fail(session: Session, row: Row[Any], reason: str, actor: str, now: datetime) -> None:
+    """Fail the row loudly: it stays visible in `outreach outbox list` with the reason."""
+    entry = session.get_one(OutboxEntry, row.id)
+    entry.state, entry.wait_reason, entry.last_reply, entry.updated_at = FAILED, reason, reason, now
+    draft = session.get_one(Draft, row.draft_id)
+    queue.set_status(session, draft, FAILED, actor=actor, reason=reason)
 
 
 def claim(
@@ -134,9 +171,20 @@ def claim(
         row = rows.get(entry_id)
         if row is None or row.state != QUEUED:
             continue
-        reason = approval_refusal(row)
-        if reason is not None:
-            reason = f"refused: {reason}"
+        reason = None
+        if row.draft_status != QUEUED:
+            reason = f"refused: draft {row.draft_id} is {row.draft_status}, not queued"
+        elif (problem := approval_refusal(row)) is not None:
+            reason = f"refused: {problem}; the draft is pending again"
+            _withdraw(session, row, problem, actor, now)
+            skipped.append(Skipped(row.id, CANCELLED, reason))
+            continue
+        elif (problem := link_refusal(row)) is not None:
+            reason = f"refused: {problem}"
+        elif (problem := bytes_refusal(row)) is not None:
+            _fail(session, row, f"refused: {problem}", actor, now)
+            skipped.append(Skipped(row.id, FAILED, f"refused: {problem}"))
+            continue
         elif row.candidate_status != "active":
             reason = f"suppressed: {row.to_email} is {row.candidate_status}"
         elif row.to_email in suppressed:
@@ -175,22 +223,24 @@ def claim(
             .execution_options(synchronize_session=False)
         )
     )
-    claimed = [
-        Claimed(
-            r.id,
-            r.draft_id,
-            r.candidate_id,
-            r.message_id,
-            r.to_email,
-            restamp(r.raw, now),
-            r.attempts + 1,
-        )
-        for r in ready
-        if r.id in won  # else another sender got there first
-    ]
-    # A message that waited for its turn goes out dated now; the outbox keeps the exact bytes.
+    claimed = []
+    for r in ready:
+        if r.id not in won:
+            continue  # another sender got there first
+        raw = restamp(r.raw, now)
+        raw_hash = r.raw_hash if raw is r.raw else digest(raw)
+        claimed.append(
+            Claimed(r.id, r.draft_id, r.candidate_id, r.message_id, r.to_email, raw,
+                    r.attempts + 1, raw_hash)
+        )  # fmt: skip
+    # A message that waited for its turn goes out dated now; the outbox keeps the exact bytes,
+    # and their new hash, in the transaction that claims them.
     by_id = {r.id: r.raw for r in ready}
-    restamped = [{"id": c.id, "raw": c.raw} for c in claimed if c.raw is not by_id[c.id]]
+    restamped = [
+        {"id": c.id, "raw": c.raw, "raw_hash": c.raw_hash}
+        for c in claimed
+        if c.raw is not by_id[c.id]
+    ]
     if restamped:
         session.execute(update(OutboxEntry), restamped)
     queue.set_status_many(
@@ -221,7 +271,8 @@ def outcome_values(claimed: Claimed, outcome: Outcome | None, now: datetime) -> 
         values.update(state=SENT, sent_at=now, last_reply=outcome.reply)
     elif isinstance(outcome, Permanent):
         reply = f"{outcome.code} {outcome.reply}" if outcome.code else outcome.reply
-        values.update(state=FAILED, last_reply=reply, wait_reason=f"the server refused it: {reply}")
+        why = f"the server refused it: {reply}" if outcome.code else reply  # 0: refused here
+        values.update(state=FAILED, last_reply=reply, wait_reason=why)
     elif isinstance(outcome, Transient):
         values["last_reply"] = outcome.reply
         if claimed.attempt >= MAX_ATTEMPTS:

@@ -5,12 +5,13 @@
        │  └─edit/regenerate─┘
        └─reject──▶ rejected            cancel: possible until the outbox claims it
 
-Every change writes an audit event. CLI, web and API all call these functions.
+An approval records the hash of everything the recipient will see (``approval.fingerprint``);
+when the message can no longer be sent as approved, ``withdraw`` puts the draft back to pending
+with the reason. Every change writes an audit event. CLI, web and API all call these functions.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from . import approval
 from .errors import InputError, NotFound, StateError
 from .store.models import Candidate, Draft, DraftView, Event, Revision, utcnow
 
@@ -29,6 +31,7 @@ QUEUED, SENDING, SENT, FAILED, UNCERTAIN = "queued", "sending", "sent", "failed"
 OPEN = (PENDING, APPROVED)
 CANCELLABLE = (PENDING, APPROVED, QUEUED)
 KINDS = ("outreach", "follow_up", "feedback", "reply")
+WITHDRAWN = "approval withdrawn: "  # how the reason of a withdrawal starts on the draft
 
 
 class ChangedSinceOpened(StateError):
@@ -40,11 +43,6 @@ class ChangedSinceOpened(StateError):
             f"{seen}; it is now revision {now}); read the new text before approving"
         )
         self.draft_id, self.seen, self.revision = draft_id, seen, now
-
-
-def text_hash(subject: str, body: str) -> str:
-    """SHA-256 of the exact final subject and body, as recorded with an approval."""
-    return hashlib.sha256(f"{subject}\x00{body}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -252,12 +250,13 @@ def _withdraw(draft: Draft) -> None:
 def approve(
     session: Session, draft: Draft, *, actor: str, message_id: str, seen: int | None = None
 ) -> None:
-    """Approve the current revision: who, when, which revision, and the hash of its exact text.
+    """Approve the current revision: who, when, which revision, and the hash of what is sent.
 
     ``seen`` is the revision the person read; when the draft has changed since, nothing is
     approved (ChangedSinceOpened). Every path a person approves through passes it; None is
-    for automation and tests. The Message-ID is fixed here, once, so every later copy of the
-    mail carries the same id.
+    for automation and tests. The hash covers the recipient's name and address, the subject,
+    the body and the thread, which is fixed on the draft here. So is the Message-ID, once:
+    every later copy of the mail carries the same id.
     """
     if draft.status != PENDING:
         raise StateError(f"draft {draft.id} is {draft.status}; only pending drafts can be approved")
@@ -272,12 +271,21 @@ def approve(
     if not revision.body.strip():
         raise StateError(f"draft {draft.id}: the body is empty; write it before approving")
     mark_viewed(session, draft, actor)
+    draft.in_reply_to, draft.references = approval.thread(
+        session,
+        kind=draft.kind,
+        enrolment_id=draft.enrolment_id,
+        in_reply_to=draft.in_reply_to,
+        references=draft.references,
+    )
     draft.status = APPROVED
     draft.approved_by = actor
     draft.approved_at = utcnow()
     draft.approved_revision = revision.number
-    draft.approved_hash = text_hash(revision.subject, revision.body)
+    draft.approved_hash = approval.fingerprint(approval.visible_of(session, draft))
     draft.message_id = draft.message_id or message_id
+    if draft.error.startswith(WITHDRAWN):
+        draft.error = ""  # approved again: the withdrawal it reported is over
     draft.updated_at = utcnow()
     _event(
         session, actor, "draft.approved", draft, revision=revision.number, hash=draft.approved_hash
@@ -294,6 +302,19 @@ def reject(session: Session, draft: Draft, *, actor: str, reason: str) -> None:
     draft.reject_reason = reason.strip()
     draft.updated_at = utcnow()
     _event(session, actor, "draft.rejected", draft, reason=draft.reject_reason)
+
+
+def withdraw(session: Session, draft: Draft, *, actor: str, reason: str) -> None:
+    """Take back the approval of a draft that can no longer be sent as approved (to pending).
+
+    The reason stays on the draft for the reviewer; nothing is sent until they approve again.
+    """
+    if draft.status not in (APPROVED, QUEUED):
+        raise StateError(f"draft {draft.id} is {draft.status}; only approved drafts are withdrawn")
+    _withdraw(draft)
+    draft.error = WITHDRAWN + reason
+    draft.updated_at = utcnow()
+    _event(session, actor, "draft.approval_withdrawn", draft, reason=reason)
 
 
 def cancel(session: Session, draft: Draft, *, actor: str, reason: str) -> bool:
@@ -324,25 +345,29 @@ def approval_problem(
     approved_hash: str | None,
     approved_revision: int | None,
     current_revision: int,
-    subject: str | None,
-    body: str | None,
+    fingerprint: str | None,
     message_id: str | None,
 ) -> str | None:
-    """The one rule: why a draft with these fields may NOT be sent, or None when it may."""
+    """The one rule: why a draft with these fields may NOT be sent, or None when it may.
+
+    ``fingerprint`` is ``approval.fingerprint`` of what would be sent now (None: no revision).
+    """
     if approved_at is None or approved_hash is None or not approved_by:
         return f"draft {draft_id} has no approval"
     if approved_revision != current_revision:
         return f"draft {draft_id} changed after approval (revision {current_revision})"
-    if subject is None or body is None or text_hash(subject, body) != approved_hash:
-        return f"draft {draft_id}: text differs from what was approved"
+    if fingerprint != approved_hash:
+        return (
+            f"draft {draft_id}: what would be sent (recipient, subject, body or thread) "
+            "differs from what was approved"
+        )
     if not message_id:
         return f"draft {draft_id} has no Message-ID"
     return None
 
 
 def approval_is_valid(session: Session, draft: Draft) -> str | None:
-    """Why this draft may NOT be sent, or None when its approval covers its exact current text."""
-    revision = current(session, draft)
+    """Why this draft may NOT be sent, or None when its approval covers what would be sent."""
     return approval_problem(
         draft_id=draft.id,
         approved_at=draft.approved_at,
@@ -350,8 +375,7 @@ def approval_is_valid(session: Session, draft: Draft) -> str | None:
         approved_hash=draft.approved_hash,
         approved_revision=draft.approved_revision,
         current_revision=draft.current_revision,
-        subject=revision.subject,
-        body=revision.body,
+        fingerprint=approval.fingerprint(approval.visible_of(session, draft)),
         message_id=draft.message_id,
     )
 

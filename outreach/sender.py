@@ -23,9 +23,9 @@ from typing import TypeVar
 
 from sqlalchemy import select
 
-from . import followups, ledger, queue, sending
+from . import followups, ledger, sending
 from .config import Settings, smtp_password
-from .errors import ConfigError, OutreachError, SendError
+from .errors import ConfigError, SendError
 from .pacing import Pacing, Slot, plan
 from .sendlock import mailbox_lock
 from .sent_folder import (
@@ -100,23 +100,19 @@ def mailbox_plan(store: Store, settings: Settings, pacing: Pacing, *, now: datet
 def enqueue_approved(
     store: Store, settings: Settings, *, now: datetime, actor: str, report: RunReport
 ) -> None:
-    """Freeze every approved draft into the outbox; a draft that cannot be built is reported.
+    """Freeze every approved draft into the outbox, a batch per transaction.
 
-    Drafts are frozen a batch per transaction, each inside its own savepoint, so one draft
-    that fails leaves the others of its batch queued.
+    A draft that cannot be sent as approved is reported, and is pending again with the reason.
     """
     with store.session() as session:
-        ids = [draft.id for draft in sending.approved_drafts(session)]
+        ids = sending.approved_draft_ids(session)
     for start in range(0, len(ids), ENQUEUE_BATCH):
         with store.session() as session:
-            for draft_id in ids[start : start + ENQUEUE_BATCH]:
-                try:
-                    with session.begin_nested():
-                        current = queue.get_draft(session, draft_id)
-                        sending.enqueue(session, current, settings, actor=actor, now=now)
-                    report.enqueued += 1
-                except OutreachError as exc:
-                    report.warnings.append(f"draft {draft_id} not queued: {exc}")
+            entries, refused = sending.freeze(
+                session, ids[start : start + ENQUEUE_BATCH], settings, actor=actor, now=now
+            )
+        report.enqueued += len(entries)
+        report.warnings += [f"draft {draft_id} not queued: {exc}" for draft_id, exc in refused]
 
 
 def _check_sent(
@@ -148,11 +144,13 @@ async def _send_batch(
     streak = 0
     for index, message in enumerate(claimed):
         try:
-            outcome = await conn.send(sender, [message.to_email], message.raw)
+            digest = message.raw_hash  # checked by the transport right before it sends
+            outcome = await conn.send(sender, [message.to_email], message.raw, sha256=digest)
             if isinstance(outcome, Transient):  # the first try is the common case: no tenacity
                 outcome = await send_with_retry(
-                    conn, sender, [message.to_email], message.raw, attempts=3, sleep=sleep
-                )
+                    conn, sender, [message.to_email], message.raw, attempts=3, sleep=sleep,
+                    sha256=digest,
+                )  # fmt: skip
         except SendError as exc:  # an envelope no server will take
             outcome = Permanent(0, f"not sent: {exc}")
         except BaseException as exc:  # settings unusable, or a bug: nothing more goes out
@@ -263,6 +261,10 @@ class _Run:
                 session, ids, self.settings, salt=self.salt, now=self.clock(), actor=self.actor
             )
         for skip in skipped:
+            if skip.state == sending.FAILED:
+                self.report.failed.append(skip.id)
+                self.report.warnings.append(f"#{skip.id} failed: {skip.reason}")
+                continue
             target = self.report.cancelled if skip.state == sending.CANCELLED else self.report.held
             target.append((skip.id, skip.reason))
         return claimed
@@ -386,13 +388,16 @@ def dry_run(
             OutboxEntry.id.in_([s.id for s in slots])
         )
         raws = {entry_id: raw for entry_id, raw in session.execute(query)}
-        pending = [(f"draft{d.id}", d) for d in sending.approved_drafts(session)]
         jobs: list[tuple[str, bytes, str]] = [
             (f"outbox{s.id}", raws[s.id], s.reason or "due now") for s in slots
         ]
-        for name, draft in pending:
-            raw = sending.build_draft_bytes(session, draft, settings, now=now)
-            jobs.append((name, raw, "approved, frozen at the next run"))
+        built, refused = sending.build_all(
+            session, sending.approved_draft_ids(session), settings, now=now
+        )
+        if refused:
+            raise refused[0][1]
+        later = "approved, frozen at the next run"
+        jobs += [(f"draft{item.draft_id}", item.values["raw"], later) for item in built]
     for number, (name, raw, why) in enumerate(jobs[:limit] if limit else jobs, start=1):
         path = folder / f"{number:04d}-{name}.eml"
         path.write_bytes(raw)

@@ -5,28 +5,33 @@
       │   └ suppressed, approval gone: cancelled        │ 5xx: failed, the server's reply kept
       └──── resolve --resend ◀── uncertain ◀────────────┘ no reply after the body, or a crash
 
-A message enters the outbox only through ``enqueue``, which refuses a draft whose approval
-does not cover its exact text; ``claim`` checks again at send time, against the hash the bytes
-were frozen from, along with suppression and the per-candidate first-contact cap. Every draft
-status change goes through ``outreach.queue`` so it is mirrored and audited. A message that
-waited for its turn gets a fresh Date header when it is claimed, and the outbox keeps the bytes
-that went out. The async send loop lives in ``outreach.sender``.
+A message enters the outbox only through ``freeze`` (``enqueue`` for one draft), which refuses
+a draft whose approval does not cover what would be sent (``outreach.approval``), builds the
+bytes, parses them back, and keeps them with their own hash; a draft refused there goes back to
+pending with the reason. ``ledger.claim`` checks the approval and the bytes' hash again at send
+time, along with suppression and the per-candidate first-contact cap, and the transport checks
+the hash once more right before the message goes out. Every draft status change goes through
+``outreach.queue`` so it is mirrored and audited. A message that waited for its turn gets a
+fresh Date header (and hash) when it is claimed, and the outbox keeps the bytes that went out.
+The async send loop lives in ``outreach.sender``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Row, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from . import queue
+from . import approval, queue
 from .config import Settings
-from .errors import NotFound, StateError
-from .messages import Outgoing, build_message, message_bytes, reply_subject
+from .errors import NotApproved, NotFound, OutreachError, SendError, StateError
+from .messages import Outgoing, digest, message_bytes
 from .pacing import Waiting
-from .store.models import Campaign, Candidate, Draft, OutboxEntry
+from .store.models import Campaign, Candidate, Draft, OutboxEntry, Revision
 
 QUEUED, SENDING, SENT, FAILED, UNCERTAIN = (
     queue.QUEUED,
@@ -36,7 +41,6 @@ QUEUED, SENDING, SENT, FAILED, UNCERTAIN = (
     queue.UNCERTAIN,
 )
 CANCELLED = queue.CANCELLED
-THREADED = ("follow_up", "reply")
 LEASE = timedelta(minutes=15)
 PAUSED_RECHECK = timedelta(minutes=15)
 MAX_ATTEMPTS = 8
@@ -49,103 +53,173 @@ def backoff(attempts: int) -> timedelta:
     return min(timedelta(minutes=minutes), timedelta(hours=6))
 
 
-def _thread(session: Session, draft: Draft) -> tuple[str | None, list[str]]:
-    """In-Reply-To and References: the draft's own, else the last message of its enrolment."""
-    in_reply_to, references = draft.in_reply_to, [str(r) for r in draft.references]
-    if in_reply_to is None and draft.kind in THREADED and draft.enrolment_id is not None:
-        previous = session.execute(
-            select(Draft.message_id, Draft.in_reply_to, Draft.references)
-            .join(OutboxEntry, OutboxEntry.draft_id == Draft.id)
-            .where(Draft.enrolment_id == draft.enrolment_id, OutboxEntry.state == SENT)
-            .order_by(OutboxEntry.sent_at.desc())
-            .limit(1)
-        ).first()
-        if previous is not None:
-            in_reply_to = previous.message_id
-            references = [str(r) for r in previous.references]
-            if previous.in_reply_to:
-                references.append(previous.in_reply_to)
-    if in_reply_to is not None and in_reply_to not in references:
-        references.append(in_reply_to)
-    return in_reply_to, references
+@dataclass(frozen=True)
+class Frozen:
+    """The outbox row of an approved draft whose message was built and checked."""
+
+    draft_id: int
+    candidate_id: int
+    entry_id: int | None  # a cancelled row of the same draft, reused
+    values: dict[str, Any]
 
 
-def build_draft_bytes(
-    session: Session, draft: Draft, settings: Settings, *, now: datetime
-) -> bytes:
-    """The exact bytes of an approved draft's message; StateError when it is not approved."""
-    reason = queue.approval_is_valid(session, draft)
-    if reason is not None:
-        raise StateError(f"{reason}; only approved text can be sent (`outreach queue approve`)")
-    candidate = session.get(Candidate, draft.candidate_id)
-    if candidate is None:  # pragma: no cover - the foreign key makes this impossible
-        raise NotFound(f"draft {draft.id} has no candidate")
-    revision = queue.current(session, draft)
-    in_reply_to, references = _thread(session, draft)
-    threaded = draft.kind in THREADED and in_reply_to is not None
-    assert draft.message_id is not None  # approval_is_valid checked it
-    message = build_message(
+def _rows(session: Session, draft_ids: Sequence[int]) -> dict[int, Row[Any]]:
+    """Each draft with its current revision, candidate and outbox row: one query."""
+    query = (
+        select(
+            Draft.id, Draft.kind, Draft.status, Draft.candidate_id, Draft.enrolment_id,
+            Draft.approved_at, Draft.approved_by, Draft.approved_hash, Draft.approved_revision,
+            Draft.current_revision, Draft.message_id, Draft.in_reply_to, Draft.references,
+            Draft.due_at, Revision.subject, Revision.body, Candidate.name, Candidate.email,
+            OutboxEntry.id.label("entry_id"), OutboxEntry.state.label("entry_state"),
+        )
+        .join(Candidate, Candidate.id == Draft.candidate_id)
+        .outerjoin(
+            Revision,
+            and_(Revision.draft_id == Draft.id, Revision.number == Draft.current_revision),
+        )
+        .outerjoin(OutboxEntry, OutboxEntry.draft_id == Draft.id)
+        .where(Draft.id.in_(list(draft_ids)))
+    )  # fmt: skip
+    rows: list[Row[Any]] = list(session.execute(query))
+    return {row.id: row for row in rows}
+
+
+def _build(session: Session, row: Row[Any], settings: Settings, now: datetime) -> bytes:
+    """The checked bytes of one approved draft; StateError or SendError says why not."""
+    if row.status != queue.APPROVED:
+        raise StateError(f"draft {row.id} is {row.status}; only approved drafts enter the outbox")
+    if row.entry_state is not None and row.entry_state != CANCELLED:
+        raise StateError(f"draft {row.id} is already in the outbox (entry {row.entry_id})")
+    in_reply_to, references = approval.thread(
+        session,
+        kind=row.kind,
+        enrolment_id=row.enrolment_id,
+        in_reply_to=row.in_reply_to,
+        references=row.references,
+    )
+    seen = None
+    if row.subject is not None:
+        seen = approval.visible(
+            kind=row.kind, to_name=row.name, to_email=row.email, subject=row.subject,
+            body=row.body, in_reply_to=in_reply_to, references=references,
+        )  # fmt: skip
+    reason = queue.approval_problem(
+        draft_id=row.id,
+        approved_at=row.approved_at,
+        approved_by=row.approved_by,
+        approved_hash=row.approved_hash,
+        approved_revision=row.approved_revision,
+        current_revision=row.current_revision,
+        fingerprint=approval.fingerprint(seen) if seen is not None else None,
+        message_id=row.message_id,
+    )
+    if reason is not None or seen is None:
+        raise NotApproved(
+            f"{reason}; check it and approve it again (`outreach queue show {row.id}`)"
+        )
+    return message_bytes(
         Outgoing(
             from_name=settings.sender.name,
             from_email=settings.sender.email,
-            to_name=candidate.name,
-            to_email=candidate.email,
-            subject=reply_subject(revision.subject) if threaded else revision.subject,
-            body_text=revision.body,
-            message_id=draft.message_id,
+            to_name=seen.to_name,
+            to_email=seen.to_email,
+            subject=seen.subject,
+            body_text=seen.body,
+            message_id=row.message_id,
             date=now,
-            in_reply_to=in_reply_to,
-            references=tuple(references),
+            in_reply_to=seen.in_reply_to,
+            references=seen.references,
             html=settings.sender.html,
         )
     )
-    return message_bytes(message)
+
+
+def build_all(
+    session: Session, draft_ids: Sequence[int], settings: Settings, *, now: datetime
+) -> tuple[list[Frozen], list[tuple[int, OutreachError]]]:
+    """Build and check the message of each approved draft, in order; and why the others fail."""
+    rows = _rows(session, draft_ids)
+    built: list[Frozen] = []
+    refused: list[tuple[int, OutreachError]] = []
+    for draft_id in dict.fromkeys(draft_ids):
+        row = rows.get(draft_id)
+        try:
+            if row is None:
+                raise NotFound(f"no draft {draft_id}; see `outreach queue list`")
+            raw = _build(session, row, settings, now)
+        except OutreachError as exc:
+            refused.append((draft_id, exc))
+            continue
+        held = row.due_at is not None and row.due_at > now
+        values = {
+            "draft_id": row.id, "candidate_id": row.candidate_id,
+            "mailbox": settings.sender.email, "message_id": row.message_id,
+            "to_email": row.email, "raw": raw, "raw_hash": digest(raw),
+            "approved_hash": row.approved_hash, "kind": row.kind, "state": QUEUED,
+            "attempts": 0, "lease_until": None, "not_before": row.due_at if held else None,
+            "wait_reason": "due later" if held else "", "last_reply": "", "updated_at": now,
+        }  # fmt: skip
+        built.append(Frozen(row.id, row.candidate_id, row.entry_id, values))
+    return built, refused
+
+
+def freeze(
+    session: Session, draft_ids: Sequence[int], settings: Settings, *, actor: str, now: datetime
+) -> tuple[dict[int, int], list[tuple[int, OutreachError]]]:
+    """Freeze approved drafts' exact, checked bytes in the outbox as ``queued``.
+
+    The one door into the outbox (``enqueue`` is the one-draft form). A draft whose approval
+    no longer covers what would be sent, or whose message cannot be built or does not read
+    back as approved, goes back to pending with the reason (``queue.withdraw``). Returns the
+    outbox row of each frozen draft, and each refused draft with why.
+    """
+    built, refused = build_all(session, draft_ids, settings, now=now)
+    for draft_id, exc in refused:
+        draft = session.get(Draft, draft_id)
+        if draft is not None and draft.status == queue.APPROVED and _withdraws(exc):
+            queue.withdraw(session, draft, actor=actor, reason=str(exc))
+    entries: dict[int, int] = {}
+    fresh = [item.values | {"created_at": now} for item in built if item.entry_id is None]
+    if fresh:
+        insert_rows = insert(OutboxEntry).returning(OutboxEntry.draft_id, OutboxEntry.id)
+        entries.update({int(d): int(e) for d, e in session.execute(insert_rows, fresh)})
+    reused = [item.values | {"id": item.entry_id} for item in built if item.entry_id is not None]
+    if reused:
+        session.execute(update(OutboxEntry), reused)
+        entries.update({int(v["draft_id"]): int(v["id"]) for v in reused})
+    queue.set_status_many(
+        session,
+        [(item.draft_id, item.candidate_id, QUEUED, {"outbox": entries[item.draft_id]})
+         for item in built],
+        actor=actor,
+        now=now,
+    )  # fmt: skip
+    return entries, refused
+
+
+def _withdraws(exc: OutreachError) -> bool:
+    """Whether a refusal means the approval no longer holds (not: already queued, or gone)."""
+    return isinstance(exc, NotApproved | SendError)
 
 
 def enqueue(
     session: Session, draft: Draft, settings: Settings, *, actor: str, now: datetime
 ) -> OutboxEntry:
-    """Freeze an approved draft's exact bytes in the outbox as ``queued``.
+    """Freeze one approved draft into the outbox; the reason it cannot be is raised.
 
-    The one door into the outbox: CLI, web and API call this (or ``enqueue_approved``).
+    CLI, web and API call this (the sender freezes in bulk with ``freeze``).
     """
-    if draft.status != queue.APPROVED:
-        raise StateError(
-            f"draft {draft.id} is {draft.status}; only approved drafts enter the outbox"
-        )
-    raw = build_draft_bytes(session, draft, settings, now=now)
-    assert draft.message_id is not None and draft.approved_hash is not None
-    entry = session.scalar(select(OutboxEntry).where(OutboxEntry.draft_id == draft.id))
-    if entry is not None and entry.state != CANCELLED:
-        raise StateError(f"draft {draft.id} is already in the outbox (entry {entry.id})")
-    candidate = session.get(Candidate, draft.candidate_id)
-    assert candidate is not None
-    if entry is None:
-        entry = OutboxEntry(draft_id=draft.id, created_at=now)
-    held = draft.due_at is not None and draft.due_at > now
-    entry.candidate_id = draft.candidate_id
-    entry.mailbox = settings.sender.email
-    entry.message_id = draft.message_id
-    entry.to_email = candidate.email
-    entry.raw = raw
-    entry.approved_hash = draft.approved_hash
-    entry.kind = draft.kind
-    entry.state = QUEUED
-    entry.attempts = 0
-    entry.lease_until = None
-    entry.not_before = draft.due_at if held else None
-    entry.wait_reason = "due later" if held else ""
-    entry.last_reply = ""
-    entry.updated_at = now
-    session.add(entry)
-    session.flush()
-    queue.set_status(session, draft, QUEUED, actor=actor, outbox=entry.id)
-    return entry
+    entries, refused = freeze(session, [draft.id], settings, actor=actor, now=now)
+    if refused:
+        raise refused[0][1]
+    session.expire(draft)  # its status changed in bulk
+    return session.get_one(OutboxEntry, entries[draft.id])
 
 
-def approved_drafts(session: Session) -> list[Draft]:
+def approved_draft_ids(session: Session) -> list[int]:
     """Approved drafts that are not in the outbox yet, oldest approval first."""
-    query = select(Draft).where(Draft.status == queue.APPROVED).order_by(Draft.approved_at)
+    query = select(Draft.id).where(Draft.status == queue.APPROVED).order_by(Draft.approved_at)
     return list(session.scalars(query))
 
 

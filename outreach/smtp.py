@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import ipaddress
 import re
 import ssl
@@ -207,8 +208,18 @@ class SmtpConnection:
         finally:
             smtp.close()
 
-    async def send(self, sender: str, recipients: Sequence[str], data: bytes) -> Outcome:
-        """Submit one message and return what happened to it."""
+    async def send(
+        self, sender: str, recipients: Sequence[str], data: bytes, *, sha256: str | None = None
+    ) -> Outcome:
+        """Submit one message and return what happened to it.
+
+        With ``sha256``, bytes that do not have that hash are not sent at all (the outcome is
+        ``Permanent`` with code 0): the last check that what goes out is what was frozen.
+        """
+        if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+            return Permanent(
+                0, "not sent: the message bytes do not match the hash they were frozen with"
+            )
         for address in (sender, *recipients):
             if not _ENVELOPE_ADDRESS.fullmatch(address):
                 raise SendError(f"envelope address {address!r} is not a plain ASCII address")
@@ -422,6 +433,7 @@ async def send_with_retry(
     attempts: int = 4,
     max_seconds: float = 120.0,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    sha256: str | None = None,
 ) -> Outcome:
     """Send, retrying only Transient outcomes with jittered exponential backoff."""
     jitter = wait_random_exponential(multiplier=2.0, max=max(max_seconds / 2, 1.0))
@@ -437,5 +449,5 @@ async def send_with_retry(
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
         reraise=True,
     )
-    outcome: Outcome = await retrying(conn.send, sender, recipients, data)
+    outcome: Outcome = await retrying(conn.send, sender, recipients, data, sha256=sha256)
     return outcome

@@ -99,9 +99,12 @@ def test_a_draft_changed_after_approval_is_refused_by_send(
         revision.subject = "Not what was approved"
     code, out, err = run(["send"], capsys)
     assert code == 0 and smtp_capture.messages == []
-    assert f"draft {draft_id} not queued" in err and "text differs from what was approved" in err
-    with store.session() as session:
-        assert session.get_one(Draft, draft_id).status == "approved"  # left for a person
+    assert f"draft {draft_id} not queued" in err and "differs from what was approved" in err
+    with store.session() as session:  # back to a person, with the reason on the draft
+        draft = session.get_one(Draft, draft_id)
+        assert draft.status == "pending" and "differs from what was approved" in draft.error
+    code, out, _ = run(["queue", "show", str(draft_id)], capsys)
+    assert code == 0 and "note: approval withdrawn: draft 1: what would be sent" in out
     store.close()
 
 

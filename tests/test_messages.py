@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from outreach.errors import SendError
+from outreach.message_check import check_message
 from outreach.messages import (
     Outgoing,
-    build_message,
+    checked,
     message_bytes,
     new_message_id,
     reply_subject,
@@ -72,7 +73,7 @@ def parse(data: bytes) -> EmailMessage:
 
 async def deliver(server: CaptureServer, out: Outgoing) -> bytes:
     """Send the built message through a real SMTP server and return the bytes that arrived."""
-    data = message_bytes(build_message(out))
+    data = message_bytes(out)
     async with SmtpConnection(server.settings()) as conn:
         assert isinstance(await conn.send(out.from_email, [out.to_email], data), Accepted)
     [received] = server.messages
@@ -104,7 +105,7 @@ async def test_headers_arrive_intact(smtp_capture: CaptureServer) -> None:
 
 
 def test_bytes_are_7bit_crlf_and_short_lines() -> None:
-    data = message_bytes(build_message(replace(BASE, body_text="å" * 3000, html=True)))
+    data = message_bytes(replace(BASE, body_text="å" * 3000, html=True))
     assert data.isascii()
     assert b"\n" not in data.replace(b"\r\n", b"")
     assert max(len(line) for line in data.split(b"\r\n")) <= 78
@@ -114,7 +115,7 @@ def test_bytes_are_7bit_crlf_and_short_lines() -> None:
 
 
 def test_display_name_with_specials_is_quoted() -> None:
-    msg = parse(message_bytes(build_message(replace(BASE, to_name='Lindqvist, Kim "KL"'))))
+    msg = parse(message_bytes(replace(BASE, to_name='Lindqvist, Kim "KL"')))
     assert msg["To"].addresses[0].display_name == 'Lindqvist, Kim "KL"'
     assert msg["To"].addresses[0].addr_spec == "kim@example.com"
 
@@ -155,7 +156,7 @@ async def test_html_alternative_is_sanitised(smtp_capture: CaptureServer) -> Non
 
 def test_long_references_fold_between_ids_not_into_encoded_words() -> None:
     refs = tuple(f"<{'x' * 60}.{n}@mail.example.com>" for n in range(12))
-    data = message_bytes(build_message(replace(BASE, references=refs, in_reply_to=refs[-1])))
+    data = message_bytes(replace(BASE, references=refs, in_reply_to=refs[-1]))
     raw_headers = data.split(b"\r\n\r\n", 1)[0].decode()
     assert "=?utf-8?q?=3C" not in raw_headers
     msg = parse(data)
@@ -187,12 +188,12 @@ def test_message_id_is_on_the_sender_domain() -> None:
 )
 def test_header_injection_is_refused(field: str, value: str, words: str) -> None:
     with pytest.raises(SendError, match=words):
-        build_message(replace(BASE, **changes(field, value)))
+        message_bytes(replace(BASE, **changes(field, value)))
 
 
 def test_injected_reference_is_refused() -> None:
     with pytest.raises(SendError, match="references"):
-        build_message(replace(BASE, references=("<a@b.example>", "<c@d>\r\nBcc: x@y.example")))
+        message_bytes(replace(BASE, references=("<a@b.example>", "<c@d>\r\nBcc: x@y.example")))
 
 
 @pytest.mark.parametrize(
@@ -201,12 +202,12 @@ def test_injected_reference_is_refused() -> None:
 )
 def test_invalid_addresses_are_refused(field: str, value: str) -> None:
     with pytest.raises(SendError, match="not a valid email address"):
-        build_message(replace(BASE, **changes(field, value)))
+        message_bytes(replace(BASE, **changes(field, value)))
 
 
 @pytest.mark.parametrize("msg_id", ["abc.123@recruit.example", "<abc.123@recruit.example>"])
 def test_message_id_gets_angle_brackets(msg_id: str) -> None:
-    assert build_message(replace(BASE, message_id=msg_id))["Message-ID"] == (
+    assert parse(message_bytes(replace(BASE, message_id=msg_id)))["Message-ID"] == (
         "<abc.123@recruit.example>"
     )
 
@@ -214,22 +215,22 @@ def test_message_id_gets_angle_brackets(msg_id: str) -> None:
 @pytest.mark.parametrize("msg_id", ["<no-domain>", "<a b@c.example>", "<a@b@c>"])
 def test_bad_message_id_is_refused(msg_id: str) -> None:
     with pytest.raises(SendError, match="message id"):
-        build_message(replace(BASE, message_id=msg_id))
+        message_bytes(replace(BASE, message_id=msg_id))
 
 
 def test_naive_date_is_refused() -> None:
     with pytest.raises(SendError, match="timezone"):
-        build_message(replace(BASE, date=datetime(2024, 5, 14, 9, 30)))
+        message_bytes(replace(BASE, date=datetime(2024, 5, 14, 9, 30)))
 
 
 def test_date_header_keeps_the_offset() -> None:
-    data = message_bytes(build_message(replace(BASE, date=datetime(2024, 1, 2, 3, 4, tzinfo=UTC))))
+    data = message_bytes(replace(BASE, date=datetime(2024, 1, 2, 3, 4, tzinfo=UTC)))
     assert b"Date: Tue, 02 Jan 2024 03:04:00 +0000\r\n" in data
 
 
 def test_restamp_redates_only_a_stale_date_and_nothing_else() -> None:
     body = "Hi,\nDate: Tue, 14 May 2024 09:30:00 +0200\nin the body stays"
-    data = message_bytes(build_message(replace(BASE, body_text=body)))
+    data = message_bytes(replace(BASE, body_text=body))
     sent_at = BASE.date + timedelta(hours=3)
     redated = restamp(data, sent_at)
     assert parse(redated)["Date"].datetime == sent_at
@@ -281,3 +282,60 @@ def test_restamp_of_odd_heads(head: bytes, expected: bytes) -> None:
 )
 def test_reply_subject(subject: str, expected: str) -> None:
     assert reply_subject(subject) == expected
+
+
+LOOKALIKE = "=?utf-8?q?Kim=0D=0ABcc:_eve@evil.example=0D=0A=0D=0A<b>other</b>?="
+
+
+@pytest.mark.parametrize("field", ["to_name", "from_name", "subject"])
+async def test_text_that_looks_like_an_encoded_word_arrives_as_that_text(
+    smtp_capture: CaptureServer, field: str
+) -> None:
+    msg = parse(await deliver(smtp_capture, replace(BASE, **changes(field, LOOKALIKE))))
+    assert sorted(msg.keys()) == sorted(
+        ["From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type",
+         "Content-Transfer-Encoding"]
+    )  # fmt: skip
+    seen = {
+        "to_name": msg["To"].addresses[0].display_name,
+        "from_name": msg["From"].addresses[0].display_name,
+        "subject": str(msg["Subject"]),
+    }
+    assert seen[field] == LOOKALIKE
+    assert text(msg) == BASE.body_text + "\n"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("to_email", "=?utf-8?q?x=0D=0A?=@example.com"),
+        ("in_reply_to", "<=?utf-8?q?x=0D=0AX-A:_b?=@example.com>"),
+        ("message_id", "<=?utf-8?q?x?=@recruit.example>"),
+    ],
+)
+def test_addresses_and_ids_that_look_like_encoded_words_are_refused(field: str, value: str) -> None:
+    with pytest.raises(SendError, match="looks like an RFC 2047 encoded word"):
+        message_bytes(replace(BASE, **changes(field, value)))
+
+
+def test_runs_of_spaces_in_a_name_become_one() -> None:
+    msg = parse(message_bytes(replace(BASE, to_name="Kim \u00a0 Lindqvist")))
+    assert msg["To"].addresses[0].display_name == "Kim Lindqvist"
+
+
+@pytest.mark.parametrize(
+    ("tamper", "words"),
+    [
+        (lambda d: d.replace(b"Subject:", b"Reply-To: eve@evil.example\r\nSubject:"), "headers"),
+        (lambda d: d.replace(b"To: Kim Lindqvist", b"To: Kim <eve@evil.example>, Lindqvist"), "To"),
+        (lambda d: d.replace(b"Kim,", b"Eve,"), "body other than the approved one"),
+        (lambda d: d.replace(b"text/plain", b"text/html"), "text/html part"),
+        (lambda d: d.replace(b"Subject: ", b"Subject: =?utf-8?q?x?= "), "Subject"),
+    ],
+)
+def test_bytes_that_do_not_read_back_as_approved_are_refused(tamper: Any, words: str) -> None:
+    fields = checked(BASE)
+    data = message_bytes(BASE)
+    check_message(data, fields, None)  # the built bytes pass
+    with pytest.raises(SendError, match=words):
+        check_message(tamper(data), fields, None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from outreach import queue
+from outreach import approval, queue
 from outreach.errors import InputError, StateError
 from outreach.store import Store
 from outreach.store.models import Candidate, Event
@@ -43,7 +43,8 @@ def test_approval_records_who_revision_and_hash(store: Store) -> None:
             "maria",
             1,
         )
-        assert draft.approved_hash == queue.text_hash("Hello", "Hi Jamie")
+        seen = approval.Visible("Jamie", "jamie@example.com", "Hello", "Hi Jamie", None, ())
+        assert draft.approved_hash == approval.fingerprint(seen)
         assert draft.viewed_at is not None
         assert queue.approval_is_valid(session, draft) is None
         actions = list(session.scalars(select(Event.action).order_by(Event.id)))

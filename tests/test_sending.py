@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from outreach import queue, sending
+from outreach import approval, queue, sending
 from outreach.candidates import suppress
 from outreach.errors import NotFound, SendError, StateError
 from outreach.sender import RunReport, run_sender
@@ -44,7 +44,7 @@ def test_enqueue_refuses_a_draft_without_a_valid_approval(store: Store) -> None:
     with store.session() as session:
         draft = queue.get_draft(session, tampered)
         queue.current(session, draft).body = "Something nobody approved"
-    with pytest.raises(StateError, match="text differs from what was approved"):
+    with pytest.raises(StateError, match="body or thread. differs from what was approved"):
         enqueue(store, tampered)
     assert kit.entries(store) == []
 
@@ -122,6 +122,13 @@ async def test_header_injection_is_refused(
     report = await send_all(store, smtp_capture)
     assert report.warnings == [f"draft {draft_id} not queued: {field_error(field)}"]
     assert smtp_capture.messages == [] and kit.entries(store) == []
+    with store.session() as session:  # the reviewer sees why, and must approve again
+        draft = queue.get_draft(session, draft_id)
+        assert (draft.status, draft.error) == (
+            "pending",
+            f"approval withdrawn: {field_error(field)}",
+        )
+    assert (await send_all(store, smtp_capture)).warnings == []  # reported once
 
 
 def field_error(field: str) -> str:
@@ -140,11 +147,14 @@ async def test_text_changed_after_queueing_is_refused_at_send_time(
         revision.body = "Changed behind the reviewer's back"
     report = await send_all(store, smtp_capture)
     assert smtp_capture.messages == []
-    assert report.cancelled == [
-        (entry_id, f"refused: draft {draft_id}: text differs from what was approved")
-    ]
+    problem = (
+        f"draft {draft_id}: what would be sent (recipient, subject, body or thread) differs "
+        "from what was approved"
+    )
+    assert report.cancelled == [(entry_id, f"refused: {problem}; the draft is pending again")]
     with store.session() as session:
-        assert queue.get_draft(session, draft_id).status == "cancelled"
+        draft = queue.get_draft(session, draft_id)
+        assert (draft.status, draft.error) == ("pending", f"approval withdrawn: {problem}")
 
 
 async def test_reapproval_after_freezing_is_refused(
@@ -155,7 +165,7 @@ async def test_reapproval_after_freezing_is_refused(
     with store.session() as session:  # a bug elsewhere re-approves other text: the hash moves
         draft = queue.get_draft(session, draft_id)
         queue.current(session, draft).body = "Other text"
-        draft.approved_hash = queue.text_hash(queue.current(session, draft).subject, "Other text")
+        draft.approved_hash = approval.fingerprint(approval.visible_of(session, draft))
     report = await send_all(store, smtp_capture)
     assert smtp_capture.messages == []
     assert report.cancelled[0][0] == entry_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 import sys
 from collections.abc import Callable
@@ -63,6 +64,21 @@ async def test_accepted_keeps_reply_and_exact_bytes(smtp_capture: CaptureServer)
     assert (got.mail_from, got.rcpt_tos, got.data) == (SENDER, (RCPT,), DATA)
     assert got.helo == "recruit.example"  # the sender's domain, not this machine's name
     assert not got.tls
+
+
+async def test_bytes_that_do_not_match_their_hash_are_not_sent(
+    smtp_capture: CaptureServer,
+) -> None:
+    frozen = hashlib.sha256(DATA).hexdigest()
+    changed = DATA.replace(b"Hello", b"Send me your password")
+    async with SmtpConnection(smtp_capture.settings()) as conn:
+        refused = await conn.send(SENDER, [RCPT], changed, sha256=frozen)
+        assert refused == Permanent(
+            0, "not sent: the message bytes do not match the hash they were frozen with"
+        )
+        assert smtp_capture.messages == []  # not even MAIL FROM: no transaction was opened
+        assert isinstance(await conn.send(SENDER, [RCPT], DATA, sha256=frozen), Accepted)
+    assert [m.data for m in smtp_capture.messages] == [DATA]
 
 
 async def test_bare_newlines_go_out_as_crlf(smtp_capture: CaptureServer) -> None:

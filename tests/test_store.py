@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from collections.abc import Iterator
@@ -10,15 +11,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
+from outreach import queue, sending
 from outreach.cli import main
 from outreach.errors import StoreError
 from outreach.store import Store, open_store
 from outreach.store.engine import alembic_config
 from outreach.store.locks import exclusive
-from outreach.store.models import Candidate, Event
+from outreach.store.models import Candidate, Draft, Event, OutboxEntry
+from tests import outbox_kit as kit
 
 
 def test_migrated_schema_has_every_table(store: Store) -> None:
@@ -161,3 +165,46 @@ def test_the_command_line_says_how_to_protect_the_store(
         f"error: {database}: other users can read it (mode 644) and it holds candidates' data "
         f"and reviewers' password hashes; run `chmod 600 {database}` to protect it"
     )
+
+
+def test_upgrade_to_0005_asks_again_for_approvals_that_did_not_cover_the_recipient(
+    db_url: str,
+) -> None:
+    store = open_store(db_url)
+    sent, queued, approved = (kit.add_draft(store, f"{n}@example.com") for n in "abc")
+    with store.session() as session:
+        entries, _ = sending.freeze(
+            session, [sent, queued], kit.settings(), actor="t", now=kit.MONDAY
+        )
+        session.execute(
+            update(OutboxEntry).where(OutboxEntry.id == entries[sent]).values(state="sent")
+        )
+        session.execute(update(Draft).where(Draft.id == sent).values(status="sent"))
+    command.downgrade(alembic_config(store.engine), "0004")  # a store of the version before
+    store.close()
+
+    upgraded = open_store(db_url)
+    with upgraded.session() as session:
+        drafts = {d.id: d for d in session.scalars(select(Draft))}
+        rows = {e.draft_id: e for e in session.scalars(select(OutboxEntry))}
+        withdrawn = set(
+            session.scalars(
+                select(Event.subject_id).where(Event.action == "draft.approval_withdrawn")
+            )
+        )
+    for draft_id in (queued, approved):
+        assert drafts[draft_id].status == "pending" and drafts[draft_id].approved_hash is None
+        assert drafts[draft_id].error.startswith("approval withdrawn: it was approved before")
+    assert drafts[sent].status == "sent" and withdrawn == {queued, approved}
+    assert rows[queued].state == "cancelled" and "approve it again" in rows[queued].wait_reason
+    assert rows[sent].state == "sent"
+    assert all(row.raw_hash == hashlib.sha256(row.raw).hexdigest() for row in rows.values())
+    # Approved again, the draft goes into its old outbox row, with the new kind of approval.
+    with upgraded.session() as session:
+        draft = session.get_one(Draft, queued)
+        queue.approve(session, draft, actor="maria", message_id="<unused@nordlys.example>")
+        entries, refused = sending.freeze(
+            session, [queued], kit.settings(), actor="t", now=kit.MONDAY
+        )
+    assert refused == [] and entries == {queued: rows[queued].id}
+    upgraded.close()

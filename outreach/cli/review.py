@@ -128,6 +128,8 @@ def _show(app: App, detail: dict[str, Any]) -> None:
     echo(f"to: {person['name']} <{person['email']}>", markup=False)
     for flag in detail["flags"]:
         echo(f"flag {flag.get('code', '')}: {flag.get('message', '')}", markup=False)
+    if detail["error"]:  # e.g. why an approval was withdrawn
+        echo(f"note: {detail['error']}", markup=False)
     echo("")
     echo(f"Subject: {detail['subject']}", markup=False)
     echo("")

@@ -294,6 +294,7 @@ class OutboxEntry(Base):
     to_email: Mapped[str] = mapped_column(String(320))
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     approved_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    raw_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")  # of raw
     kind: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(default=0)
