@@ -131,7 +131,9 @@ class Drafter:
             "outcome": spec.outcome or "",
             "conversation": [dict(m) for m in spec.conversation],
         }
-        prepared = self.library.prepare(spec.template, context)  # one render, filled below
+        # One render, filled below. It runs in a worker thread so that a slow template never
+        # stalls the event loop (the web server's, in `serve`); its limits end it in time.
+        prepared = await asyncio.to_thread(self.library.prepare, spec.template, context)
         slots = prepared.slots
         conversation = conversation_text(spec.conversation)
         # The model sees the profile without our bookkeeping (ids, status, tags).
