@@ -72,6 +72,11 @@ class SyncReport:
         ]
         if c["flagged"]:
             parts.append(f"{c['flagged']} to read (unclear opt-out)")
+        if c["unverified_bounces"]:
+            parts.append(
+                f"{c['unverified_bounces']} to read (a bounce about no mail we sent; "
+                "nothing suppressed)"
+            )
         if c["confirmed"]:
             parts.append(f"{c['confirmed']} uncertain sends confirmed")
         scanned = sum(self.folders.values())
