@@ -47,6 +47,7 @@ class Context:
     now: datetime
     actor: str = "sync"
     holidays: tuple[date, ...] = ()
+    timezone: str = "UTC"  # the recruiter's, for the times holds mention
     counts: Counter[str] = field(default_factory=Counter)
 
 
@@ -131,7 +132,7 @@ def ingest(
     else:
         assert verdict is not None
         if trusted:
-            _act(session, ctx, verdict, found.candidate_id, found.conversation)
+            _act(session, ctx, verdict, found.candidate_id, found.conversation, when)
         else:  # a person reads it; the conversation shows it waiting
             conversations.set_status(
                 session, found.conversation, conversations.NEEDS_RESPONSE, actor=ctx.actor
@@ -257,8 +258,9 @@ def _act(
     verdict: Classification,
     candidate_id: int,
     conversation: Conversation,
+    when: datetime,
 ) -> None:
-    """Apply the stop rules for an incoming message."""
+    """Apply the stop rules for an incoming message (written at ``when``)."""
     candidate = session.get(Candidate, candidate_id)
     assert candidate is not None  # the foreign key guarantees it
     reason = verdict.reason or verdict.kind.value
@@ -277,7 +279,12 @@ def _act(
         )
         ctx.counts["opt_outs"] += 1
     elif kind in REPLIES:
-        conversations.record_reply(session, conversation, actor=ctx.actor, reason=reason)
+        happened = conversations.news(
+            candidate.name or candidate.email, when, ctx.timezone, verb="replied"
+        )
+        conversations.record_reply(
+            session, conversation, actor=ctx.actor, reason=reason, happened=happened, at=ctx.now
+        )
         ctx.counts["flagged" if kind is Kind.OPT_OUT_UNCLEAR else "replies"] += 1
     elif kind is Kind.AUTO_REPLY:
         if verdict.return_date is not None:
