@@ -91,27 +91,35 @@ def read_table(path: Path) -> tuple[Table, list[str]]:
         raise InputError(f"{path}: the file is empty; it needs a header row with an email column")
     if path.suffix.lower() == ".json" or text.lstrip().startswith("["):
         table = _json_table(path, text)
+        _check_values(table, text, lengths=True)
     else:
-        table = _csv_table(path, text)
-    _check_values(table, text)
+        table, long_values = _csv_table(path, text)
+        _check_values(table, text, lengths=long_values)
     return table, warnings
 
 
-def _csv_table(path: Path, text: str) -> Table:
+def _csv_table(path: Path, text: str) -> tuple[Table, bool]:
+    """The table, and whether a value is longer than MAX_VALUE (the csv module's limit)."""
     header = text.split("\n", 1)[0]
     delimiter = ";" if header.count(";") > header.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    # No field can be longer than the file; _check_values reports the ones over MAX_VALUE
-    # on their own line instead of the csv module stopping the whole import.
     limit = csv.field_size_limit()
-    csv.field_size_limit(max(limit, len(text)))
     try:
-        return _csv_parsed(path, text, reader, delimiter)
+        csv.field_size_limit(MAX_VALUE)
+        try:
+            return _csv_parsed(path, text, delimiter), False
+        except csv.Error as exc:
+            if "field limit" not in str(exc):
+                raise InputError(f"{path}: not a CSV file we can read ({exc})") from None
+        # A value over MAX_VALUE stopped the csv module mid-file: read it all again without
+        # the limit (no field is longer than the file) and report such values on their lines.
+        csv.field_size_limit(max(MAX_VALUE, len(text)))
+        return _csv_parsed(path, text, delimiter), True
     finally:
         csv.field_size_limit(limit)
 
 
-def _csv_parsed(path: Path, text: str, reader: Any, delimiter: str) -> Table:
+def _csv_parsed(path: Path, text: str, delimiter: str) -> Table:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     names = [name.strip().lower() for name in next(reader)]
     if any("\x00" in name for name in names):
         raise InputError(f"{path}, line 1: a column name contains a NUL character (\\x00)")
@@ -238,17 +246,14 @@ def _nesting(value: Any, depth: int = 0) -> int:
     return max((_nesting(item, depth + 1) for item in items), default=depth + 1)
 
 
-def _check_values(table: Table, text: str) -> None:
-    """Note records with a NUL character or a value longer than MAX_VALUE, naming the column."""
+def _check_values(table: Table, text: str, *, lengths: bool) -> None:
+    """Note records with a NUL character or (`lengths`) a value longer than MAX_VALUE."""
     has_nul = "\x00" in text or "\\u0000" in text  # JSON may escape it
+    if not (lengths or has_nul):
+        return
     for name, column in table.columns.items():
-        if set(map(type, column)) <= {str}:  # CSV: checked in C
-            if max(map(len, column), default=0) > MAX_VALUE:
-                _note(table, name, [len(value) > MAX_VALUE for value in column], TOO_LONG)
-            if has_nul:
-                _note(table, name, ["\x00" in value for value in column], HAS_NUL)
-            continue
-        _note(table, name, [_size(value) > MAX_VALUE for value in column], TOO_LONG)
+        if lengths:
+            _note(table, name, [_size(value) > MAX_VALUE for value in column], TOO_LONG)
         if has_nul:
             _note(table, name, [_has_nul(value) for value in column], HAS_NUL)
 
