@@ -30,7 +30,7 @@ Rendered = tuple[EmailTemplate, Prepared]  # a template and its render with the 
 
 CLOSED = (queue.REJECTED, queue.CANCELLED)
 FLUSH = 50  # drafts stored per transaction in a batch
-RENDER_BATCH = 50  # templates rendered per trip to the worker thread
+RENDER_BATCH = 500  # templates rendered per trip to the worker thread
 # Template code (slot instructions, max_words=40, conditions) is not a source of facts.
 JINJA_TAG = re.compile(r"\{([{%#]).*?[}%#]\}", re.DOTALL)
 
