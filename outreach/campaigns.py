@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 from . import queue
 from .candidates import by_email, select_emails, suppression_reasons
 from .config import PacingSettings, Settings
-from .drafting import ROLE_KEYS, Drafter, DraftSpec
+from .draft_inputs import ROLE_KEYS
+from .drafting import Drafter, DraftSpec
 from .errors import InputError, NotFound, StateError
 from .store import Store
 from .store.models import (

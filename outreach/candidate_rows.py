@@ -1,6 +1,5 @@
-"""Reading and validating candidate files: CSV (header row) or JSON (a list of objects).
-
-A file is read into a `Table`, column by column, and validated a column at a time: each
+"""Validating candidate records: a file read into a `Table` (``candidate_files``) is checked
+a column at a time: each
 distinct timezone, language, skills list or mail domain is checked once however many records
 repeat it, and the common checks run over whole columns in C (`map`, `zip`, compiled
 patterns). Every bad record becomes a `RowError` naming its line, so an import can report
@@ -9,20 +8,17 @@ every bad row and still write the good ones in one transaction.
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
-import json
 import operator
 import re
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import compress
-from pathlib import Path
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from .candidate_files import Table
 from .config import check_timezone
 from .errors import InputError
 
@@ -36,7 +32,6 @@ DOT_ATOM = re.compile(rf"{ATOM}(\.{ATOM})*\Z")
 PLAIN_ADDRESS = re.compile(rf"(?=[^@]{{1,64}}@)(?=.{{3,254}}\Z){ATOM}(\.{ATOM})*@[^@]+\Z")
 LANGUAGE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")
 LAST = operator.itemgetter(-1)
-OVERFLOW = "more values than header columns; quote values that contain the delimiter"
 
 
 @dataclass(frozen=True)
@@ -46,18 +41,6 @@ class RowError:
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
-
-
-@dataclass
-class Table:
-    """A file's records as columns: `columns[name][i]` is record i's raw value."""
-
-    lines: list[int]  # the line each record starts on
-    columns: dict[str, Sequence[Any]]  # always has "email"; None or "" where a record has none
-    overflow: set[int] = field(default_factory=set)  # records with more values than columns
-
-    def __len__(self) -> int:
-        return len(self.lines)
 
 
 @dataclass
@@ -133,129 +116,6 @@ def _is_plain_domain(domain: str) -> bool:
         return False
 
 
-# Reading files ------------------------------------------------------------------------------
-
-
-def read_text(path: Path) -> tuple[str, list[str]]:
-    """Read a file as UTF-8 (with or without BOM); fall back to cp1252/Latin-1 with a warning."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read it ({exc.strerror})") from None
-    try:
-        return data.decode("utf-8-sig"), []
-    except UnicodeDecodeError:
-        pass
-    for encoding in ("cp1252", "latin-1"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        return text, [f"{path}: not UTF-8; read as {encoding}. Save it as UTF-8 to be sure"]
-    raise InputError(f"{path}: unreadable text encoding; save it as UTF-8")  # pragma: no cover
-
-
-def read_table(path: Path) -> tuple[Table, list[str]]:
-    """A file's records as a Table, from a CSV (header row) or a JSON list; and any warnings."""
-    text, warnings = read_text(path)
-    if not text.strip():
-        raise InputError(f"{path}: the file is empty; it needs a header row with an email column")
-    if path.suffix.lower() == ".json" or text.lstrip().startswith("["):
-        return _json_table(path, text), warnings
-    return _csv_table(path, text), warnings
-
-
-def _csv_table(path: Path, text: str) -> Table:
-    header = text.split("\n", 1)[0]
-    delimiter = ";" if header.count(";") > header.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    names = [name.strip().lower() for name in next(reader)]
-    if "email" not in names:
-        raise InputError(
-            f"{path}, line 1: no 'email' column (found: {', '.join(names) or 'nothing'}); "
-            "add a header row with an email column"
-        )
-    repeated = sorted({name for name in names if name and names.count(name) > 1})
-    if repeated:
-        raise InputError(f"{path}, line 1: the column {repeated[0]!r} appears twice; keep one")
-    records, lines = _csv_records(reader, text, delimiter)
-    width = len(names)
-    overflow: set[int] = set()
-    if set(map(len, records)) - {width}:
-        for index, record in enumerate(records):
-            if len(record) > width:
-                if any(value.strip() for value in record[width:]):
-                    overflow.add(index)
-                del record[width:]
-            elif len(record) < width:
-                record.extend([""] * (width - len(record)))
-    columns = list(zip(*records, strict=True)) if records else [()] * width
-    table: dict[str, Sequence[Any]] = {
-        name: column for name, column in zip(names, columns, strict=True) if name
-    }
-    return Table(lines, table, overflow)
-
-
-def _csv_records(reader: Any, text: str, delimiter: str) -> tuple[list[list[str]], list[int]]:
-    """The records after the header and the line each starts on; blank lines are no records."""
-    records = list(reader)
-    if reader.line_num == len(records) + 1:  # one line each: no value spans lines
-        lines = list(range(2, len(records) + 2))
-        if [] in records:
-            lines = [line for line, record in zip(lines, records, strict=True) if record]
-            records = [record for record in records if record]
-        return records, lines
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    next(reader)
-    records, lines = [], []
-    line = reader.line_num + 1
-    for record in reader:
-        if record:
-            records.append(record)
-            lines.append(line)
-        line = reader.line_num + 1
-    return records, lines
-
-
-def _json_table(path: Path, text: str) -> Table:
-    decoder = json.JSONDecoder()
-    index = _skip_space(text, 0)
-    if index >= len(text) or text[index] != "[":
-        raise InputError(f"{path}, line 1: expected a JSON list of objects, one per candidate")
-    index = _skip_space(text, index + 1)
-    records: list[dict[str, Any]] = []
-    lines: list[int] = []
-    while index < len(text) and text[index] != "]":
-        line = text.count("\n", 0, index) + 1
-        try:
-            value, index = decoder.raw_decode(text, index)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}, line {exc.lineno}: invalid JSON: {exc.msg}") from None
-        if not isinstance(value, dict):
-            raise InputError(f"{path}, line {line}: expected an object with an email field")
-        records.append({str(k).strip().lower(): v for k, v in value.items()})
-        lines.append(line)
-        index = _skip_space(text, index)
-        if index < len(text) and text[index] == ",":
-            index = _skip_space(text, index + 1)
-    if index >= len(text):
-        line = text.count("\n") + 1
-        raise InputError(f"{path}, line {line}: the JSON list is not closed with ]")
-    names = dict.fromkeys(["email", *(name for record in records for name in record if name)])
-    columns: dict[str, Sequence[Any]] = {
-        name: [record.get(name) for record in records] for name in names
-    }
-    return Table(lines, columns)
-
-
-def _skip_space(text: str, index: int) -> int:
-    while index < len(text) and text[index] in " \t\r\n":
-        index += 1
-    return index
-
-
 # Validating ---------------------------------------------------------------------------------
 
 
@@ -265,7 +125,7 @@ def validate(table: Table, tags: Sequence[str]) -> tuple[Rows, list[RowError]]:
     `tags` are added to every record's own. A repeated address is an error naming the line
     where it first appeared.
     """
-    problems = dict.fromkeys(table.overflow, OVERFLOW)
+    problems = dict(table.problems)
     emails = normalise_emails(table.columns["email"], problems)
     fields: dict[str, list[Any]] = {}
     for name, column in table.columns.items():

@@ -19,13 +19,13 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from .candidate_files import read_table
 from .candidate_rows import (
     LIST_FIELDS,
     TEXT_FIELDS,
     RowError,
     Rows,
     normalise_emails,
-    read_table,
     validate,
 )
 from .errors import InputError, NotFound

@@ -1,7 +1,9 @@
 """config.toml into frozen, typed settings; secrets from the environment or a 0600 keys file.
 
 Errors name the key and, where the TOML text tells us, its line, and say how to fix it.
-Secrets never live in config.toml: a password, token or key found there is refused.
+Secrets never live in config.toml: a password, token or key found there is refused, and so is
+one inside a URL (``postgresql://user:pass@host/db``, ``?api_key=...``). `redact_url` keeps
+any that reach us another way out of messages and records.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -45,7 +48,20 @@ SECRET_HOMES = {
     "web": ("OUTREACH_WEB_SECRET", "web_secret"),
     "google": ("OUTREACH_GOOGLE_CLIENT_SECRET", "google_client_secret"),
     "microsoft": ("OUTREACH_MICROSOFT_CLIENT_SECRET", "microsoft_client_secret"),
+    "database": ("OUTREACH_DATABASE_PASSWORD", "database_password"),
 }
+# URLs in config.toml that must carry no secret, and where their secret belongs instead.
+URL_KEYS = {
+    "database": ("url", " or use libpq's PGPASSWORD or ~/.pgpass"),
+    "llm": ("base_url", ""),
+}
+# Query parameters that carry a secret (libpq takes ?password=, proxies take ?key=).
+_SECRET_PARAMS = (
+    "password|passwd|pass|sslpassword|api_key|apikey|api-key|key|token|access_token|secret"
+    "|client_secret|sig|signature"
+)
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^/\s]*@", re.IGNORECASE)
+_URL_SECRET_PARAM = re.compile(rf"([?&](?:{_SECRET_PARAMS})=)[^&#\s]*", re.IGNORECASE)
 
 
 class _Section(BaseModel):
@@ -264,6 +280,7 @@ def load_config(path: str | Path) -> Settings:
 def settings_from_dict(data: Mapping[str, Any], *, path: Path, text: str = "") -> Settings:
     """Validate a parsed TOML mapping; errors name path, key and line."""
     _refuse_secrets(data, path, text)
+    _refuse_url_secrets(data, path, text)
     _refuse_unknown(data, path, text)
     try:
         return Settings.model_validate({**data, "base_dir": path.resolve().parent})
@@ -290,6 +307,41 @@ def _refuse_secrets(data: Mapping[str, Any], path: Path, text: str, prefix: str 
                 f"{_where(path, text, dotted)}: {dotted}: secrets don't belong in config.toml; "
                 f"remove it and set {env}, or put {keyfile} in {keys_path()} (mode 0600)"
             )
+
+
+def _refuse_url_secrets(data: Mapping[str, Any], path: Path, text: str) -> None:
+    for section, (key, also) in URL_KEYS.items():
+        body = data.get(section)
+        value = body.get(key) if isinstance(body, Mapping) else None
+        found = url_secret(value) if isinstance(value, str) else None
+        if found:
+            dotted = f"{section}.{key}"
+            env, keyfile = SECRET_HOMES[section]
+            raise ConfigError(
+                f"{_where(path, text, dotted)}: {dotted}: {found} in the URL doesn't belong in "
+                f"config.toml; remove it and set {env}, or put {keyfile} in {keys_path()} "
+                f"(mode 0600){also}"
+            )
+
+
+def url_secret(url: str) -> str | None:
+    """What in a URL is a secret ("a password", "the 'key' parameter"), or None."""
+    try:
+        parts = urlsplit(url.strip())
+        password = parts.password
+    except ValueError:  # not a URL we can read; its own check reports it
+        return None
+    if password:
+        return "a password"
+    for name, _ in parse_qsl(parts.query, keep_blank_values=True):
+        if re.fullmatch(_SECRET_PARAMS, name, re.IGNORECASE):
+            return f"the {name!r} parameter"
+    return None
+
+
+def redact_url(text: str) -> str:
+    """Text with the password and the secret parameters of every URL in it replaced by ***."""
+    return _URL_SECRET_PARAM.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text))
 
 
 def _refuse_unknown(data: Mapping[str, Any], path: Path, text: str) -> None:
@@ -394,6 +446,14 @@ def oauth_client_secret(provider: str) -> str | None:
     """An OAuth app's client secret: $OUTREACH_<PROVIDER>_CLIENT_SECRET or the keys file."""
     env, key = SECRET_HOMES[provider]
     return secret(env, key)
+
+
+def database_password() -> str | None:
+    """The database password: $OUTREACH_DATABASE_PASSWORD or database_password in the keys file.
+
+    Without either, libpq's own PGPASSWORD and ~/.pgpass still apply.
+    """
+    return secret("OUTREACH_DATABASE_PASSWORD", "database_password")
 
 
 def llm_api_key(settings: Settings) -> str | None:

@@ -3,7 +3,8 @@
 The stop rules are the consequences of an incoming message for the candidate's sequence:
 
     human reply           conversation needs_response; active enrolments -> replied;
-                          pending follow-up drafts cancelled
+                          follow-up drafts set aside (``set_aside``: cancelled if no person
+                          touched them, held with the news if one edited or approved them)
     unclear opt-out       the same, and the message is flagged for the recruiter to read
     clear opt-out         address suppressed; candidate opted_out; every pending draft
                           cancelled; enrolments -> opted_out; conversation closed
@@ -11,20 +12,23 @@ The stop rules are the consequences of an incoming message for the candidate's s
                           cancelled; enrolments -> bounced
     our own later message the conversation is answered: needs_response -> open
 
-Each writes an audit event. Drafts are cancelled only through ``queue.cancel``. A reply also
+Each writes an audit event. Drafts are cancelled only through ``queue.cancel``, held only
+through ``sending.hold``. A reply also
 holds the sequences of colleagues at the same company (``followups.hold_colleagues``); an
 absence with a stated return date moves follow-ups (``followups.reschedule_for_absence``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from . import queue
+from . import queue, sending
 from .campaigns import LIVE
 from .candidates import get_candidate, suppress
 from .errors import InputError, NotFound
@@ -153,14 +157,72 @@ def _set_candidate_status(
         candidate.status, candidate.updated_at = status, utcnow()
 
 
+def news(name: str, at: datetime, timezone: str, *, verb: str = "wrote again") -> str:
+    """What a hold says happened: "Jamie wrote again on 2026-03-02 at 10:14" (local time)."""
+    local = at.astimezone(ZoneInfo(timezone))
+    first = name.split(",")[-1].split()[0] if name.strip() else "The candidate"
+    return f"{first} {verb} on {local:%Y-%m-%d} at {local:%H:%M}"
+
+
+def set_aside(
+    session: Session,
+    drafts: Iterable[Draft],
+    *,
+    happened: str,
+    since: datetime,
+    actor: str,
+    cancel_reason: str,
+) -> tuple[int, int]:
+    """Drafts that newer mail makes stale: cancel those no person touched, hold the others.
+
+    A draft a person approved or edited before ``since`` (when the news arrived) is held with
+    ``happened`` ("Jamie wrote again on … at 10:14") and what they did; one they worked on
+    after it is theirs, made with the news in front of them, and left alone. Automation never
+    cancels a person's work. Returns how many were cancelled and how many held.
+    """
+    cancelled = held = 0
+    for draft in drafts:
+        touched = queue.touched_at(session, draft)
+        if touched is None:
+            cancelled += queue.cancel(session, draft, actor=actor, reason=cancel_reason)
+        elif touched < since:
+            did = "approved" if draft.status in (queue.APPROVED, queue.QUEUED) else "edited"
+            reason = f"{happened}, after you {did} this"
+            held += sending.hold(session, draft, reason, actor=actor, now=utcnow())
+    return cancelled, held
+
+
 def record_reply(
-    session: Session, conversation: Conversation, *, actor: str, reason: str = "replied"
+    session: Session,
+    conversation: Conversation,
+    *,
+    actor: str,
+    reason: str = "replied",
+    happened: str = "They replied",
+    at: datetime | None = None,
 ) -> None:
-    """A person answered: the recruiter should respond and the sequence stops."""
+    """A person answered: the recruiter should respond and the sequence stops.
+
+    Pending follow-ups are set aside (``set_aside``), with ``happened`` as the news.
+    """
     set_status(session, conversation, NEEDS_RESPONSE, actor=actor)
     cid = conversation.candidate_id
     stop_enrolments(session, cid, status="replied", reason=reason, actor=actor)
-    cancel_pending(session, cid, reason=reason, actor=actor, kinds=FOLLOW_UPS)
+    follow_ups = session.scalars(
+        select(Draft).where(
+            Draft.candidate_id == cid,
+            Draft.status.in_(queue.CANCELLABLE),
+            Draft.kind.in_(FOLLOW_UPS),
+        )
+    )
+    set_aside(
+        session,
+        follow_ups,
+        happened=happened,
+        since=at or utcnow(),
+        actor=actor,
+        cancel_reason=reason,
+    )
     # Colleagues at the same company wait for the recruiter to decide.
     hold_colleagues(session, cid, actor=actor)
 

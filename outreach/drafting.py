@@ -8,13 +8,10 @@ failure in one draft is recorded on that draft and a batch goes on.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -27,11 +24,13 @@ from .llm import CallRecord, LLMCallError, LLMClient
 from .prompts import slot_messages, slot_schema
 from .store import Store
 from .store.models import AICall, Candidate, CandidateTag, Draft, Revision
-from .templates import TemplateLibrary, candidate_context
+from .templates import EmailTemplate, Prepared, TemplateLibrary, candidate_context
+
+Rendered = tuple[EmailTemplate, Prepared]  # a template and its render with the slots open
 
 CLOSED = (queue.REJECTED, queue.CANCELLED)
-OUTCOMES = ("reject", "advance", "offer")
 FLUSH = 50  # drafts stored per transaction in a batch
+RENDER_BATCH = 500  # templates rendered per trip to the worker thread
 # Template code (slot instructions, max_words=40, conditions) is not a source of facts.
 JINJA_TAG = re.compile(r"\{([{%#]).*?[}%#]\}", re.DOTALL)
 
@@ -118,11 +117,8 @@ class Drafter:
         if self.llm is not None:
             await self.llm.aclose()
 
-    async def compose(
-        self, person: Mapping[str, Any], spec: DraftSpec, *, instruction: str = ""
-    ) -> Composed:
-        """Render one draft for one candidate; model failures are recorded, not raised."""
-        template = self.library.get(spec.template)
+    def render(self, person: Mapping[str, Any], spec: DraftSpec) -> Rendered:
+        """Render one draft's template with its slots open (blocking: see `compose`)."""
         context = {
             "candidate": candidate_context(person),
             "role": dict(spec.role),
@@ -131,7 +127,25 @@ class Drafter:
             "outcome": spec.outcome or "",
             "conversation": [dict(m) for m in spec.conversation],
         }
-        prepared = self.library.prepare(spec.template, context)  # one render, filled below
+        return self.library.get(spec.template), self.library.prepare(spec.template, context)
+
+    async def compose(
+        self,
+        person: Mapping[str, Any],
+        spec: DraftSpec,
+        *,
+        instruction: str = "",
+        ready: Rendered | None = None,
+    ) -> Composed:
+        """Render one draft for one candidate; model failures are recorded, not raised.
+
+        The render runs in a worker thread (unless it is `ready`), so that a slow
+        template never stalls the event loop, the web server's in `serve`; its limits
+        (``template_limits``) end it in time.
+        """
+        if ready is None:
+            ready = await asyncio.to_thread(self.render, person, spec)
+        template, prepared = ready
         slots = prepared.slots
         conversation = conversation_text(spec.conversation)
         # The model sees the profile without our bookkeeping (ids, status, tags).
@@ -248,9 +262,20 @@ class Drafter:
             report.drafted.extend(self._store_drafts(done))
             done.clear()
 
-        async def one(person: Mapping[str, Any], spec: DraftSpec) -> None:
+        def render(batch: Sequence[tuple[Mapping[str, Any], DraftSpec]]) -> list[Any]:
+            out: list[Any] = []
+            for person, spec in batch:
+                try:
+                    out.append(self.render(person, spec))
+                except (TemplateError, InputError) as exc:
+                    out.append(exc)
+            return out
+
+        async def one(person: Mapping[str, Any], spec: DraftSpec, ready: Any) -> None:
             try:
-                composed = await self.compose(person, spec)
+                if isinstance(ready, Exception):
+                    raise ready
+                composed = await self.compose(person, spec, ready=ready)
             except (TemplateError, LLMError, InputError) as exc:
                 report.failed.append(f"{person['email']}: {exc}")
             else:
@@ -262,7 +287,16 @@ class Drafter:
             if progress is not None:
                 progress()
 
-        await asyncio.gather(*(one(person, spec) for person, spec in items))
+        # Renders go to the worker thread in batches (one trip each is cheaper); each batch's
+        # drafts then go on concurrently while the next batch renders.
+        tasks: list[asyncio.Future[None]] = []
+        for start in range(0, len(items), RENDER_BATCH):
+            batch = items[start : start + RENDER_BATCH]
+            results = await asyncio.to_thread(render, batch)
+            tasks += [
+                asyncio.ensure_future(one(*item, r)) for item, r in zip(batch, results, strict=True)
+            ]
+        await asyncio.gather(*tasks)
         flush()
         return report
 
@@ -397,38 +431,3 @@ def store_calls(session: Any, draft_id: int | None, calls: Sequence[CallRecord])
                 error=call.error,
             )
         )
-
-
-ROLE_KEYS = ("title", "location", "link", "hiring_manager")
-
-
-def load_role(path: Path) -> dict[str, str]:
-    """Read a role (title, location, link, hiring_manager) from a TOML or JSON file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read it ({exc.strerror})") from None
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(
-            f"{path}: not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {exc}"
-        ) from None
-    data = data.get("role", data) if isinstance(data, dict) else data
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected keys {', '.join(ROLE_KEYS)}")
-    unknown = sorted(set(data) - set(ROLE_KEYS))
-    if unknown:
-        raise InputError(f"{path}: unknown role key {unknown[0]!r}; use {', '.join(ROLE_KEYS)}")
-    return {key: str(data.get(key, "")) for key in ROLE_KEYS}
-
-
-def feedback_template(library: TemplateLibrary, outcome: str) -> str:
-    """The template for an interview outcome: feedback_<outcome>, offer falling back to advance."""
-    if outcome not in OUTCOMES:
-        raise InputError(f"--outcome {outcome!r}: use one of {', '.join(OUTCOMES)}")
-    names = library.names()
-    for name in (f"feedback_{outcome}", "feedback_advance" if outcome == "offer" else ""):
-        if name and name in names:
-            return name
-    raise InputError(f"no template feedback_{outcome}.j2 in {library.directory}; add one")

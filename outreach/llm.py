@@ -26,6 +26,7 @@ import openai
 from openai.types.chat import ChatCompletion
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
+from outreach.config import redact_url
 from outreach.errors import LLMError
 from outreach.jsonshape import extract_json_object, schema_errors
 
@@ -145,11 +146,11 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, openai.APITimeoutError):
         return "request timed out"
     if isinstance(exc, openai.APIConnectionError):
-        return f"cannot connect: {exc}"
+        return redact_url(f"cannot connect: {exc}")
     if isinstance(exc, openai.APIStatusError):
         hint = _HINTS.get(exc.status_code, "")
-        return f"HTTP {exc.status_code}: {exc.message}{hint}"
-    return str(exc)
+        return redact_url(f"HTTP {exc.status_code}: {exc.message}{hint}")
+    return redact_url(str(exc))
 
 
 class LLMClient:
@@ -177,7 +178,9 @@ class LLMClient:
                 "OpenAI API or point base_url at a local OpenAI-compatible server"
             )
         self.model = model
-        self.base_url = base_url or "https://api.openai.com/v1"
+        url = base_url or "https://api.openai.com/v1"
+        # What messages, logs and the AI call rows show: never a password inside the URL.
+        self.base_url = redact_url(url)
         self.provider = provider or ("openai" if base_url is None else "openai-compatible")
         self.max_retry_seconds = max_retry_seconds
         self.max_attempts = max(1, max_attempts)
@@ -190,7 +193,7 @@ class LLMClient:
         self._mode_lock = asyncio.Lock()
         # Local servers ignore the key but the SDK insists on one.
         self._client = openai.AsyncOpenAI(
-            base_url=self.base_url,
+            base_url=url,
             api_key=api_key or "unused",
             max_retries=0,
             timeout=timeout,
@@ -242,6 +245,7 @@ class LLMClient:
             )
 
         def fail(reason: str) -> LLMCallError:
+            reason = redact_url(reason)  # an error may quote the URL
             message = f"LLM call {name!r} to {self.model} at {self.base_url} failed: {reason}"
             return LLMCallError(message, record(reason))
 

@@ -7,7 +7,11 @@
 
 An approval records the hash of everything the recipient will see (``approval.fingerprint``);
 when the message can no longer be sent as approved, ``withdraw`` puts the draft back to pending
-with the reason. Every change writes an audit event. CLI, web and API all call these functions.
+with the reason. Automation (the sync, suggested replies) cancels only drafts no person has
+touched. A draft a person edited or approved is *held* instead: it stays, an approved one goes
+back to pending, and the reason shows on it until a person approves it again.
+
+Every change writes an audit event. CLI, web and API all call these functions.
 """
 
 from __future__ import annotations
@@ -279,6 +283,7 @@ def approve(
         references=draft.references,
     )
     draft.status = APPROVED
+    draft.hold_reason = ""  # a person decided with the news in front of them
     draft.approved_by = actor
     draft.approved_at = utcnow()
     draft.approved_revision = revision.number
@@ -325,6 +330,39 @@ def cancel(session: Session, draft: Draft, *, actor: str, reason: str) -> bool:
     draft.reject_reason = reason
     draft.updated_at = utcnow()
     _event(session, actor, "draft.cancelled", draft, reason=reason)
+    return True
+
+
+def touched_at(session: Session, draft: Draft) -> datetime | None:
+    """When a person last approved or edited the draft; None when no person has."""
+    edited = session.scalar(
+        select(func.max(Revision.created_at)).where(
+            Revision.draft_id == draft.id,
+            Revision.author != "template",
+            Revision.author.not_like("ai:%"),
+        )
+    )
+    times = [t for t in (draft.approved_at, edited) if t is not None]
+    return max(times) if times else None
+
+
+def hold(session: Session, draft: Draft, *, reason: str, actor: str) -> bool:
+    """Hold a draft a person worked on: the reason shows, an approval is withdrawn.
+
+    The draft stays as it is otherwise; a person reads the news and approves it again (or
+    edits or rejects it). A queued draft must be out of the outbox first
+    (``sending.hold``). Returns whether anything changed.
+    """
+    if draft.status not in (PENDING, APPROVED, QUEUED):
+        return False
+    if draft.status == PENDING and draft.hold_reason == reason:
+        return False
+    was = draft.status
+    if was != PENDING:
+        _withdraw(draft)
+    draft.hold_reason = reason
+    draft.updated_at = utcnow()
+    _event(session, actor, "draft.held", draft, reason=reason, was=was)
     return True
 
 

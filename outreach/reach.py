@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from .config import Settings, llm_api_key
+from .config import Settings, llm_api_key, redact_url
 from .errors import OutreachError
 from .inbox.sync import open_mailbox
 from .sender import smtp_settings
@@ -57,13 +57,14 @@ def probe_model(settings: Settings) -> Probe | None:
     llm = settings.llm
     if llm.provider == "none":
         return None
-    base = (llm.base_url or "https://api.openai.com/v1").rstrip("/")
+    url = (llm.base_url or "https://api.openai.com/v1").rstrip("/")
+    base = redact_url(url)  # as messages show it
     key = llm_api_key(settings)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
-        response = httpx.get(f"{base}/models", headers=headers, timeout=llm.timeout_seconds)
+        response = httpx.get(f"{url}/models", headers=headers, timeout=llm.timeout_seconds)
     except httpx.HTTPError as exc:
-        return Probe("llm", False, f"cannot reach {base}: {exc}")
+        return Probe("llm", False, redact_url(f"cannot reach {base}: {exc}"))
     if response.status_code != 200:
         return Probe("llm", False, f"{base}/models answered {response.status_code}")
     try:

@@ -101,6 +101,7 @@ ROW_COLUMNS = (
     Draft.due_at,
     Draft.created_at,
     Draft.approved_by,
+    Draft.hold_reason,
 )
 
 
@@ -398,6 +399,7 @@ def draft_detail(session: Session, draft: Draft, filters: Filters = Filters()) -
         "approved_revision": draft.approved_revision,
         "approved_hash": draft.approved_hash,
         "reject_reason": draft.reject_reason,
+        "hold_reason": draft.hold_reason,
         "error": draft.error,
         "candidate": profile(candidate, tags),
         "subject": now.subject,

@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, and_, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Row, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import approval, queue
@@ -356,6 +356,21 @@ def cancel_entry(
     draft = session.get(Draft, entry.draft_id)
     if draft is not None:
         queue.cancel(session, draft, actor=actor, reason=reason)
+
+
+def hold(session: Session, draft: Draft, reason: str, *, actor: str, now: datetime) -> bool:
+    """Hold a draft a person approved or edited (``queue.hold``), taking it out of the outbox
+    if it waits there; False when it has started sending and can no longer be held."""
+    if draft.status == QUEUED:
+        pulled = session.execute(
+            update(OutboxEntry)
+            .where(OutboxEntry.draft_id == draft.id, OutboxEntry.state == QUEUED)
+            .values(state=CANCELLED, wait_reason=f"held: {reason}", updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if not cast("CursorResult[Any]", pulled).rowcount:  # a sender claimed it just now
+            return False
+    return queue.hold(session, draft, reason=reason, actor=actor)
 
 
 def waiting(session: Session, mailbox: str, settings: Settings, *, now: datetime) -> list[Waiting]:

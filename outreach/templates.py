@@ -7,7 +7,9 @@ slots (so we learn exactly which slots this context reaches, with their template
 markers are swapped for model text or fallbacks, which also gives the offsets of AI text.
 
 Templates run in Jinja2's sandbox with ``StrictUndefined``: a typo or a missing column is an
-error naming the file and line, never a silently empty gap in a mail to a real person.
+error naming the file and line, never a silently empty gap in a mail to a real person. Each
+render is bounded in steps, sizes, output and time (``template_limits``): a runaway template
+ends with an error naming the file, the line and the limit it reached.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from typing import Any
 
 from jinja2 import Template, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
 
+from outreach import template_limits
 from outreach.errors import NotFound, TemplateError
 from outreach.template_context import (
     UNSAFE_HINT,
@@ -34,6 +36,7 @@ from outreach.template_context import (
     lcfirst,
     reply_subject,
 )
+from outreach.template_limits import LimitedEnvironment, LimitExceeded
 
 __all__ = [
     "KINDS",
@@ -99,17 +102,15 @@ class EmailTemplate:
     source: str
 
 
-def _environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+def _environment() -> LimitedEnvironment:
+    return LimitedEnvironment(
+        filters={"reply_subject": reply_subject, "lcfirst": lcfirst},
         undefined=TemplateUndefined,
         autoescape=False,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["reply_subject"] = reply_subject
-    env.filters["lcfirst"] = lcfirst
-    return env
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,8 @@ def _display(path: Path) -> str:
 def _error_line(exc: BaseException, filename: str) -> int | None:
     if isinstance(exc, TemplateSyntaxError) and exc.lineno:
         return exc.lineno
+    if isinstance(exc, LimitExceeded) and exc.line:
+        return exc.line
     line = None
     tb = exc.__traceback__
     while tb is not None:  # Jinja rewrites tracebacks so template frames carry template lines
@@ -185,6 +188,10 @@ def _explain(exc: BaseException) -> str:
         return f"syntax error: {exc.message}"
     if isinstance(exc, UndefinedError):
         return str(exc.message)
+    if isinstance(exc, LimitExceeded):
+        return f"template limit reached: {exc}"
+    if isinstance(exc, RecursionError):
+        return "template limit reached: nested too deep"
     return f"{type(exc).__name__}: {exc}"
 
 
@@ -395,10 +402,11 @@ class TemplateLibrary:
         values = build_context(context)
         values["ai"] = collector
         out: list[str] = []
+        budget = template_limits.Budget()  # one for the subject and the body together
         for template, pad in ((parsed.subject, parsed.subject_pad), (parsed.body, parsed.body_pad)):
             collector.template = template
             try:
-                text = template.render(values)
+                text = template_limits.render(template, values, budget)
             except TemplateError:
                 raise
             except Exception as exc:  # any failure inside user template code becomes one line

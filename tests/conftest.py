@@ -41,6 +41,7 @@ def _isolated_home(
         "OUTREACH_CONFIG",
         "OUTREACH_SMTP_PASSWORD",
         "OUTREACH_IMAP_PASSWORD",
+        "OUTREACH_DATABASE_PASSWORD",
         "OUTREACH_NOW",
     ):
         monkeypatch.delenv(name, raising=False)

@@ -245,7 +245,8 @@ def dsn_bounce(rcpt: str, original: str, status: str = "5.1.1", action: str = "f
     ).encode()
 
 
-def qmail_bounce(rcpt: str) -> bytes:
+def qmail_bounce(rcpt: str, original: str) -> bytes:
+    """qmail's plain-text bounce: the reason, then a copy of the message, headers and all."""
     headers = head(
         "MAILER-DAEMON@mail.example.net",
         to=RECRUITER,
@@ -259,6 +260,7 @@ def qmail_bounce(rcpt: str) -> bytes:
         f"<{rcpt}>:\nSorry, no mailbox here by that name. (#5.1.1)\n\n"
         "--- Below this line is a copy of the message.\n\n"
         f"From: Maria Berg <{RECRUITER}>\nTo: {rcpt}\nSubject: {SUBJECT}\n"
+        f"Message-ID: {original}\n\n{QUOTED}"
     )
     return plain(headers, body, "us-ascii")
 

@@ -222,7 +222,7 @@ def deliver_day(dovecot: Dovecot, user: str, people: dict[str, kit.Person]) -> N
             X_Autoreply="yes",
         ),
         kit.dsn_bounce(p["hugo"].email, p["hugo"].message_id),
-        kit.qmail_bounce(p["ida"].email),
+        kit.qmail_bounce(p["ida"].email, p["ida"].message_id),
         kit.dsn_bounce(p["jon"].email, p["jon"].message_id, status="4.2.2", action="delayed"),
         kit.plain(
             kit.head(

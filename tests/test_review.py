@@ -23,8 +23,7 @@ from outreach.errors import InputError, OutreachError
 from outreach.store import Store, open_store
 from outreach.store.models import Draft, utcnow
 from tests.llm_server import FakeLLMServer
-from tests.test_web_browser import free_port
-from tests.webutil import PASSWORD, seed, settings_for
+from tests.webutil import PASSWORD, free_port, seed, settings_for
 
 
 class Ran:

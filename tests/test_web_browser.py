@@ -6,14 +6,11 @@ Screenshots of the queue and of a draft page are saved under artifacts/ at the r
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from outreach import queue, users
 from outreach.store import Store, open_store
@@ -21,7 +18,7 @@ from outreach.store.models import Revision
 from outreach.web import create_app
 from tests.llm_server import FakeLLMServer
 from tests.services import missing
-from tests.webutil import PASSWORD, XSS_NAME, seed, settings_for
+from tests.webutil import PASSWORD, XSS_NAME, Served, seed, settings_for
 
 pytestmark = pytest.mark.browser
 
@@ -47,39 +44,6 @@ def browser() -> Iterator[Any]:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield chromium
         chromium.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Served:
-    """uvicorn serving the app on a free loopback port, in a thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> Served:
-        self.thread.start()
-        while not self.server.started:
-            if not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            self.thread.join(0.02)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 @pytest.fixture

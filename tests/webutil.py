@@ -1,12 +1,15 @@
-"""Shared by the web tests: seed a store with candidates and drafts, log a client in."""
+"""Shared by the web tests: seed a store, log a client in, serve the app with uvicorn."""
 
 from __future__ import annotations
 
 import re
+import socket
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from fastapi.testclient import TestClient
 
 from outreach import queue, users
@@ -98,3 +101,36 @@ def log_in(client: TestClient, user: str = "maria", password: str = PASSWORD) ->
     )
     assert response.status_code == 303, response.text
     return csrf_of(client.get("/queue").text)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Served:
+    """uvicorn serving the app on a free loopback port, in a thread."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Served:
+        self.thread.start()
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            self.thread.join(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)

@@ -14,7 +14,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from ..config import Settings, find_config, load_config
+from ..config import Settings, database_password, find_config, load_config
 from ..errors import InputError
 from ..store import Store, open_store
 from ..store.models import utcnow
@@ -39,7 +39,7 @@ class App:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = open_store(self.settings.database_url)
+            self._store = open_store(self.settings.database_url, password=database_password())
         return self._store
 
     def close(self) -> None:

@@ -11,7 +11,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from .. import candidates as people
-from ..drafting import Drafter, DraftSpec, feedback_template, load_role, make_llm
+from ..draft_inputs import feedback_template, load_role
+from ..drafting import Drafter, DraftSpec, make_llm
 from ..errors import InputError
 from ..templates import TemplateLibrary
 from .context import App, pass_app, print_json

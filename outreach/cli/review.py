@@ -84,12 +84,15 @@ def list_(
         table.add_row(
             str(row["id"]),
             row["candidate_name"] or row["candidate_email"],
-            row["subject"],
+            row["subject"] + (" (held)" if row["hold_reason"] else ""),
             row["template"],
             str(row["flags"] or ""),
             row["due_at"].strftime("%Y-%m-%d %H:%M"),
         )
     app.console.print(table)
+    for row in listing["items"]:
+        if row["hold_reason"]:
+            app.console.print(f"draft {row['id']} held: {row['hold_reason']}", markup=False)
     app.console.print(
         f"{listing['total']} {status} drafts; page {listing['page']} of {listing['pages']}"
     )
@@ -126,6 +129,8 @@ def _show(app: App, detail: dict[str, Any]) -> None:
          f"{detail['template']} · revision {detail['revision']} by {detail['author']}",
          markup=True)  # fmt: skip
     echo(f"to: {person['name']} <{person['email']}>", markup=False)
+    if detail["hold_reason"] and detail["status"] == core.PENDING:
+        echo(f"held: {detail['hold_reason']}", markup=False)
     for flag in detail["flags"]:
         echo(f"flag {flag.get('code', '')}: {flag.get('message', '')}", markup=False)
     if detail["error"]:  # e.g. why an approval was withdrawn

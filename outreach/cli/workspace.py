@@ -9,7 +9,14 @@ from pathlib import Path
 import click
 
 from .. import users
-from ..config import CONFIG_NAME, Settings, imap_password, load_config, smtp_password
+from ..config import (
+    CONFIG_NAME,
+    Settings,
+    database_password,
+    imap_password,
+    load_config,
+    smtp_password,
+)
 from ..errors import OutreachError
 from ..store import open_store
 from .context import App, pass_app
@@ -33,13 +40,13 @@ def write_workspace(directory: Path) -> list[str]:
             target.write_text(item.read_text(encoding="utf-8"), encoding="utf-8")
             written.append(f"templates/{item.name}")
     settings = load_config(config)
-    open_store(settings.database_url).close()
+    open_store(settings.database_url, password=database_password()).close()
     return written
 
 
 def create_first_user(settings: Settings, username: str) -> str | None:
     """Add the first web user with a generated password, returned once; None if users exist."""
-    store = open_store(settings.database_url)
+    store = open_store(settings.database_url, password=database_password())
     try:
         with store.session() as session:
             if users.count_users(session):

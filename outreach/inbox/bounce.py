@@ -31,6 +31,9 @@ class BounceDetails:
     recipients: tuple[str, ...]
     permanent: bool | None
     reason: str
+    # The recipients a machine-readable report names (Final- and Original-Recipient): with one
+    # of our Message-IDs, what tells a bounce of our mail from a forged notice.
+    reported: tuple[str, ...] = ()
 
 
 def parts(parsed: Parsed) -> Iterator[tuple[Message, str]]:
@@ -124,9 +127,12 @@ def bounce_details(parsed: Parsed) -> BounceDetails:
     fields = _dsn_fields(parsed)
     temporary, permanent = _flufl_failures(parsed.message)
     recipients: list[str] = []
+    reported: list[str] = []
     for block in fields:
         recipient = block.get("final-recipient") or block.get("original-recipient") or ""
         recipients += [a.lower() for a in _ADDRESS.findall(recipient.split(";")[-1])]
+        for name in ("final-recipient", "original-recipient"):
+            reported += [a.lower() for a in _ADDRESS.findall(block.get(name, "").split(";")[-1])]
     recipients += sorted(permanent | temporary)
     recipients += [
         a.lower() for a in _ADDRESS.findall(parsed.headers.get("x-failed-recipients", ""))
@@ -142,7 +148,12 @@ def bounce_details(parsed: Parsed) -> BounceDetails:
     else:
         smtp = _SMTP_LINE.search(text)
         hard = None if smtp is None else smtp[1].startswith("5")
-    return BounceDetails(tuple(dict.fromkeys(recipients)), hard, _reason(fields, text, hard))
+    return BounceDetails(
+        tuple(dict.fromkeys(recipients)),
+        hard,
+        _reason(fields, text, hard),
+        tuple(dict.fromkeys(reported)),
+    )
 
 
 def _reason(fields: list[dict[str, str]], text: str, hard: bool | None) -> str:

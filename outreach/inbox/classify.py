@@ -42,6 +42,7 @@ class Classification:
     original_message_id: str | None = None
     return_date: date | None = None
     reason: str = ""
+    reported_recipients: tuple[str, ...] = ()  # a bounce's Final-/Original-Recipient fields
 
 
 _BOUNCE_SENDERS = frozenset(
@@ -100,6 +101,7 @@ def classify(parsed: Parsed, reply_text: str, *, today: date | None = None) -> C
                 failed_recipients=details.recipients,
                 original_message_id=original_message_id(parsed),
                 reason=details.reason,
+                reported_recipients=details.reported,
             )
     if _is_auto_reply(parsed):
         body = reply_text.strip() or parsed.text or _strip_tags(parsed.html or "")

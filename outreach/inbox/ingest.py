@@ -4,6 +4,10 @@ Runs inside the sync's transaction for a chunk of UIDs, so the rows, their conse
 folder's watermark commit together. A message already stored (the same UID, or the same
 Message-ID seen again after a UIDVALIDITY change or in another folder) is re-linked or skipped,
 never stored twice and never acted on twice.
+
+A bounce is acted on (address suppressed, sequence stopped) only when it concerns mail we sent
+to that address: anyone can write a delivery-failure notice, so any other one is kept, flagged
+for a person to read, and changes nothing.
 """
 
 from __future__ import annotations
@@ -24,9 +28,12 @@ from outreach.inbox.parse import Parsed, parse_message
 from outreach.inbox.relevance import Known
 from outreach.inbox.threading import match
 from outreach.inbox.trim import Trimmed, trim_reply
-from outreach.store.models import Candidate, Conversation, Message, OutboxEntry
+from outreach.store.models import Candidate, Conversation, Draft, Message, OutboxEntry
 
 REPLIES = (Kind.HUMAN, Kind.CALENDAR_REPLY, Kind.OPT_OUT_UNCLEAR)
+SENT_STATES = (sending.SENT, sending.SENDING, sending.UNCERTAIN)  # may have reached them
+UNVERIFIED = "unverified-bounce"
+NOT_ACTED = "names no mail we sent to this address: nothing suppressed, please read it"
 _LIMITS = {"message_id": 998, "in_reply_to": 998, "from_addr": 320}
 
 
@@ -40,6 +47,7 @@ class Context:
     now: datetime
     actor: str = "sync"
     holidays: tuple[date, ...] = ()
+    timezone: str = "UTC"  # the recruiter's, for the times holds mention
     counts: Counter[str] = field(default_factory=Counter)
 
 
@@ -84,6 +92,14 @@ def ingest(
     if found is None:
         ctx.counts["unrelated"] += 1
         return None
+    trusted = True
+    if verdict is not None and verdict.kind is Kind.BOUNCE:
+        trusted = about_our_mail(session, verdict, found.candidate_id)
+        if not trusted:
+            flags.append(UNVERIFIED)
+    details = _details(verdict, found.how, parsed)
+    if not trusted:
+        details["reason"] = " — ".join(filter(None, (details.get("reason"), NOT_ACTED)))
     message = Message(
         mailbox=ctx.mailbox,
         folder=folder,
@@ -98,7 +114,7 @@ def ingest(
         subject=parsed.subject,
         direction=direction,
         classification=verdict.kind.value if verdict else "own",
-        details=_details(verdict, found.how, parsed),
+        details=details,
         reply_text=trimmed.visible,
         elided_text=trimmed.elided,
         raw=body.raw,
@@ -115,8 +131,43 @@ def ingest(
         _own_message(session, ctx, message, found.conversation)
     else:
         assert verdict is not None
-        _act(session, ctx, verdict, found.candidate_id, found.conversation)
+        if trusted:
+            _act(session, ctx, verdict, found.candidate_id, found.conversation, when)
+        else:  # a person reads it; the conversation shows it waiting
+            conversations.set_status(
+                session, found.conversation, conversations.NEEDS_RESPONSE, actor=ctx.actor
+            )
+            ctx.counts["unverified_bounces"] += 1
     return message
+
+
+def about_our_mail(session: Session, verdict: Classification, candidate_id: int) -> bool:
+    """Whether a bounce concerns mail we sent this candidate, so that it may be acted on.
+
+    It must name the candidate's address among its failed recipients (when it names any) and
+    either carry the Message-ID of a message we sent them, or be a delivery report whose
+    Final-/Original-Recipient is their address, an address we have sent mail to.
+    """
+    candidate = session.get(Candidate, candidate_id)
+    assert candidate is not None  # the foreign key guarantees it
+    address = candidate.email.lower()
+    if verdict.failed_recipients and address not in verdict.failed_recipients:
+        return False
+    drafts = select(Draft.id).where(
+        Draft.candidate_id == candidate_id, Draft.status.in_(SENT_STATES)
+    )
+    own = select(Message.id).where(
+        Message.candidate_id == candidate_id, Message.direction == "out"
+    )  # mail the recruiter wrote them from her mail client, seen in the Sent folder
+    original = verdict.original_message_id
+    if original is not None and (
+        session.scalar(drafts.where(Draft.message_id == original).limit(1)) is not None
+        or session.scalar(own.where(Message.message_id == original).limit(1)) is not None
+    ):
+        return True
+    return address in verdict.reported_recipients and (
+        session.scalar(drafts.limit(1)) is not None or session.scalar(own.limit(1)) is not None
+    )
 
 
 def _read(
@@ -207,8 +258,9 @@ def _act(
     verdict: Classification,
     candidate_id: int,
     conversation: Conversation,
+    when: datetime,
 ) -> None:
-    """Apply the stop rules for an incoming message."""
+    """Apply the stop rules for an incoming message (written at ``when``)."""
     candidate = session.get(Candidate, candidate_id)
     assert candidate is not None  # the foreign key guarantees it
     reason = verdict.reason or verdict.kind.value
@@ -227,7 +279,12 @@ def _act(
         )
         ctx.counts["opt_outs"] += 1
     elif kind in REPLIES:
-        conversations.record_reply(session, conversation, actor=ctx.actor, reason=reason)
+        happened = conversations.news(
+            candidate.name or candidate.email, when, ctx.timezone, verb="replied"
+        )
+        conversations.record_reply(
+            session, conversation, actor=ctx.actor, reason=reason, happened=happened, at=ctx.now
+        )
         ctx.counts["flagged" if kind is Kind.OPT_OUT_UNCLEAR else "replies"] += 1
     elif kind is Kind.AUTO_REPLY:
         if verdict.return_date is not None:

@@ -21,11 +21,14 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from outreach import conversations, queue
 from outreach.accounts.source import CommandToken
+from outreach.candidates import profile, suppression_reasons
 from outreach.config import Settings, imap_password, outreach_home
 from outreach.drafting import Drafter, DraftSpec, make_llm
 from outreach.errors import ConfigError, OutreachError, SyncError
@@ -71,6 +74,11 @@ class SyncReport:
         ]
         if c["flagged"]:
             parts.append(f"{c['flagged']} to read (unclear opt-out)")
+        if c["unverified_bounces"]:
+            parts.append(
+                f"{c['unverified_bounces']} to read (a bounce about no mail we sent; "
+                "nothing suppressed)"
+            )
         if c["confirmed"]:
             parts.append(f"{c['confirmed']} uncertain sends confirmed")
         scanned = sum(self.folders.values())
@@ -175,6 +183,7 @@ def run_sync(
                 known=known,
                 now=now(),
                 holidays=settings.campaigns.holidays,
+                timezone=settings.sender.timezone,
             )
             report = SyncReport(mailbox=name, counts=ctx.counts)
             sent = box.sent_folder()
@@ -286,72 +295,103 @@ async def sync_forever(
 async def suggest_replies(
     settings: Settings, store: Store, *, drafter: Drafter | None = None
 ) -> list[int]:
-    """Draft a reply, for approval, to each conversation that needs one and has none yet."""
-    wanted = _awaiting_reply(store, settings.sender.name)
+    """Suggest a reply, for approval, to each conversation whose candidate wrote again.
+
+    At most one suggestion per conversation per new message. An earlier suggestion no person
+    touched is replaced; a reply a person edited or approved is held with the news instead
+    ("Jamie wrote again on … at 10:14, after you approved this") and nothing is drafted: the
+    person decides. Returns the ids of the new drafts.
+    """
+    wanted = _replies_to_draft(store, settings)
     if not wanted:
         return []
     own = drafter is None
     drafter = drafter or Drafter(settings, store, llm=make_llm(settings))
-    drafted: list[int] = []
     try:
-        for email, spec in wanted:
-            report = await drafter.draft_many([email], spec, redo=True)
-            drafted += report.drafted
+        report = await drafter.draft_items(wanted)
     finally:
         if own:
             await drafter.aclose()
-    return drafted
+    return report.drafted
 
 
-def _awaiting_reply(store: Store, sender: str) -> list[tuple[str, DraftSpec]]:
-    """Conversations needing a response whose latest incoming message has no reply draft."""
-    out: list[tuple[str, DraftSpec]] = []
+def _replies_to_draft(store: Store, settings: Settings) -> list[tuple[dict[str, Any], DraftSpec]]:
+    """Conversations needing a response whose latest message from the candidate has no reply
+    drafted since; earlier reply drafts are set aside (``conversations.set_aside``)."""
+    out: list[tuple[dict[str, Any], DraftSpec]] = []
+    salt = store.salt()
     with store.session() as session:
         rows = session.execute(
-            select(Conversation, Candidate.email, Candidate.name)
+            select(Conversation, Candidate)
             .join(Candidate)
             .where(Conversation.status == "needs_response", Candidate.status == "active")
             .order_by(Conversation.id)
         ).all()
-        for conversation, email, name in rows:
+        suppressed = suppression_reasons(session, salt, [c.email for _, c in rows])
+        for conversation, candidate in rows:
             messages = session.scalars(
                 select(Message)
                 .where(Message.conversation_id == conversation.id)
                 .order_by(Message.date, Message.id)
             ).all()
-            incoming = [m for m in messages if m.direction == "in"]
-            if not incoming:
+            talk = [
+                m for m in messages if m.direction == "out" or m.classification in _CONVERSATIONAL
+            ]
+            incoming = [m for m in talk if m.direction == "in"]
+            if not incoming or candidate.email in suppressed:
                 continue
             latest = max(incoming, key=lambda m: m.created_at)
-            answered = session.scalar(
-                select(Draft.id).where(
-                    Draft.conversation_id == conversation.id,
-                    Draft.kind == "reply",
-                    Draft.created_at >= latest.created_at,
-                )
+            earlier = session.scalars(
+                select(Draft).where(Draft.conversation_id == conversation.id, Draft.kind == "reply")
+            ).all()
+            if any(d.created_at >= latest.created_at for d in earlier):
+                continue  # this message has had its suggestion (drafted, rejected or sent)
+            happened = conversations.news(
+                candidate.name or candidate.email,
+                latest.date or latest.created_at,
+                settings.sender.timezone,
             )
-            if answered is not None:
-                continue
-            history = [
-                {
-                    "from_name": name if m.direction == "in" else sender,
-                    "date": m.date.isoformat() if m.date else "",
-                    "subject": m.subject,
-                    "text": m.reply_text,
-                    "direction": m.direction,
-                }
-                for m in messages
-                if m.direction == "out" or m.classification in _CONVERSATIONAL
-            ]
-            thread = [str(r) for r in latest.references]
-            if latest.message_id:
-                thread.append(latest.message_id)
-            spec = DraftSpec(
-                template="reply",
-                conversation=history,
-                conversation_id=conversation.id,
-                in_reply_to=latest.message_id,
-                references=thread,
+            open_ = [d for d in earlier if d.status in queue.CANCELLABLE]
+            conversations.set_aside(
+                session,
+                open_,
+                happened=happened,
+                since=latest.created_at,
+                actor="sync",
+                cancel_reason=f"superseded: {happened}",
             )
-            out.append((email, spec))
+            if any(d.status in queue.CANCELLABLE for d in open_):
+                continue  # a person's reply stands, held or made after the news
+            out.append(
+                (profile(candidate), _reply_spec(conversation, candidate, talk, latest, settings))
+            )
     return out
+
+
+def _reply_spec(
+    conversation: Conversation,
+    candidate: Candidate,
+    talk: list[Message],
+    latest: Message,
+    settings: Settings,
+) -> DraftSpec:
+    history = [
+        {
+            "from_name": candidate.name if m.direction == "in" else settings.sender.name,
+            "date": m.date.isoformat() if m.date else "",
+            "subject": m.subject,
+            "text": m.reply_text,
+            "direction": m.direction,
+        }
+        for m in talk
+    ]
+    thread = [str(r) for r in latest.references]
+    if latest.message_id:
+        thread.append(latest.message_id)
+    return DraftSpec(
+        template="reply",
+        conversation=history,
+        conversation_id=conversation.id,
+        in_reply_to=latest.message_id,
+        references=thread,
+    )

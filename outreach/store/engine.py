@@ -13,11 +13,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import URL, Engine, create_engine, event, make_url, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..config import redact_url
 from ..errors import StoreError
 from .models import Meta
 
@@ -105,8 +105,8 @@ def protect_sqlite_file(path: Path) -> None:
         )
 
 
-def make_engine(url: str) -> Engine:
-    """Create the engine with the settings each backend needs."""
+def make_engine(url: str, password: str | None = None) -> Engine:
+    """Create the engine with the settings each backend needs (and the password, if given)."""
     if url.startswith("sqlite"):
         path = sqlite_file(url)
         if path is not None:
@@ -116,7 +116,10 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True)
+    target: str | URL = url
+    if password:  # kept out of the URL text, so no message can show it
+        target = make_url(url).set(password=password)
+    return create_engine(target, pool_pre_ping=True)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -127,12 +130,15 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def open_store(url: str, *, migrate: bool = True) -> Store:
-    """Open the database at url and apply pending migrations; refuse a newer schema."""
+def open_store(url: str, *, migrate: bool = True, password: str | None = None) -> Store:
+    """Open the database at url and apply pending migrations; refuse a newer schema.
+
+    ``password`` (from the environment or the keys file) is added to a server URL's login.
+    """
     try:
-        engine = make_engine(url)
-    except SQLAlchemyError as exc:
-        raise StoreError(f"database.url {url!r} is not usable: {exc}") from None
+        engine = make_engine(url, password)
+    except (SQLAlchemyError, ValueError) as exc:
+        raise StoreError(redact_url(f"database.url {url!r} is not usable: {exc}")) from None
     config = alembic_config(engine)
     script = ScriptDirectory.from_config(config)
     try:
@@ -141,7 +147,9 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     except OperationalError as exc:
         engine.dispose()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise StoreError(f"cannot open the database ({reason}); check database.url") from None
+        raise StoreError(
+            redact_url(f"cannot open the database ({reason}); check database.url")
+        ) from None
     known = {rev.revision for rev in script.walk_revisions()}
     unknown = [rev for rev in current if rev not in known]
     if unknown:

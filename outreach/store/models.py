@@ -219,6 +219,8 @@ class Draft(Base):
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)  # role, notes, outcome used
     error: Mapped[str] = mapped_column(Text, default="")
     reject_reason: Mapped[str] = mapped_column(Text, default="")
+    # Why automation set aside a draft a person edited or approved; cleared when one approves.
+    hold_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     viewed_at: Mapped[datetime | None] = mapped_column()
     approved_by: Mapped[str | None] = mapped_column(String(100))
     approved_at: Mapped[datetime | None] = mapped_column(index=True)

@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from starlette.middleware.sessions import SessionMiddleware
 
 from .. import __version__, users
-from ..config import Settings
+from ..config import Settings, database_password
 from ..errors import InputError, LLMError, NotFound, OutreachError, StateError
 from ..store import Store, open_store
 from . import api, auth, campaigns, conversations, outbox, views
@@ -68,7 +68,7 @@ def create_app(
     cancelled when it stops; see ``outreach.cli.web.background_jobs``.
     """
     owned = store is None
-    the_store = store or open_store(settings.database_url)
+    the_store = store or open_store(settings.database_url, password=database_password())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -115,6 +115,7 @@ class DraftSummary(BaseModel):
     due_at: datetime
     created_at: datetime
     approved_by: str | None
+    hold_reason: str
 
 
 class DraftPage(BaseModel):
@@ -167,6 +168,7 @@ class DraftDetail(BaseModel):
     approved_revision: int | None
     approved_hash: str | None
     reject_reason: str
+    hold_reason: str
     error: str
     candidate: dict[str, Any]
     subject: str
