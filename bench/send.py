@@ -3,9 +3,10 @@
 Run: .venv/bin/python -P bench/send.py [--messages N]   (-P: keep bench/ off sys.path)
 All three send the same number of messages to the same sink in this run: mailmerge opens one
 connection per message, smtp-source (-d -s 1) and outreach reuse one; outreach is also run with
-two connections (`outreach send --connections 2`). outreach sends with pacing off, through its durable ledger (each batch committed as
-`sending` before the first byte, outcomes committed after); its bytes are frozen when the
-messages are queued, which is timed separately. mailmerge (PyPI) renders and sends from a CSV
+two connections (`outreach send --connections 2`). outreach sends with pacing off, through its
+durable ledger (each batch claimed as `sending` before connecting, each message's start
+committed before its DATA with the outcome of the one before it); its bytes are frozen when
+the messages are queued, which is timed separately. mailmerge (PyPI) renders and sends from a CSV
 with no ledger. smtp-source (Postfix, C) is the ceiling.
 Target (issue 5): outreach at least 2x mailmerge's messages/s.
 """

@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from . import approval
 from .errors import InputError, NotFound, StateError
+from .store.bulk import bulk_insert
 from .store.models import Candidate, Draft, DraftView, Event, Revision, utcnow
 
 PENDING, APPROVED, REJECTED, CANCELLED = "pending", "approved", "rejected", "cancelled"
@@ -438,21 +439,18 @@ def set_status_many(
             .values(status=state, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-    if changes:
-        session.execute(
-            insert(Event),
-            [
-                {
-                    "actor": actor,
-                    "action": f"draft.{state}",
-                    "subject_type": "draft",
-                    "subject_id": draft_id,
-                    "candidate_id": candidate_id,
-                    "details": details,
-                    "at": now,
-                }
-                for draft_id, candidate_id, state, details in changes
-            ],
+    if changes:  # the sender's hot path: one driver-level insert of the whole batch
+        draft_ids, candidate_ids, states, details = zip(*changes, strict=True)
+        bulk_insert(
+            session,
+            Event.metadata.tables["events"],
+            {
+                "subject_id": draft_ids,
+                "candidate_id": candidate_ids,
+                "action": [f"draft.{state}" for state in states],
+                "details": details,
+            },
+            {"actor": actor, "subject_type": "draft", "at": now},
         )
 
 

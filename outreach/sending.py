@@ -1,9 +1,12 @@
 """The outbox: approved drafts frozen as exact bytes, each sent exactly once or visibly not.
 
     queued ──claim (committed before connecting)──▶ sending ──250──▶ sent
-      ▲   │                                            │ 4xx / connection error: queued, backoff
-      │   └ suppressed, approval gone: cancelled        │ 5xx: failed, the server's reply kept
+      ▲ ▲ │                                            │ 4xx / connection error: queued, backoff
+      │ │ └ suppressed, approval gone: cancelled        │ 5xx: failed, the server's reply kept
+      │ └── a crash before its DATA began ◀─────────────┤
       └──── resolve --resend ◀── uncertain ◀────────────┘ no reply after the body, or a crash
+                                    │                     once its DATA may have begun
+                                    └ its copy is in the Sent folder: sent
 
 A message enters the outbox only through ``freeze`` (``enqueue`` for one draft), which refuses
 a draft whose approval does not cover what would be sent (``outreach.approval``), builds the
@@ -256,25 +259,6 @@ def cap_hold(times: Sequence[datetime], settings: Settings, *, now: datetime) ->
     return min(times[cap - 1], now) + window
 
 
-def reconcile(session: Session, mailbox: str, *, now: datetime, actor: str) -> list[int]:
-    """Rows left ``sending`` by a sender that stopped become ``uncertain``.
-
-    Call it holding the mailbox lock: then no live sender owns them, whatever their lease says.
-    """
-    query = select(OutboxEntry).where(OutboxEntry.mailbox == mailbox, OutboxEntry.state == SENDING)
-    found = []
-    for entry in session.scalars(query):
-        lease = entry.lease_until.isoformat(timespec="seconds") if entry.lease_until else "?"
-        entry.state, entry.updated_at = UNCERTAIN, now
-        entry.last_reply = f"the sender stopped while sending (lease until {lease})"
-        entry.wait_reason = f"{entry.last_reply}; {DECIDE.format(id=entry.id)}"
-        draft = session.get(Draft, entry.draft_id)
-        if draft is not None:
-            queue.set_status(session, draft, UNCERTAIN, actor=actor, reason=entry.last_reply)
-        found.append(entry.id)
-    return found
-
-
 def resolve(session: Session, entry_id: int, *, sent: bool, actor: str, now: datetime) -> str:
     """A person's decision on an uncertain message: it was sent, or send it again."""
     entry = session.get(OutboxEntry, entry_id)
@@ -307,15 +291,23 @@ def retry_failed(session: Session, entry_id: int, *, actor: str, now: datetime) 
     return True
 
 
-def found_in_sent_folder(session: Session, entry_id: int, *, now: datetime, actor: str) -> None:
-    """An uncertain message whose copy is in the Sent folder was sent."""
+def found_in_sent_folder(session: Session, entry_id: int, *, now: datetime, actor: str) -> bool:
+    """A message whose copy is in the Sent folder was sent: uncertain, or still queued.
+
+    A queued one went out before this store knew it (it was restored from a backup).
+    Returns whether the row changed.
+    """
     entry = session.get(OutboxEntry, entry_id)
     draft = session.get(Draft, entry.draft_id) if entry else None
-    if entry is None or draft is None or entry.state != UNCERTAIN:
-        return
+    if entry is None or draft is None or entry.state not in (UNCERTAIN, QUEUED):
+        return False
+    reply = "found in the Sent folder"
+    if entry.state == QUEUED:
+        reply += " before sending: it went out already (was the store restored from a backup?)"
     entry.state, entry.sent_at, entry.filed_sent, entry.updated_at = SENT, now, True, now
-    entry.wait_reason, entry.last_reply = "", "found in the Sent folder"
+    entry.wait_reason, entry.last_reply = "", reply
     queue.set_status(session, draft, SENT, actor=actor, resolved_by="sent folder")
+    return True
 
 
 def follow_ups_to_check(session: Session, ids: Sequence[int]) -> list[tuple[int, str, datetime]]:

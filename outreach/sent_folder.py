@@ -1,5 +1,7 @@
 """The sender's use of the mailbox: settle uncertain sends from the Sent folder, file Sent
-copies when the server does not, and look for a candidate's answer just before a follow-up.
+copies when the server does not, look for a candidate's answer just before a follow-up, and
+look for a message in the Sent folder before sending it when the store may be older than the
+mailbox (restored from a backup).
 
 imapclient blocks: the sender runs these in a worker thread.
 """
@@ -9,14 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from . import sending
 from .config import Settings
 from .errors import OutreachError
 from .inbox.mailbox import Mailbox
 from .store import Store
-from .store.models import OutboxEntry
+from .store.models import Draft, OutboxEntry, SyncState
 
 Clock = Callable[[], datetime]
 MailboxFactory = Callable[[], Mailbox]
@@ -48,24 +51,89 @@ def check_sent_folder(
 
     Returns their outbox ids, and a warning when the folder could not be read.
     """
-    with store.session() as session:
+    if not _uncertain(store, mailbox):
+        return [], None
+    try:
+        with factory() as box:
+            return settle_uncertain(store, mailbox, box, clock=clock, actor=actor), None
+    except OutreachError as exc:
+        return [], f"could not check the Sent folder: {exc}"
+
+
+def _uncertain(store: Store, mailbox: str) -> list[tuple[int, str]]:
+    with store.read() as session:
         rows = session.execute(
             select(OutboxEntry.id, OutboxEntry.message_id).where(
                 OutboxEntry.mailbox == mailbox, OutboxEntry.state == sending.UNCERTAIN
             )
         ).all()
+    return [(row.id, row.message_id) for row in rows]
+
+
+def settle_uncertain(
+    store: Store, mailbox: str, box: Mailbox, *, clock: Clock, actor: str
+) -> list[int]:
+    """``check_sent_folder`` on an open mailbox (the sync's); raises what the mailbox raises."""
+    rows = _uncertain(store, mailbox)
     if not rows:
-        return [], None
-    try:
-        with factory() as box:
-            folder = box.sent_folder() or "Sent"
-            found = [row.id for row in rows if box.search_message_id(folder, row.message_id)]
-    except OutreachError as exc:
-        return [], f"could not check the Sent folder: {exc}"
+        return []
+    found = search_sent(box, rows)
     with store.session() as session:
         for entry_id in found:
             sending.found_in_sent_folder(session, entry_id, now=clock(), actor=actor)
-    return found, None
+    return found
+
+
+def search_sent(box: Mailbox, rows: Sequence[tuple[int, str]]) -> list[int]:
+    """The ids of the (id, Message-ID) rows whose message is in the Sent folder."""
+    folder = box.sent_folder() or "Sent"
+    return [entry_id for entry_id, message_id in rows if box.search_message_id(folder, message_id)]
+
+
+def sent_already(
+    factory: MailboxFactory, rows: Sequence[tuple[int, str]]
+) -> tuple[list[int], str | None]:
+    """Which (id, Message-ID) rows are in the Sent folder; a warning when it cannot be read."""
+    try:
+        with factory() as box:
+            return search_sent(box, rows), None
+    except OutreachError as exc:
+        return [], (
+            f"could not look in the Sent folder before sending ({exc}); {len(rows)} messages "
+            "approved before the last sync wait for a run that can"
+        )
+
+
+def last_sync(session: Session, settings: Settings) -> datetime | None:
+    """When the sync last finished reading the configured mailbox, if it ever did."""
+    from .inbox.sync import mailbox_name
+
+    return session.scalar(
+        select(func.max(SyncState.last_run_at)).where(SyncState.mailbox == mailbox_name(settings))
+    )
+
+
+def approved_before_last_sync(
+    session: Session, settings: Settings, ids: Sequence[int]
+) -> list[tuple[int, str]]:
+    """Of these queued rows, those approved before the last sync: (id, Message-ID) each.
+
+    A store restored from a backup may not know that these went out since; the Sent folder
+    does. Rows approved after the last sync are new to the mailbox too: nothing to ask.
+    """
+    synced = last_sync(session, settings)
+    if synced is None or not ids:
+        return []
+    rows = session.execute(
+        select(OutboxEntry.id, OutboxEntry.message_id)
+        .join(Draft, Draft.id == OutboxEntry.draft_id)
+        .where(
+            OutboxEntry.id.in_(list(ids)),
+            OutboxEntry.state == sending.QUEUED,
+            Draft.approved_at < synced,
+        )
+    ).all()
+    return [(row.id, row.message_id) for row in rows]
 
 
 def file_sent_copies(

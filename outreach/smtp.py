@@ -183,6 +183,7 @@ class SmtpConnection:
         self._security = Security(settings.security)
         self._smtp: aiosmtplib.SMTP | None = None
         self._clean = False  # the last transaction ended with a 250: no RSET needed
+        self.reached_data = False  # the last message got as far as the DATA command
 
     async def __aenter__(self) -> SmtpConnection:
         return self
@@ -209,13 +210,25 @@ class SmtpConnection:
             smtp.close()
 
     async def send(
-        self, sender: str, recipients: Sequence[str], data: bytes, *, sha256: str | None = None
+        self,
+        sender: str,
+        recipients: Sequence[str],
+        data: bytes,
+        *,
+        sha256: str | None = None,
+        before_data: Callable[[], Awaitable[object]] | None = None,
     ) -> Outcome:
         """Submit one message and return what happened to it.
 
         With ``sha256``, bytes that do not have that hash are not sent at all (the outcome is
         ``Permanent`` with code 0): the last check that what goes out is what was frozen.
+        ``before_data`` (the sender's record that this message may now go out) is called once
+        MAIL FROM is on its way, so that its work overlaps the envelope's round trips, and
+        what it returns is awaited before DATA; if either raises, the transaction is
+        abandoned and the error propagates. ``reached_data`` tells afterwards whether the
+        message got as far as the DATA command.
         """
+        self.reached_data = False
         if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
             return Permanent(
                 0, "not sent: the message bytes do not match the hash they were frozen with"
@@ -225,19 +238,27 @@ class SmtpConnection:
                 raise SendError(f"envelope address {address!r} is not a plain ASCII address")
         if not recipients:
             raise SendError("a message needs at least one recipient")
+        begun: list[Awaitable[object]] = []
         try:
             smtp, unchecked = await self._session(sender)
             try:
-                await _step(smtp, b"MAIL", b"FROM:<%s>" % sender.encode(), ok=(250,))
+                await self._mail(smtp, sender, before_data, begun)
             except (aiosmtplib.SMTPServerDisconnected, OSError):
                 if not unchecked:
                     raise
                 # The kept-open connection was closed by the server while idle.
                 self._drop()
                 smtp, _ = await self._session(sender)
-                await _step(smtp, b"MAIL", b"FROM:<%s>" % sender.encode(), ok=(250,))
+                await self._mail(smtp, sender, before_data, begun)
             for recipient in recipients:
                 await _step(smtp, b"RCPT", b"TO:<%s>" % recipient.encode(), ok=(250, 251))
+            for work in begun:
+                try:
+                    await work
+                except BaseException:
+                    self._drop()  # mid-transaction: a fresh connection is simpler than RSET
+                    raise
+            self.reached_data = True
             await _step(smtp, b"DATA", ok=(354,))
         except _Stop as stop:
             return stop.outcome
@@ -251,6 +272,29 @@ class SmtpConnection:
         # 4.1.1.4): the next message can start with MAIL FROM, saving a round trip.
         self._clean = isinstance(outcome, Accepted)
         return outcome
+
+    async def _mail(
+        self,
+        smtp: aiosmtplib.SMTP,
+        sender: str,
+        before_data: Callable[[], Awaitable[object]] | None,
+        begun: list[Awaitable[object]],
+    ) -> None:
+        """MAIL FROM; ``before_data`` is called (once) while it is on the wire."""
+        protocol = smtp.protocol
+        if protocol is None:
+            raise aiosmtplib.SMTPServerDisconnected("connection lost before MAIL FROM")
+        # The address was checked as plain ASCII (`_ENVELOPE_ADDRESS`): written as it is.
+        protocol.write(b"MAIL FROM:<%s>\r\n" % sender.encode())
+        if before_data is not None and not begun:
+            try:
+                begun.append(before_data())  # no await: the reply cannot be read before ours
+            except BaseException:
+                self._drop()
+                raise
+        response = await protocol.read_response(timeout=self.settings.timeout)
+        if response.code != 250:
+            raise _Stop(_refusal(response.code, response.message, "MAIL"))
 
     async def _body(self, smtp: aiosmtplib.SMTP, data: bytes) -> Outcome:
         """Write the body and its final dot, then read the verdict ourselves."""

@@ -100,7 +100,7 @@ def _draft(session: Any, candidate_id: int, kind: str, enrolment_id: int) -> Dra
 
 
 def draft_status(store: Store, draft_id: int) -> str:
-    with store.session() as session:
+    with store.read() as session:
         return str(session.scalar(select(Draft.status).where(Draft.id == draft_id)))
 
 

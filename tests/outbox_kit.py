@@ -136,3 +136,34 @@ def sender_process(db_url: str, port: int, batch_size: int) -> None:
         asyncio.run(run_sender(store, settings(port), clock=utcnow, batch_size=batch_size))
     finally:
         store.close()
+
+
+CONFIG = """
+[sender]
+name = "Maria Berg"
+email = "{sender}"
+timezone = "Europe/Stockholm"
+
+[database]
+url = "{url}"
+
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+timeout_seconds = 5
+
+[pacing]
+daily_cap = 100000
+min_gap_seconds = 0
+jitter_seconds = 0
+working_hours = "always"
+"""
+
+
+def write_config(folder: Path, port: int, url: str) -> Path:
+    """A config.toml for `outreach send` in a child process: a loopback server, pacing off."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.toml"
+    path.write_text(CONFIG.format(sender=SENDER, url=url, port=port))
+    return path

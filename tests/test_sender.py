@@ -13,11 +13,12 @@ from outreach.config import Settings
 from outreach.errors import ConfigError
 from outreach.inbox.imap import ImapMailbox
 from outreach.inbox.mailbox import Mailbox
+from outreach.inbox.sync import run_sync
 from outreach.sender import RunReport, run_sender
 from outreach.sent_folder import server_files_sent
 from outreach.smtp import SmtpSettings
 from outreach.store import Store
-from outreach.store.models import Draft
+from outreach.store.models import Draft, utcnow
 from tests import outbox_kit as kit
 from tests.services import smtp as services
 from tests.services.dovecot import Dovecot
@@ -254,3 +255,34 @@ async def test_a_draft_that_cannot_be_built_leaves_the_rest_of_its_batch_queued(
     assert any(f"draft {bad} not queued" in w and "subject" in w for w in report.warnings)
     assert sorted(kit.states(store)) == sorted(good)
     assert len(smtp_capture.messages) == 3
+
+
+@pytest.mark.dovecot
+async def test_a_store_restored_from_a_backup_does_not_send_again_what_the_sent_folder_has(
+    store: Store, smtp_capture: CaptureServer, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUTREACH_IMAP_PASSWORD", dovecot.password)
+    user = dovecot.new_user()
+    imap = {"host": dovecot.host, "port": dovecot.port, "security": "none", "username": user}
+    settings = kit.settings(smtp_capture.port, imap={**imap, "append_sent": "never"})
+    went, waiting = (
+        kit.add_draft(store, "went@example.com"),
+        kit.add_draft(store, "new@example.com"),
+    )
+    with store.session() as session:
+        for draft_id in (went, waiting):
+            sending.enqueue(session, session.get_one(Draft, draft_id), settings, actor="maria",
+                            now=utcnow())  # fmt: skip
+    gone = next(entry for entry in kit.entries(store) if entry.draft_id == went)
+    # The backup was taken here. Later `went` was sent and filed in the Sent folder, the mailbox
+    # was synced... and then the store was restored from the backup: `went` is queued again.
+    dovecot.deliver(user, gone.raw, folder="Sent")
+    run_sync(settings, store)  # the restored store knows a sync newer than both approvals
+    report = await run_sender(
+        store, settings, clock=utcnow, sleep=kit.no_sleep, mailbox_factory=imap_for(dovecot, user)
+    )
+    assert [m.rcpt_tos for m in smtp_capture.messages] == [("new@example.com",)]
+    assert report.found_in_sent == [gone.id] and report.sent != []
+    assert kit.states(store) == {went: "sent", waiting: "sent"}
+    entry = next(entry for entry in kit.entries(store) if entry.draft_id == went)
+    assert entry.last_reply.startswith("found in the Sent folder before sending")

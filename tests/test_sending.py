@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from outreach import approval, queue, sending
+from outreach import approval, ledger, queue, sending
 from outreach.candidates import suppress
 from outreach.errors import NotFound, SendError, StateError
 from outreach.sender import RunReport, run_sender
@@ -216,8 +216,10 @@ async def test_resolve_uncertain(store: Store) -> None:
         with pytest.raises(StateError, match="only uncertain ones resolve"):
             sending.resolve(session, ids[0], sent=True, actor="maria", now=kit.MONDAY)
         for entry_id in ids:
-            session.get_one(OutboxEntry, entry_id).state = "sending"
-        assert sorted(sending.reconcile(session, kit.SENDER, now=kit.MONDAY, actor="t")) == ids
+            entry = session.get_one(OutboxEntry, entry_id)
+            entry.state, entry.started_at = "sending", kit.MONDAY
+        found = ledger.reconcile(session, kit.SENDER, epoch="", now=kit.MONDAY, actor="t")
+        assert sorted(found.uncertain) == ids and found.requeued == []
     with store.session() as session:
         assert sending.resolve(session, ids[0], sent=True, actor="maria", now=kit.MONDAY) == "sent"
         assert sending.resolve(session, ids[1], sent=False, actor="maria", now=kit.MONDAY) == (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import shlex
 import sys
@@ -141,6 +142,50 @@ async def test_fault_gives_outcome(
     else:
         assert isinstance(outcome, Uncertain) and "after the body" in outcome.reason
     assert len(server.messages) == kept
+
+
+async def test_data_waits_for_the_work_begun_while_mail_from_is_out(
+    fault_smtp: StartFault,
+) -> None:
+    server = fault_smtp()
+    calls: list[list[str]] = []
+    loop = asyncio.get_running_loop()
+    gate: asyncio.Future[None] = loop.create_future()
+
+    async def release() -> None:
+        while "RCPT" not in server.commands:
+            await asyncio.sleep(0.01)  # waiting for the server, not timing it
+        calls.append(list(server.commands))
+        gate.set_result(None)
+
+    def before_data() -> asyncio.Future[None]:
+        calls.append([])
+        asyncio.ensure_future(release())
+        return gate
+
+    async with SmtpConnection(server.settings()) as conn:
+        outcome = await conn.send(SENDER, [RCPT], DATA, before_data=before_data)
+        assert isinstance(outcome, Accepted) and conn.reached_data
+    assert len(calls) == 2  # called once; RCPT went out while it ran, DATA only after
+    assert calls[1][-2:] == ["MAIL", "RCPT"] and "DATA" not in calls[1]
+    assert server.commands == ["EHLO", "MAIL", "RCPT", "DATA", "QUIT"]
+
+
+async def test_a_failed_record_abandons_the_message_before_data(fault_smtp: StartFault) -> None:
+    server = fault_smtp()
+
+    def before_data() -> asyncio.Future[None]:
+        failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        failed.set_exception(RuntimeError("the store refused"))
+        return failed
+
+    async with SmtpConnection(server.settings()) as conn:
+        with pytest.raises(RuntimeError, match="the store refused"):
+            await conn.send(SENDER, [RCPT], DATA, before_data=before_data)
+        assert not conn.reached_data
+        assert isinstance(await conn.send(SENDER, [RCPT], DATA), Accepted)  # a fresh connection
+    assert server.commands.count("DATA") == 1 and len(server.messages) == 1
+    assert server.connections == 2
 
 
 async def test_nobody_listening_is_transient() -> None:

@@ -15,6 +15,7 @@ from .drafting import draft, feedback, templates
 from .inbox import conversations, sync
 from .review import queue_group
 from .sending import outbox, send
+from .status import status
 from .web import serve, user_group
 from .workspace import config_group, demo, init
 
@@ -55,6 +56,7 @@ cli.add_command(sync)
 cli.add_command(conversations)
 cli.add_command(queue_group)
 cli.add_command(serve)
+cli.add_command(status)
 cli.add_command(user_group)
 cli.add_command(campaign)
 cli.add_command(account_group)

@@ -21,6 +21,13 @@ def _summary(app: App, report: core.RunReport) -> None:
         app.warn(warning)
     for entry_id in report.reconciled:
         app.warn(f"#{entry_id} was being sent when a sender stopped: now uncertain")
+    if report.released:
+        count = len(report.released)
+        app.console.print(
+            f"{count} message{'s' if count != 1 else ''} a stopped sender had claimed but not "
+            "started went back to the queue",
+            markup=False,
+        )
     for entry_id, reason in report.cancelled:
         app.console.print(f"cancelled #{entry_id}: {reason}", markup=False)
     for entry_id in report.uncertain:

@@ -9,15 +9,15 @@ transaction, so a run killed at any point re-reads at most one chunk next time, 
 unique keys and Message-ID checks drop what it had already taken. A changed UIDVALIDITY
 resets the watermark and rescans from ``sync.since``: messages already stored are re-linked
 to their new UIDs by Message-ID, never duplicated. The Sent folder goes first, so that replies
-in the INBOX find our messages already stored. One run at a time: see ``sync_lock``.
+in the INBOX find our messages already stored; at the end, the Sent folder is asked for every
+send still ``uncertain``. One run at a time: see ``sync_lock``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,12 +31,13 @@ from outreach.accounts.source import CommandToken
 from outreach.candidates import profile, suppression_reasons
 from outreach.config import Settings, imap_password, outreach_home
 from outreach.drafting import Drafter, DraftSpec, make_llm
-from outreach.errors import ConfigError, OutreachError, SyncError
+from outreach.errors import ConfigError, SyncError
 from outreach.inbox.imap import ImapMailbox
 from outreach.inbox.ingest import Context, ingest
 from outreach.inbox.mailbox import Mailbox, chunks
 from outreach.inbox.maildir import MaildirMailbox
 from outreach.inbox.relevance import Known, relevant, scan
+from outreach.sent_folder import settle_uncertain
 from outreach.store import Store
 from outreach.store.locks import exclusive
 from outreach.store.models import (
@@ -192,6 +193,9 @@ def run_sync(
                 report.folders[folder] = _sync_folder(
                     settings, store, box, folder, ctx, progress, chunk
                 )
+            # An uncertain send whose copy was synced before it became uncertain: ask again.
+            settled = settle_uncertain(store, settings.sender.email, box, clock=now, actor="sync")
+            ctx.counts["confirmed"] += len(settled)
             return report
         finally:
             if mailbox is None:
@@ -268,28 +272,6 @@ def _state_row(session: Session, mailbox: str, folder: str) -> SyncState:
         session.add(row)
         session.flush()
     return row
-
-
-async def sync_forever(
-    settings: Settings,
-    store: Store,
-    *,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> None:
-    """Sync every ``sync.interval_minutes`` until cancelled: the job `outreach serve` runs.
-
-    The run itself happens in a worker thread (imapclient blocks). A failed run is logged
-    and tried again at the next interval; a run still holding the lock is simply skipped.
-    """
-    while True:
-        try:
-            report = await asyncio.to_thread(run_sync, settings, store)
-            log.info("%s", report.summary())
-            if settings.sync.suggest_replies:
-                await suggest_replies(settings, store)
-        except OutreachError as exc:
-            log.warning("sync failed: %s", exc)
-        await sleep(settings.sync.interval_minutes * 60)
 
 
 async def suggest_replies(

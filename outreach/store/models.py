@@ -306,6 +306,10 @@ class OutboxEntry(Base):
     last_reply: Mapped[str] = mapped_column(Text, default="")
     sent_at: Mapped[datetime | None] = mapped_column()
     filed_sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set (durably) before this attempt's DATA command: the message may have gone out.
+    started_at: Mapped[datetime | None] = mapped_column()
+    # What the claim's progress marks were written under; see outreach.sender.
+    claim_epoch: Mapped[str] = mapped_column(String(80), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -393,4 +397,21 @@ class Account(Base):
     last_sync_at: Mapped[datetime | None] = mapped_column()
     last_send_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Health(Base):
+    """The state of one background loop of `outreach serve` (sender, sync, scheduler)."""
+
+    __tablename__ = "health"
+    component: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # ok | failing | stopped
+    owner: Mapped[str] = mapped_column(String(300), default="")  # host:pid running the loop
+    detail: Mapped[str] = mapped_column(Text, default="")  # what the last good round did
+    error: Mapped[str] = mapped_column(Text, default="")  # the last failure
+    failures: Mapped[int] = mapped_column(default=0)  # failed rounds in a row
+    last_success_at: Mapped[datetime | None] = mapped_column()
+    last_failure_at: Mapped[datetime | None] = mapped_column()
+    failing_since: Mapped[datetime | None] = mapped_column()
+    next_try_at: Mapped[datetime | None] = mapped_column()
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -17,10 +17,11 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.middleware.sessions import SessionMiddleware
 
-from .. import __version__, users
+from .. import __version__, health, users
 from ..config import Settings, database_password
 from ..errors import InputError, LLMError, NotFound, OutreachError, StateError
 from ..store import Store, open_store
+from ..store.models import utcnow
 from . import api, auth, campaigns, conversations, outbox, views
 from .auth import SESSION_COOKIE, SESSION_HOURS, LoginRequired, WebContext, login_redirect, render
 
@@ -92,12 +93,10 @@ def create_app(
         openapi_url=None,  # served below, to logged-in reviewers only
     )
     secret = users.web_secret()
-    app.state.ctx = WebContext(
-        settings=settings,
-        store=the_store,
-        env=_environment(settings.sender.timezone),
-        secret=secret,
-    )
+    env = _environment(settings.sender.timezone)
+    # Every page names the background loops that are failing (a read that never waits).
+    env.globals["health_problems"] = lambda: health.problems(the_store, now=utcnow())
+    app.state.ctx = WebContext(settings=settings, store=the_store, env=env, secret=secret)
 
     @app.middleware("http")
     async def headers(

@@ -233,6 +233,7 @@ class FaultServer:
     fail_times: int | None = None
     messages: list[Received] = field(default_factory=list)
     connections: int = 0
+    commands: list[str] = field(default_factory=list)  # every verb received, in order
 
     def settings(self, **overrides: Any) -> SmtpSettings:
         return loopback_settings(self.port, **overrides)
@@ -266,6 +267,7 @@ class FaultServer:
         while line := await reader.readline():
             verb = line.decode().strip().split(" ", 1)[0].upper()
             arg = line.decode().strip()[len(verb) :].strip()
+            self.commands.append(verb)
             if verb in {"EHLO", "HELO"}:
                 await reply("250-fault.test\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES")
             elif verb == "MAIL":
