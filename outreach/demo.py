@@ -276,4 +276,6 @@ def _serve(app: App, settings: Settings, store: Store, say: Any) -> None:
         markup=True,
     )
     web = create_app(settings, store, background=background_jobs(settings, store))
-    uvicorn.run(web, host=host, port=port, log_level="warning", server_header=False)
+    uvicorn.run(
+        web, host=host, port=port, log_level="warning", server_header=False, proxy_headers=False
+    )

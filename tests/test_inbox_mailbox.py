@@ -261,6 +261,18 @@ def test_append_files_a_seen_copy_that_search_finds(box: Box) -> None:
     assert box.mailbox.fetch_bodies("Sent", [uid], 100_000)[uid].raw == raw
 
 
+def test_maildir_uid_map_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    root = tmp_path / "Maildir"
+    stdlib_mailbox.Maildir(root, create=True).add(b"Subject: hi\r\n\r\nbody\r\n")
+    old = os.umask(0o022)  # what a default umask would give the file: 0644
+    try:
+        MaildirMailbox(root, tmp_path / "state").select("INBOX")
+    finally:
+        os.umask(old)
+    (uid_map,) = (tmp_path / "state").glob("maildir-uids-*.json")
+    assert uid_map.stat().st_mode & 0o777 == 0o600
+
+
 def test_missing_folder_is_a_sync_error(box: Box) -> None:
     with pytest.raises(SyncError, match="Nowhere"):
         box.mailbox.select("Nowhere")

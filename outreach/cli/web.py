@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -16,6 +17,7 @@ from ..store import Store
 from .context import App, pass_app
 
 Job = Callable[[], Coroutine[Any, Any, None]]
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def background_jobs(settings: Settings, store: Store) -> list[Job]:
@@ -25,15 +27,13 @@ def background_jobs(settings: Settings, store: Store) -> list[Job]:
     follow-ups into the queue; the inbox sync runs every ``sync.interval_minutes`` when a
     mailbox is configured.
     """
-    from ..daemon import advance_forever, send_forever
+    from ..daemon import advance_forever, send_forever, sync_forever
 
     jobs: list[Job] = [
         lambda: send_forever(settings, store),
         lambda: advance_forever(settings, store),
     ]
     if settings.imap.host or settings.imap.maildir:
-        from ..inbox.sync import sync_forever
-
         jobs.append(lambda: sync_forever(settings, store))
     return jobs
 
@@ -94,6 +94,8 @@ def serve(app: App, host: str | None, port: int | None, public: bool, secure_coo
     with app.store.session() as session:
         if users.count_users(session) == 0:
             app.warn("no users yet; add one with `outreach user add NAME`")
+    # The background loops log what they do and every failure (with its traceback) here.
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     web = create_app(
         settings,
         app.store,
@@ -101,7 +103,11 @@ def serve(app: App, host: str | None, port: int | None, public: bool, secure_coo
         background=background_jobs(settings, app.store),
     )
     click.echo(f"outreach: http://{host}:{port}/ (Ctrl-C to stop)")
-    uvicorn.run(web, host=host, port=port, log_level="warning", server_header=False)
+    # X-Forwarded-For is believed only behind --public, where a TLS proxy sits in front: on
+    # loopback any local process could send it and pass for another address (sign-in throttle).
+    uvicorn.run(
+        web, host=host, port=port, log_level="warning", server_header=False, proxy_headers=public
+    )
 
 
 @click.group("user")

@@ -111,7 +111,9 @@ class MaildirMailbox(Mailbox):
 
     def _save_map(self, data: dict[str, Any]) -> None:
         tmp = self._map_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, separators=(",", ":")))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # names of mail files
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(data, separators=(",", ":")))
         os.replace(tmp, self._map_path)
 
     def _dir(self, folder: str) -> Path:
