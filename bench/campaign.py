@@ -22,15 +22,18 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from outreach import campaigns, candidates, followups, queue
+from outreach.campaigns import followups
+from outreach.campaigns import lifecycle as campaigns
+from outreach.candidates import records as candidates
 from outreach.cli.workspace import write_workspace
 from outreach.config import load_config
-from outreach.drafting import Drafter
-from outreach.messages import new_message_id
-from outreach.sender import run_sender
+from outreach.drafting.drafter import Drafter
+from outreach.drafting.templates import TemplateLibrary, candidate_context
+from outreach.mail.messages import new_message_id
+from outreach.review import queue
+from outreach.sending.sender import run_sender
 from outreach.store import open_store
 from outreach.store.models import Draft, Enrolment
-from outreach.templates import TemplateLibrary, candidate_context
 
 MONDAY = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 ROLES = ("Backend Engineer", "Platform Engineer", "Data Engineer")

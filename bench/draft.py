@@ -22,10 +22,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from outreach import candidates
+from outreach.candidates import records as candidates
 from outreach.cli.workspace import write_workspace
 from outreach.config import load_config
-from outreach.drafting import Drafter, DraftSpec, make_llm
+from outreach.drafting.drafter import Drafter, DraftSpec, make_llm
 from outreach.store import open_store
 from outreach.store.models import AICall
 

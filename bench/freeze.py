@@ -23,9 +23,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, func, insert, select, text
 
-from outreach import approval
 from outreach.config import Settings, settings_from_dict
-from outreach.sender import RunReport, enqueue_approved
+from outreach.review import approval
+from outreach.sending.sender import RunReport, enqueue_approved
 from outreach.store import open_store
 from outreach.store.models import Candidate, Draft, OutboxEntry, Revision, utcnow
 

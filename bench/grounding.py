@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from outreach.grounding import facts  # noqa: E402
-from outreach.templates import TemplateLibrary, candidate_context  # noqa: E402
+from outreach.drafting.grounding import facts  # noqa: E402
+from outreach.drafting.templates import TemplateLibrary, candidate_context  # noqa: E402
 from tests.grounding_kit import PARTS, Case, Score, load, score  # noqa: E402
 
 TARGET_RECALL, TARGET_KIND, TARGET_ALARMS = 0.90, 0.80, 0.05

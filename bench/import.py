@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from outreach import candidates
+from outreach.candidates import records as candidates
 from outreach.store import open_store
 
 

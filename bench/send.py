@@ -26,11 +26,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from outreach import queue
 from outreach.config import settings_from_dict
-from outreach.messages import new_message_id
-from outreach.pacing import Pacing
-from outreach.sender import RunReport, enqueue_approved, run_sender
+from outreach.mail.messages import new_message_id
+from outreach.review import queue
+from outreach.sending.pacing import Pacing
+from outreach.sending.sender import RunReport, enqueue_approved, run_sender
 from outreach.store import open_store
 from outreach.store.models import Candidate, OutboxEntry, utcnow
 

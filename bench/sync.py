@@ -34,7 +34,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from outreach.inbox.mailbox import HEADER_FIELDS  # noqa: E402
+from outreach.mailboxes.base import HEADER_FIELDS  # noqa: E402
 
 RECRUITER = "maria@nordlys.example"
 SINCE = date(2020, 1, 1)
@@ -202,7 +202,7 @@ def peak_rss_mb() -> float:
 
 def add_candidates(db: str, count: int) -> None:
     """The candidates and the approved first mail we sent each of them."""
-    from outreach import queue
+    from outreach.review import queue
     from outreach.store import open_store
     from outreach.store.models import Candidate
 

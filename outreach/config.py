@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import ConfigError
+from outreach.errors import ConfigError
 
 CONFIG_NAME = "config.toml"
 KEYS_NAME = "keys.toml"

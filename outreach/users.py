@@ -26,9 +26,9 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from .config import outreach_home, secret
-from .errors import ConfigError, InputError, NotFound
-from .store.models import Event, User, WebSession, utcnow
+from outreach.config import outreach_home, secret
+from outreach.errors import ConfigError, InputError, NotFound
+from outreach.store.models import Event, User, WebSession, utcnow
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}")
 MIN_PASSWORD = 10

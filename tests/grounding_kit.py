@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from outreach.grounding import Flag, GroundingInput, check
-from outreach.templates import Slot
+from outreach.drafting.grounding import Flag, GroundingInput, check
+from outreach.drafting.templates import Slot
 
 CORPUS = Path(__file__).resolve().parent / "grounding_corpus"
 PARTS = ("dev", "heldout", "final")

@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from outreach import queue
 from outreach.config import Settings, settings_from_dict
+from outreach.review import queue
 from outreach.store import Store
 from outreach.store.models import Campaign, Candidate, Draft, Enrolment
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from outreach import queue
 from outreach.config import Settings, settings_from_dict
-from outreach.messages import new_message_id
+from outreach.mail.messages import new_message_id
+from outreach.review import queue
 from outreach.store import Store
 from outreach.store.models import Candidate, OutboxEntry
 
@@ -127,7 +127,7 @@ def sender_process(db_url: str, port: int, batch_size: int) -> None:
     """A whole sender run, as a child process runs it (real clock, pacing off)."""
     import asyncio
 
-    from outreach.sender import run_sender
+    from outreach.sending.sender import run_sender
     from outreach.store import open_store
     from outreach.store.models import utcnow
 

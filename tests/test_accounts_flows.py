@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from outreach import sending
 from outreach.accounts import presets, records, transport, vault
 from outreach.config import Settings
 from outreach.errors import ConfigError, SyncError
 from outreach.inbox.sync import run_sync
-from outreach.sender import run_sender
-from outreach.smtp import SmtpConnection
+from outreach.sending import outbox as sending
+from outreach.sending.sender import run_sender
+from outreach.sending.smtp import SmtpConnection
 from outreach.store import Store
 from outreach.store.models import Message
 from tests import inbox_kit, outbox_kit

@@ -23,13 +23,14 @@ import pytest
 from sqlalchemy import select, update
 
 import outreach
-from outreach import queue, sending
-from outreach.candidates import import_file
+from outreach.candidates.records import import_file
 from outreach.config import Settings, settings_from_dict
-from outreach.drafting import Drafter, DraftSpec, make_llm
+from outreach.drafting.drafter import Drafter, DraftSpec, make_llm
 from outreach.inbox.sync import run_sync, suggest_replies
-from outreach.messages import new_message_id
-from outreach.sender import RunReport, outbox_listing, run_sender
+from outreach.mail.messages import new_message_id
+from outreach.review import queue
+from outreach.sending import outbox as sending
+from outreach.sending.sender import RunReport, outbox_listing, run_sender
 from outreach.store import Store
 from outreach.store.models import Candidate, Draft, OutboxEntry, Revision
 from tests import inbox_kit

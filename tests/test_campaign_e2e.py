@@ -14,14 +14,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from outreach import campaign_stats, campaigns, followups, queue
-from outreach.candidates import import_file, is_suppressed
+from outreach.campaigns import followups
+from outreach.campaigns import lifecycle as campaigns
+from outreach.campaigns import stats as campaign_stats
+from outreach.candidates.records import import_file, is_suppressed
 from outreach.config import Settings, settings_from_dict
-from outreach.drafting import Drafter
+from outreach.drafting.drafter import Drafter
 from outreach.inbox.sync import run_sync
-from outreach.messages import new_message_id
-from outreach.sender import run_sender
-from outreach.sent_folder import imap_factory
+from outreach.mail.messages import new_message_id
+from outreach.review import queue
+from outreach.sending.sender import run_sender
+from outreach.sending.sent_folder import imap_factory
 from outreach.store import Store
 from outreach.store.models import Candidate, Draft, Enrolment
 from tests import inbox_kit as kit

@@ -10,13 +10,17 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from outreach import campaign_stats, campaigns, conversations, followups, queue
-from outreach.candidates import forget, import_file
+from outreach.campaigns import followups
+from outreach.campaigns import lifecycle as campaigns
+from outreach.campaigns import stats as campaign_stats
+from outreach.candidates.records import forget, import_file
 from outreach.config import Settings, settings_from_dict
-from outreach.drafting import Drafter
+from outreach.conversations import threads as conversations
+from outreach.drafting.drafter import Drafter
 from outreach.errors import InputError, StateError
-from outreach.messages import new_message_id
-from outreach.sender import run_sender
+from outreach.mail.messages import new_message_id
+from outreach.review import queue
+from outreach.sending.sender import run_sender
 from outreach.store import Store
 from outreach.store.models import Draft, Enrolment, Revision
 from tests.services.smtp import CaptureServer

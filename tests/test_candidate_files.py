@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from outreach import candidates as core
+from outreach.candidates import records as core
 from outreach.cli import cli, main
 from outreach.errors import InputError
 from outreach.store import Store

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from outreach import candidates as core
+from outreach.candidates import records as core
 from outreach.errors import InputError, NotFound
 from outreach.store import Store
 from outreach.store.models import Candidate, CandidateTag, Draft, Event, Revision, Suppression

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from outreach import queue
 from outreach.cli import main
+from outreach.review import queue
 from outreach.store import Store, open_store
 from outreach.store.models import Draft, Revision
 from tests import outbox_kit as kit

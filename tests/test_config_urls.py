@@ -12,9 +12,9 @@ from sqlalchemy import select
 from outreach.cli import cli
 from outreach.cli.workspace import write_workspace
 from outreach.config import database_password, load_config
-from outreach.drafting import Drafter, DraftSpec
+from outreach.drafting.drafter import Drafter, DraftSpec
+from outreach.drafting.llm import LLMCallError, LLMClient
 from outreach.errors import ConfigError, StoreError
-from outreach.llm import LLMCallError, LLMClient
 from outreach.store import Store, open_store
 from outreach.store.models import AICall, Candidate
 from tests.llm_server import FakeLLMServer, ok, status

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from outreach import conversations as conv
-from outreach import queue
+from outreach.conversations import threads as conv
 from outreach.errors import InputError, NotFound
+from outreach.review import queue
 from outreach.store import Store
 from outreach.store.models import Candidate, Conversation, Event, Message, Suppression
 from tests import inbox_kit as kit

@@ -19,18 +19,19 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 from sqlalchemy import select, text
 
-from outreach import health, queue, users
+from outreach import users
 from outreach.cli import cli
 from outreach.cli.web import background_jobs
 from outreach.config import Settings
-from outreach.daemon import send_forever, sync_forever
+from outreach.jobs import health
+from outreach.jobs.loops import send_forever, sync_forever
+from outreach.review import queue
 from outreach.store import Store
 from outreach.store.models import Draft, Message, OutboxEntry, Revision, utcnow
 from outreach.web import create_app
 from tests import inbox_kit
 from tests.services.smtp import CaptureServer
-from tests.test_web_browser import free_port
-from tests.webutil import log_in, seed, settings_for
+from tests.webutil import free_port, log_in, seed, settings_for
 
 
 def smtp_to(workspace: Path, port: int) -> Settings:

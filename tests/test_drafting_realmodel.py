@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from outreach.cli import cli
-from outreach.drafting import JINJA_TAG
-from outreach.grounding import fold
+from outreach.drafting.drafter import JINJA_TAG
+from outreach.drafting.grounding import fold
 from outreach.store import open_store
 from outreach.store.models import AICall, Draft, Revision
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from outreach.grounding import Flag, GroundingInput, check, fold
-from outreach.templates import Slot, TemplateLibrary, candidate_context
+from outreach.drafting.grounding import Flag, GroundingInput, check, fold
+from outreach.drafting.templates import Slot, TemplateLibrary, candidate_context
 
 STARTERS = Path(__file__).resolve().parent.parent / "templates"
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from outreach.grounding import Flag, GroundingInput, check
-from outreach.templates import Slot
+from outreach.drafting.grounding import Flag, GroundingInput, check
+from outreach.drafting.templates import Slot
 
 PERSON: dict[str, Any] = {
     "name": "Anna Svensson",

@@ -8,7 +8,7 @@ from email.parser import BytesParser
 
 import pytest
 
-from outreach import headers
+from outreach.mail import headers
 
 PARSER = BytesParser(policy=policy.default)
 ADDRESS = "ivan@example.com"

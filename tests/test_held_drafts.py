@@ -17,8 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from outreach import queue, sending
 from outreach.config import load_config
+from outreach.review import queue
+from outreach.sending import outbox as sending
 from outreach.store import Store, open_store
 from outreach.store.models import Candidate, Draft, OutboxEntry, Revision, utcnow
 from outreach.web import create_app

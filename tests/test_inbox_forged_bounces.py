@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select
 
-from outreach import queue
-from outreach.candidates import is_suppressed
+from outreach.candidates.records import is_suppressed
 from outreach.inbox.sync import run_sync
+from outreach.review import queue
 from outreach.store import Store
 from outreach.store.models import Candidate, Conversation, Draft, Enrolment, Message
 from tests import inbox_kit as kit

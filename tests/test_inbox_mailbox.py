@@ -15,9 +15,9 @@ import imapclient
 import pytest
 
 from outreach.errors import ConfigError, SyncError
-from outreach.inbox.imap import ImapMailbox
-from outreach.inbox.mailbox import Mailbox, is_loopback
-from outreach.inbox.maildir import MaildirMailbox
+from outreach.mailboxes.base import Mailbox, is_loopback
+from outreach.mailboxes.imap import ImapMailbox
+from outreach.mailboxes.maildir import MaildirMailbox
 
 if TYPE_CHECKING:
     from tests.services.dovecot import Dovecot

@@ -13,11 +13,12 @@ import imapclient
 import pytest
 from sqlalchemy import func, select
 
-from outreach import ledger, queue
-from outreach.candidates import is_suppressed
+from outreach.candidates.records import is_suppressed
 from outreach.config import Settings
 from outreach.errors import SyncError
 from outreach.inbox.sync import SyncReport, run_sync, sync_lock
+from outreach.review import queue
+from outreach.sending import ledger
 from outreach.store import Store, open_store
 from outreach.store.models import (
     Candidate,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from outreach.jsonshape import extract_json_object, schema_errors
+from outreach.drafting.jsonshape import extract_json_object, schema_errors
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from outreach.drafting.llm import LLMCallError, LLMClient, retry_after_seconds
+from outreach.drafting.prompts import slot_messages, slot_schema
 from outreach.errors import LLMError
-from outreach.llm import LLMCallError, LLMClient, retry_after_seconds
-from outreach.prompts import slot_messages, slot_schema
 from tests.llm_server import (
     FakeLLMServer,
     content_filter,

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from outreach.errors import SendError
-from outreach.message_check import check_message
-from outreach.messages import (
+from outreach.mail.check import check_message
+from outreach.mail.messages import (
     Outgoing,
     checked,
     message_bytes,
@@ -22,7 +22,7 @@ from outreach.messages import (
     reply_subject,
     restamp,
 )
-from outreach.smtp import Accepted, SmtpConnection
+from outreach.sending.smtp import Accepted, SmtpConnection
 from tests.services import smtp as services
 from tests.services.smtp import CaptureServer
 

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from outreach.config import Settings
-from outreach.pacing import Pacing, Waiting, WorkingHours, plan
-from outreach.sender import mailbox_plan, run_sender
+from outreach.sending.pacing import Pacing, Waiting, WorkingHours, plan
+from outreach.sending.sender import mailbox_plan, run_sender
 from outreach.store import Store
 from tests import outbox_kit as kit
 from tests.services import smtp as services

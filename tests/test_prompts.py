@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from outreach.jsonshape import schema_errors
-from outreach.prompts import neutralise, slot_messages, slot_schema
+from outreach.drafting.jsonshape import schema_errors
+from outreach.drafting.prompts import neutralise, slot_messages, slot_schema
 
 TEMPLATE = "Hi {{ candidate.first_name }},\n\n{{ ai.hook }}\n\nBest,\n{{ sender.name }}"
 SLOTS: list[tuple[str, str, int | None]] = [

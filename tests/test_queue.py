@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from outreach import approval, queue
 from outreach.errors import InputError, StateError
+from outreach.review import approval, queue
 from outreach.store import Store
 from outreach.store.models import Candidate, Event
 

@@ -16,10 +16,12 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from outreach import queue, review, users
+from outreach import users
 from outreach.cli import cli
 from outreach.cli.web import background_jobs, check_bind
 from outreach.errors import InputError, OutreachError
+from outreach.review import queue
+from outreach.review import reads as review
 from outreach.store import Store, open_store
 from outreach.store.models import Draft, utcnow
 from tests.llm_server import FakeLLMServer

@@ -32,7 +32,7 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import func, select
 
-from outreach.sender import run_sender
+from outreach.sending.sender import run_sender
 from outreach.store import Store
 from outreach.store.models import Event, OutboxEntry, utcnow
 from tests import outbox_kit as kit

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from outreach import sending
 from outreach.config import Settings
 from outreach.errors import ConfigError
-from outreach.inbox.imap import ImapMailbox
-from outreach.inbox.mailbox import Mailbox
 from outreach.inbox.sync import run_sync
-from outreach.sender import RunReport, run_sender
-from outreach.sent_folder import server_files_sent
-from outreach.smtp import SmtpSettings
+from outreach.mailboxes.base import Mailbox
+from outreach.mailboxes.imap import ImapMailbox
+from outreach.sending import outbox as sending
+from outreach.sending.sender import RunReport, run_sender
+from outreach.sending.sent_folder import server_files_sent
+from outreach.sending.smtp import SmtpSettings
 from outreach.store import Store
 from outreach.store.models import Draft, utcnow
 from tests import outbox_kit as kit

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 
 from sqlalchemy import create_engine, select, text
 
-from outreach import queue
 from outreach.errors import StateError
-from outreach.sender import run_sender
+from outreach.review import queue
+from outreach.sending.sender import run_sender
 from outreach.store import Store, open_store
 from outreach.store.models import OutboxEntry, Revision, utcnow
 from tests import outbox_kit as kit

@@ -7,10 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from outreach import approval, ledger, queue, sending
-from outreach.candidates import suppress
+from outreach.candidates.records import suppress
 from outreach.errors import NotFound, SendError, StateError
-from outreach.sender import RunReport, run_sender
+from outreach.review import approval, queue
+from outreach.sending import ledger
+from outreach.sending import outbox as sending
+from outreach.sending.sender import RunReport, run_sender
 from outreach.store import Store
 from outreach.store.models import Draft, Event, OutboxEntry, Revision
 from tests import outbox_kit as kit

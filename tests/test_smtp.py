@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from outreach.errors import ConfigError, SendError
-from outreach.smtp import (
+from outreach.sending.smtp import (
     Accepted,
     Outcome,
     Permanent,

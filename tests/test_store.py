@@ -15,9 +15,10 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import select, text, update
 
-from outreach import queue, sending
 from outreach.cli import main
 from outreach.errors import StoreError
+from outreach.review import queue
+from outreach.sending import outbox as sending
 from outreach.store import Store, open_store
 from outreach.store.engine import alembic_config
 from outreach.store.locks import exclusive

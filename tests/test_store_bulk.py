@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select, text
 
-from outreach.candidate_rows import TEXT_FIELDS
+from outreach.candidates.rows import TEXT_FIELDS
 from outreach.store import Store
 from outreach.store.bulk import bulk_insert, json_text
 from outreach.store.models import Candidate

@@ -18,10 +18,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from outreach.cli import cli
+from outreach.drafting.templates import TemplateLibrary
 from outreach.errors import TemplateError
 from outreach.store import Store, open_store
 from outreach.store.models import Revision
-from outreach.templates import TemplateLibrary
 from outreach.web import create_app
 from tests.llm_server import FakeLLMServer
 from tests.webutil import Served, log_in, seed, settings_for

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from outreach.errors import NotFound, TemplateError
-from outreach.templates import (
+from outreach.drafting.templates import (
     Record,
     Slot,
     TemplateLibrary,
@@ -16,6 +15,7 @@ from outreach.templates import (
     lcfirst,
     reply_subject,
 )
+from outreach.errors import NotFound, TemplateError
 
 STARTERS = Path(__file__).resolve().parent.parent / "templates"
 

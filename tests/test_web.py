@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from outreach import approval, queue
+from outreach.review import approval, queue
 from outreach.store import Store
 from outreach.store.models import Draft, Event, Revision
 from outreach.web import create_app

@@ -16,9 +16,10 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from outreach import queue, users
+from outreach import users
 from outreach.cli.workspace import write_workspace
 from outreach.config import load_config
+from outreach.review import queue
 from outreach.store import Store, open_store
 from outreach.web import create_app
 from tests.webutil import seed, settings_for

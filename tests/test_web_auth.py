@@ -18,8 +18,9 @@ from fastapi.testclient import TestClient
 from itsdangerous import TimestampSigner, URLSafeSerializer
 from sqlalchemy import select
 
-from outreach import queue, users
+from outreach import users
 from outreach.cli import cli
+from outreach.review import queue
 from outreach.store import Store, open_store
 from outreach.store.models import Meta, User, WebSession
 from outreach.web import create_app

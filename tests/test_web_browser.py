@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from outreach import queue, users
+from outreach import users
+from outreach.review import queue
 from outreach.store import Store, open_store
 from outreach.store.models import Revision
 from outreach.web import create_app

@@ -10,11 +10,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from outreach import campaigns, queue, users
-from outreach.candidates import import_file
-from outreach.drafting import Drafter
-from outreach.messages import new_message_id
-from outreach.sender import run_sender
+from outreach import users
+from outreach.campaigns import lifecycle as campaigns
+from outreach.candidates.records import import_file
+from outreach.drafting.drafter import Drafter
+from outreach.mail.messages import new_message_id
+from outreach.review import queue
+from outreach.sending.sender import run_sender
 from outreach.store import Store
 from outreach.store.models import Draft, OutboxEntry
 from outreach.web import create_app

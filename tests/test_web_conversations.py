@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from outreach import conversations as core
+from outreach.conversations import threads as core
 from outreach.store import Store
 from outreach.store.models import Candidate, Conversation, Message, utcnow
 from outreach.web import create_app

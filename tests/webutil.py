@@ -12,8 +12,9 @@ from typing import Any
 import uvicorn
 from fastapi.testclient import TestClient
 
-from outreach import queue, users
+from outreach import users
 from outreach.config import Settings, load_config
+from outreach.review import queue
 from outreach.store import Store
 from outreach.store.models import Campaign, Candidate, utcnow
 

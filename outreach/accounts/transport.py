@@ -15,8 +15,8 @@ from outreach.accounts.source import CommandToken, TokenSource
 from outreach.accounts.tokens import Clock, GrantToken
 from outreach.config import Settings
 from outreach.errors import SignInError
-from outreach.inbox.imap import ImapMailbox
-from outreach.smtp import SmtpSettings
+from outreach.mailboxes.imap import ImapMailbox
+from outreach.sending.smtp import SmtpSettings
 from outreach.store import Store
 from outreach.store.models import Account, utcnow
 

@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from ..errors import OutreachError
-from .root import cli
+from outreach.cli.root import cli
+from outreach.errors import OutreachError
 
 
 def main(argv: list[str] | None = None) -> None:

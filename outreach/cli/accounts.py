@@ -9,11 +9,11 @@ from datetime import datetime
 import click
 from rich.table import Table
 
-from ..accounts import records, service
-from ..accounts.presets import PRESETS, preset
-from ..accounts.records import Servers
-from ..errors import InputError
-from .context import App, clock, pass_app, print_json
+from outreach.accounts import records, service
+from outreach.accounts.presets import PRESETS, preset
+from outreach.accounts.records import Servers
+from outreach.cli.context import App, clock, pass_app, print_json
+from outreach.errors import InputError
 
 SECURITY = click.Choice(["tls", "starttls", "none"])
 

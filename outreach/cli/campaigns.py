@@ -11,10 +11,12 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import func, select
 
-from .. import campaign_stats, campaigns, followups
-from ..drafting import Drafter, make_llm
-from ..store.models import Campaign, Enrolment
-from .context import App, clock, pass_app, print_json
+from outreach.campaigns import followups
+from outreach.campaigns import lifecycle as campaigns
+from outreach.campaigns import stats as campaign_stats
+from outreach.cli.context import App, clock, pass_app, print_json
+from outreach.drafting.drafter import Drafter, make_llm
+from outreach.store.models import Campaign, Enrolment
 
 
 @click.group()

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .. import candidates as core
-from .context import App, pass_app, print_json
+from outreach.candidates import records as core
+from outreach.cli.context import App, pass_app, print_json
 
 
 @click.group()

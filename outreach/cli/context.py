@@ -14,10 +14,10 @@ from typing import Any
 import click
 from rich.console import Console
 
-from ..config import Settings, database_password, find_config, load_config
-from ..errors import InputError
-from ..store import Store, open_store
-from ..store.models import utcnow
+from outreach.config import Settings, database_password, find_config, load_config
+from outreach.errors import InputError
+from outreach.store import Store, open_store
+from outreach.store.models import utcnow
 
 
 @dataclass

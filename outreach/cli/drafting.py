@@ -10,12 +10,12 @@ import click
 from rich.progress import Progress
 from rich.table import Table
 
-from .. import candidates as people
-from ..draft_inputs import feedback_template, load_role
-from ..drafting import Drafter, DraftSpec, make_llm
-from ..errors import InputError
-from ..templates import TemplateLibrary
-from .context import App, pass_app, print_json
+from outreach.candidates import records as people
+from outreach.cli.context import App, pass_app, print_json
+from outreach.drafting.drafter import Drafter, DraftSpec, make_llm
+from outreach.drafting.inputs import feedback_template, load_role
+from outreach.drafting.templates import TemplateLibrary
+from outreach.errors import InputError
 
 
 @click.group()

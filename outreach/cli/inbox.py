@@ -8,11 +8,11 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .. import conversations as core
-from .. import followups
-from ..drafting import Drafter, make_llm
-from ..inbox.sync import run_sync, suggest_replies
-from .context import App, clock, pass_app, print_json
+from outreach.campaigns import followups
+from outreach.cli.context import App, clock, pass_app, print_json
+from outreach.conversations import threads as core
+from outreach.drafting.drafter import Drafter, make_llm
+from outreach.inbox.sync import run_sync, suggest_replies
 
 
 @click.command()

@@ -10,12 +10,12 @@ from typing import Any
 import click
 from rich.table import Table
 
-from .. import queue as core
-from .. import review
-from ..drafting import Drafter, make_llm
-from ..errors import InputError
-from ..messages import new_message_id
-from .context import App, pass_app, print_json
+from outreach.cli.context import App, pass_app, print_json
+from outreach.drafting.drafter import Drafter, make_llm
+from outreach.errors import InputError
+from outreach.mail.messages import new_message_id
+from outreach.review import queue as core
+from outreach.review import reads as review
 
 HEADER = re.compile(r"\ASubject:[ \t]*(?P<subject>[^\n]*)\n(?:[ \t]*\n)?(?P<body>.*)\Z", re.DOTALL)
 

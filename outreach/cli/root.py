@@ -6,18 +6,18 @@ from pathlib import Path
 
 import click
 
-from .. import __version__
-from .accounts import account_group
-from .campaigns import campaign
-from .candidates import candidates
-from .context import App
-from .drafting import draft, feedback, templates
-from .inbox import conversations, sync
-from .review import queue_group
-from .sending import outbox, send
-from .status import status
-from .web import serve, user_group
-from .workspace import config_group, demo, init
+from outreach import __version__
+from outreach.cli.accounts import account_group
+from outreach.cli.campaigns import campaign
+from outreach.cli.candidates import candidates
+from outreach.cli.context import App
+from outreach.cli.drafting import draft, feedback, templates
+from outreach.cli.inbox import conversations, sync
+from outreach.cli.review import queue_group
+from outreach.cli.sending import outbox, send
+from outreach.cli.status import status
+from outreach.cli.web import serve, user_group
+from outreach.cli.workspace import config_group, demo, init
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -9,11 +9,11 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .. import sender as core
-from .. import sending
-from ..errors import InputError
-from ..sent_folder import imap_factory
-from .context import App, clock, pass_app, print_json
+from outreach.cli.context import App, clock, pass_app, print_json
+from outreach.errors import InputError
+from outreach.sending import outbox as sending
+from outreach.sending import sender as core
+from outreach.sending.sent_folder import imap_factory
 
 
 def _summary(app: App, report: core.RunReport) -> None:

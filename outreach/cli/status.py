@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .. import health
-from ..store.models import utcnow
-from .context import App, pass_app, print_json
+from outreach.cli.context import App, pass_app, print_json
+from outreach.jobs import health
+from outreach.store.models import utcnow
 
 
 @click.command()

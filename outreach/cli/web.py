@@ -10,11 +10,11 @@ from typing import Any
 
 import click
 
-from .. import users
-from ..config import Settings
-from ..errors import InputError
-from ..store import Store
-from .context import App, pass_app
+from outreach import users
+from outreach.cli.context import App, pass_app
+from outreach.config import Settings
+from outreach.errors import InputError
+from outreach.store import Store
 
 Job = Callable[[], Coroutine[Any, Any, None]]
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -27,7 +27,7 @@ def background_jobs(settings: Settings, store: Store) -> list[Job]:
     follow-ups into the queue; the inbox sync runs every ``sync.interval_minutes`` when a
     mailbox is configured.
     """
-    from ..daemon import advance_forever, send_forever, sync_forever
+    from outreach.jobs.loops import advance_forever, send_forever, sync_forever
 
     jobs: list[Job] = [
         lambda: send_forever(settings, store),
@@ -83,7 +83,7 @@ def serve(app: App, host: str | None, port: int | None, public: bool, secure_coo
     """
     import uvicorn
 
-    from ..web import create_app
+    from outreach.web import create_app
 
     settings = app.settings
     host = host or settings.web.host

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from .. import users
-from ..config import (
+from outreach import users
+from outreach.cli.context import App, pass_app
+from outreach.config import (
     CONFIG_NAME,
     Settings,
     database_password,
@@ -17,9 +18,8 @@ from ..config import (
     load_config,
     smtp_password,
 )
-from ..errors import OutreachError
-from ..store import open_store
-from .context import App, pass_app
+from outreach.errors import OutreachError
+from outreach.store import open_store
 
 STARTER = resources.files("outreach") / "starter"
 
@@ -105,7 +105,7 @@ def demo(ctx: click.Context, directory: Path, fresh: bool, no_serve: bool) -> No
     Example:
       outreach demo --fresh
     """
-    from ..demo import run_demo
+    from outreach.cli.demo import run_demo
 
     if fresh and directory.exists():
         shutil.rmtree(directory)
@@ -158,7 +158,7 @@ def check(app: App, offline: bool) -> None:
         )
         problems += 1
     if not offline:
-        from ..reach import probe_mailbox, probe_model, probe_smtp
+        from outreach.cli.reach import probe_mailbox, probe_model, probe_smtp
 
         for probe in (probe_smtp(settings), probe_mailbox(settings), probe_model(settings)):
             if probe is not None:

@@ -20,14 +20,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from outreach import conversations, sending
-from outreach.followups import reschedule_for_absence
+from outreach.campaigns.followups import reschedule_for_absence
+from outreach.conversations import threads as conversations
 from outreach.inbox.classify import Classification, Kind, classify
-from outreach.inbox.mailbox import FetchedBody, HeaderItem
 from outreach.inbox.parse import Parsed, parse_message
 from outreach.inbox.relevance import Known
 from outreach.inbox.threading import match
 from outreach.inbox.trim import Trimmed, trim_reply
+from outreach.mailboxes.base import FetchedBody, HeaderItem
+from outreach.sending import outbox as sending
 from outreach.store.models import Candidate, Conversation, Draft, Message, OutboxEntry
 
 REPLIES = (Kind.HUMAN, Kind.CALENDAR_REPLY, Kind.OPT_OUT_UNCLEAR)

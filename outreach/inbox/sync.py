@@ -26,18 +26,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach import conversations, queue
-from outreach.accounts.source import CommandToken
-from outreach.candidates import profile, suppression_reasons
-from outreach.config import Settings, imap_password, outreach_home
-from outreach.drafting import Drafter, DraftSpec, make_llm
-from outreach.errors import ConfigError, SyncError
-from outreach.inbox.imap import ImapMailbox
+from outreach.candidates.records import profile, suppression_reasons
+from outreach.config import Settings
+from outreach.conversations import threads as conversations
+from outreach.drafting.drafter import Drafter, DraftSpec, make_llm
+from outreach.errors import SyncError
 from outreach.inbox.ingest import Context, ingest
-from outreach.inbox.mailbox import Mailbox, chunks
-from outreach.inbox.maildir import MaildirMailbox
 from outreach.inbox.relevance import Known, relevant, scan
-from outreach.sent_folder import settle_uncertain
+from outreach.mailboxes.base import Mailbox, chunks
+from outreach.mailboxes.configured import mailbox_name, open_mailbox
+from outreach.review import queue
+from outreach.sending.sent_folder import settle_uncertain
 from outreach.store import Store
 from outreach.store.locks import exclusive
 from outreach.store.models import (
@@ -91,40 +90,6 @@ class SyncReport:
 
 def _n(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
-
-
-def mailbox_name(settings: Settings) -> str:
-    """The name sync state and messages are kept under: the IMAP user, or the Maildir."""
-    if settings.imap.maildir:
-        return f"maildir:{settings.path(settings.imap.maildir)}"
-    return settings.imap.username or settings.sender.email
-
-
-def open_mailbox(settings: Settings) -> Mailbox:
-    """Open the configured mailbox: a local Maildir, or an IMAP server."""
-    imap = settings.imap
-    if imap.maildir:
-        return MaildirMailbox(
-            settings.path(imap.maildir), outreach_home() / "sync", folders=imap.folders or None
-        )
-    if not imap.host:
-        raise ConfigError("no mailbox to sync: set [imap] host (or maildir) in config.toml")
-    command = imap.oauth2_token_command
-    tokens = (
-        CommandToken(command, "imap.oauth2_token_command", imap.timeout_seconds)
-        if command
-        else None
-    )
-    return ImapMailbox(
-        host=imap.host,
-        port=imap.port,
-        security=imap.security,
-        username=imap.username or settings.sender.email,
-        password=None if tokens else imap_password(),
-        tokens=tokens,
-        timeout=imap.timeout_seconds,
-        folders=imap.folders or None,
-    )
 
 
 @contextmanager

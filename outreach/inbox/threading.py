@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.conversations import open_conversation
+from outreach.conversations.threads import open_conversation
 from outreach.inbox.parse import normalise_subject
 from outreach.store.models import Conversation, Draft, Message, OutboxEntry, Revision
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .engine import Store, open_store
+from outreach.store.engine import Store, open_store
 
 __all__ = ["Store", "open_store"]

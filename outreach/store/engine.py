@@ -25,9 +25,9 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..config import redact_url
-from ..errors import StoreError
-from .models import Meta
+from outreach.config import redact_url
+from outreach.errors import StoreError
+from outreach.store.models import Meta
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The files SQLite keeps beside the database; it gives each the mode of the database file.

@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from .engine import Store
+from outreach.store.engine import Store
 
 POLL = 0.05  # seconds between two tries of a held lock
 

@@ -308,7 +308,7 @@ class OutboxEntry(Base):
     filed_sent: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set (durably) before this attempt's DATA command: the message may have gone out.
     started_at: Mapped[datetime | None] = mapped_column()
-    # What the claim's progress marks were written under; see outreach.sender.
+    # What the claim's progress marks were written under; see outreach.sending.sender.
     claim_epoch: Mapped[str] = mapped_column(String(80), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

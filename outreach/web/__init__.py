@@ -17,13 +17,21 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.middleware.sessions import SessionMiddleware
 
-from .. import __version__, health, users
-from ..config import Settings, database_password
-from ..errors import InputError, LLMError, NotFound, OutreachError, StateError
-from ..store import Store, open_store
-from ..store.models import utcnow
-from . import api, auth, campaigns, conversations, outbox, views
-from .auth import SESSION_COOKIE, SESSION_HOURS, LoginRequired, WebContext, login_redirect, render
+from outreach import __version__, users
+from outreach.config import Settings, database_password
+from outreach.errors import InputError, LLMError, NotFound, OutreachError, StateError
+from outreach.jobs import health
+from outreach.store import Store, open_store
+from outreach.store.models import utcnow
+from outreach.web import api, auth, campaigns, conversations, outbox, views
+from outreach.web.auth import (
+    SESSION_COOKIE,
+    SESSION_HOURS,
+    LoginRequired,
+    WebContext,
+    login_redirect,
+    render,
+)
 
 __all__ = ["create_app"]
 

@@ -20,13 +20,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
-from .. import queue, review
-from ..candidates import profile
-from ..drafting import Drafter, make_llm
-from ..errors import NotFound
-from ..messages import new_message_id
-from ..store.models import Candidate, CandidateTag, Draft
-from .auth import api_user, context
+from outreach.candidates.records import profile
+from outreach.drafting.drafter import Drafter, make_llm
+from outreach.errors import NotFound
+from outreach.mail.messages import new_message_id
+from outreach.review import queue
+from outreach.review import reads as review
+from outreach.store.models import Candidate, CandidateTag, Draft
+from outreach.web.auth import api_user, context
 
 Status = Literal[
     "pending",

@@ -25,10 +25,10 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment
 
-from .. import users
-from ..config import Settings
-from ..store import Store
-from .throttle import LoginThrottle, wait_message
+from outreach import users
+from outreach.config import Settings
+from outreach.store import Store
+from outreach.web.throttle import LoginThrottle, wait_message
 
 SESSION_COOKIE = "outreach_session"
 SESSION_HOURS = 12

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from .. import campaign_stats, campaigns
-from ..store.models import Campaign
-from .auth import api_user, context, flash, page_user, render
-from .charts import funnel, per_day
+from outreach.campaigns import lifecycle as campaigns
+from outreach.campaigns import stats as campaign_stats
+from outreach.store.models import Campaign
+from outreach.web.auth import api_user, context, flash, page_user, render
+from outreach.web.charts import funnel, per_day
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api")

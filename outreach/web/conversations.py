@@ -1,5 +1,6 @@
 """Conversation pages and their JSON: the replies the sync threaded, trimmed, with the rest
-behind an expander, and a positive/negative mark. Thin views over ``outreach.conversations``.
+behind an expander, and a positive/negative mark. Thin views over
+``outreach.conversations.threads``.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from .. import conversations as core
-from .auth import api_user, context, flash, page_user, render
+from outreach.conversations import threads as core
+from outreach.web.auth import api_user, context, flash, page_user, render
 
 router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api")

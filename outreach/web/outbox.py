@@ -12,10 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel
 
-from .. import queue, sending
-from ..sender import outbox_listing
-from ..store.models import utcnow
-from .auth import api_user, context
+from outreach.review import queue
+from outreach.sending import outbox as sending
+from outreach.sending.sender import outbox_listing
+from outreach.store.models import utcnow
+from outreach.web.auth import api_user, context
 
 router = APIRouter(prefix="/api", tags=["outbox"])
 Reviewer = Annotated[str, Depends(api_user)]

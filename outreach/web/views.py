@@ -13,11 +13,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from .. import queue, review
-from ..drafting import Drafter, make_llm
-from ..errors import OutreachError
-from ..messages import new_message_id
-from .auth import context, flash, page_user, render
+from outreach.drafting.drafter import Drafter, make_llm
+from outreach.errors import OutreachError
+from outreach.mail.messages import new_message_id
+from outreach.review import queue
+from outreach.review import reads as review
+from outreach.web.auth import context, flash, page_user, render
 
 router = APIRouter(include_in_schema=False)
 Reviewer = Annotated[str, Depends(page_user)]

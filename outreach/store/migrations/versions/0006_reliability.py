@@ -1,7 +1,7 @@
 """Reliability: per-message send progress in the outbox, and the background loops' health.
 
 ``outbox.started_at`` is set, durably, before a message's DATA command; ``claim_epoch`` names
-what a claim's progress marks were written under (see ``outreach.sender``). ``health`` keeps
+what a claim's progress marks were written under (see ``outreach.sending.sender``). ``health`` keeps
 one row per background loop of `outreach serve`.
 
 Revision ID: 0006

@@ -1,0 +1,214 @@
+"""Follow-ups: when each step is due (in business days), drafting them, and the stop rules.
+
+A follow-up is due when the previous step was sent and its wait has passed. ``advance``
+drafts it into the review queue as a reply in the same thread; nothing is ever sent without
+approval. The inbox sync calls the stop rules: a reply stops a sequence, an absence moves it,
+a bounce or opt-out stops it, and a colleague's reply holds the others at that company.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.orm import Session
+
+from outreach.campaigns.lifecycle import ACTIVE, StartReport, domain_of, draft_step
+from outreach.config import Settings
+from outreach.drafting.drafter import Drafter
+from outreach.review import queue
+from outreach.store import Store
+from outreach.store.models import Campaign, Candidate, Draft, Enrolment, Event, OutboxEntry, utcnow
+
+# Business days -------------------------------------------------------------------------
+
+
+def add_business_days(start: date, days: int, holidays: Iterable[date] = ()) -> date:
+    """The date `days` business days after `start` (weekends and holidays skipped)."""
+    skip = set(holidays)
+    current = start
+    remaining = days
+    while remaining > 0:
+        current += timedelta(days=1)
+        if current.weekday() < 5 and current not in skip:
+            remaining -= 1
+    return current
+
+
+def due_after(sent_at: datetime, wait_days: int, holidays: Iterable[date]) -> datetime:
+    """When a follow-up waiting `wait_days` business days after `sent_at` becomes due."""
+    day = add_business_days(sent_at.astimezone(UTC).date(), wait_days, holidays)
+    return datetime.combine(day, sent_at.astimezone(UTC).timetz())
+
+
+# Advancing --------------------------------------------------------------------------------
+
+
+@dataclass
+class AdvanceReport:
+    scheduled: int = 0
+    completed: int = 0
+    stopped: int = 0
+    drafted: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def schedule(
+    session: Session,
+    settings: Settings,
+    *,
+    now: datetime,
+    draft_ids: Sequence[int] | None = None,
+) -> AdvanceReport:
+    """Set when each enrolment's next step is due, from when its current step was sent.
+
+    The sender calls it for the drafts it just sent (``draft_ids``), in the same transaction;
+    ``advance`` calls it for everything, to catch steps settled another way (an uncertain
+    send resolved by a person or found in the Sent folder).
+    """
+    report = AdvanceReport()
+    holidays = settings.campaigns.holidays
+    rows = session.execute(
+        select(
+            Enrolment.id, Enrolment.step, Enrolment.away_until, Draft.status,
+            OutboxEntry.sent_at, Campaign.steps,
+        )
+        .join(Campaign, Campaign.id == Enrolment.campaign_id)
+        .join(Draft, and_(Draft.enrolment_id == Enrolment.id, Draft.step == Enrolment.step))
+        .outerjoin(OutboxEntry, OutboxEntry.draft_id == Draft.id)
+        .where(
+            Enrolment.status == ACTIVE,
+            Enrolment.next_due_at.is_(None),
+            Campaign.status == ACTIVE,
+            Draft.status.in_((queue.SENT, queue.REJECTED)),
+            *([Draft.id.in_(list(draft_ids))] if draft_ids is not None else []),
+        )
+    ).all()  # fmt: skip
+    changes: list[dict[str, Any]] = []
+    for enrolment_id, step, away, status, sent_at, steps in rows:
+        change: dict[str, Any]
+        if status == queue.REJECTED:
+            change = {"status": "stopped", "stop_reason": "a reviewer rejected the draft"}
+            report.stopped += 1
+        elif step + 1 >= len(steps):
+            change = {"status": "completed", "last_sent_at": sent_at}
+            report.completed += 1
+        else:
+            sent = sent_at or now
+            wait = int(steps[step + 1].get("wait_days", 1))
+            planned = due_after(sent, wait, holidays)
+            due_at = away if away is not None and away > planned else planned
+            change = {"last_sent_at": sent, "next_due_at": due_at}
+            report.scheduled += 1
+        changes.append({"id": enrolment_id, **change})
+    # One statement per kind of change, by primary key, rather than one UPDATE per row.
+    for keys in {tuple(sorted(c)) for c in changes}:
+        batch = [c for c in changes if tuple(sorted(c)) == keys]
+        session.execute(update(Enrolment), batch)
+    return report
+
+
+def due(session: Session, *, now: datetime) -> list[tuple[int, int, int]]:
+    """(campaign id, enrolment id, next step) of every enrolment whose next step is due."""
+    rows = session.execute(
+        select(Enrolment.campaign_id, Enrolment.id, Enrolment.step)
+        .join(Campaign, Campaign.id == Enrolment.campaign_id)
+        .where(
+            Enrolment.status == ACTIVE,
+            Enrolment.next_due_at <= now,
+            Campaign.status == ACTIVE,
+        )
+    ).all()
+    return [(c, e, s + 1) for c, e, s in rows]
+
+
+async def advance(
+    store: Store, settings: Settings, drafter: Drafter, *, now: datetime | None = None
+) -> AdvanceReport:
+    """Draft every follow-up that is due, as a reply in the same thread, into the queue."""
+    now = now or utcnow()
+    with store.session() as session:
+        report = schedule(session, settings, now=now)
+        work = due(session, now=now)
+        by_step: dict[tuple[int, int], list[int]] = {}
+        for campaign_id, enrolment_id, step in work:
+            enrolment = session.get(Enrolment, enrolment_id)
+            assert enrolment is not None
+            enrolment.step, enrolment.next_due_at = step, None
+            by_step.setdefault((campaign_id, step), []).append(enrolment_id)
+        plans = {
+            key: (c.steps[key[1]]["template"], dict(c.role))
+            for key in by_step
+            if (c := session.get(Campaign, key[0])) is not None
+        }
+    start_report = StartReport()
+    for (campaign_id, step), ids in by_step.items():
+        template, role = plans[(campaign_id, step)]
+        await draft_step(
+            store, drafter, campaign_id, step, template, role, start_report, None, now, ids
+        )
+    report.drafted, report.problems = start_report.drafted, start_report.problems
+    return report
+
+
+# Stop rules ----------------------------------------------------------------
+
+
+def reschedule_for_absence(
+    session: Session, candidate_id: int, return_date: date, holidays: Iterable[date] = ()
+) -> int:
+    """Hold follow-ups until a business day after a stated return date; never move them earlier."""
+    back = add_business_days(return_date, 1, holidays)
+    moment = datetime.combine(back, time(9, 0), tzinfo=UTC)
+    enrolments = list(
+        session.scalars(
+            select(Enrolment).where(
+                Enrolment.candidate_id == candidate_id, Enrolment.status == ACTIVE
+            )
+        )
+    )
+    for enrolment in enrolments:
+        if enrolment.away_until is None or enrolment.away_until < moment:
+            enrolment.away_until = moment
+        # Already scheduled: move it; not yet scheduled: `schedule` will respect away_until.
+        if enrolment.next_due_at is not None and enrolment.next_due_at < moment:
+            enrolment.next_due_at = moment
+    return len(enrolments)
+
+
+def hold_colleagues(session: Session, candidate_id: int, *, actor: str = "sync") -> list[str]:
+    """A reply from one person holds the others at the same company in their campaigns."""
+    candidate = session.get(Candidate, candidate_id)
+    domain = domain_of(candidate.email) if candidate else ""
+    if not domain:
+        return []
+    campaigns = select(Enrolment.campaign_id).where(Enrolment.candidate_id == candidate_id)
+    rows = session.execute(
+        select(Enrolment, Candidate.email)
+        .join(Candidate, Candidate.id == Enrolment.candidate_id)
+        .where(
+            Enrolment.campaign_id.in_(campaigns),
+            Enrolment.status == ACTIVE,
+            Enrolment.candidate_id != candidate_id,
+            func.lower(Candidate.email).like(f"%@{domain}"),
+        )
+    ).all()
+    held = []
+    for enrolment, email in rows:
+        enrolment.status = "held"
+        enrolment.stop_reason = f"a colleague at {domain} replied; decide whether to continue"
+        held.append(email)
+        session.add(
+            Event(
+                actor=actor,
+                action="enrolment.held",
+                subject_type="enrolment",
+                subject_id=enrolment.id,
+                candidate_id=enrolment.candidate_id,
+                details={"domain": domain},
+            )
+        )
+    return held

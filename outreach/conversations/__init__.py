@@ -1,0 +1,1 @@
+"""Conversations: each candidate's thread, what the sync threads onto it, and what it stops."""

@@ -1,0 +1,134 @@
+"""What an approval covers: the message as its recipient will see it, under one hash.
+
+A person approves more than a revision's text: the name and address the mail goes to, the
+subject as sent (with ``Re:`` for a reply in a thread), the body, and the thread it joins
+(In-Reply-To and References). ``fingerprint`` hashes exactly these; ``queue.approve`` records
+it, and freezing into the outbox and claiming for sending compute it again from what the store
+holds then. A change to any of them after approval (a candidate re-imported under another name,
+an edit, a regenerated text, another thread) no longer matches, so the message is not sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outreach.mail.messages import reply_subject
+from outreach.store.models import Candidate, Draft, OutboxEntry, Revision
+
+THREADED = ("follow_up", "reply")
+# Part of every hash: approvals recorded before they covered the recipient and the thread
+# (subject and body only) can never match one computed now.
+SCHEME = "outreach approval 2: to, subject, body, thread"
+
+
+@dataclass(frozen=True)
+class Visible:
+    """Everything of a message its recipient sees that comes from the store."""
+
+    to_name: str
+    to_email: str
+    subject: str
+    body: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+
+
+def visible(
+    *,
+    kind: str,
+    to_name: str,
+    to_email: str,
+    subject: str,
+    body: str,
+    in_reply_to: str | None,
+    references: Sequence[Any],
+) -> Visible:
+    """The message as sent: a reply in a thread gets "Re:", the replied-to id joins References."""
+    refs = [str(ref) for ref in references]
+    if in_reply_to is not None and in_reply_to not in refs:
+        refs.append(in_reply_to)
+    threaded = kind in THREADED and in_reply_to is not None
+    return Visible(
+        to_name=to_name,
+        to_email=to_email,
+        subject=reply_subject(subject) if threaded else subject,
+        body=body,
+        in_reply_to=in_reply_to,
+        references=tuple(refs),
+    )
+
+
+def fingerprint(seen: Visible) -> str:
+    """The one hash of what a recipient sees, recorded with an approval and checked at send.
+
+    Each field goes in with its length first, so no two different messages hash alike however
+    their texts are cut (the sender checks this for every message it claims: no JSON here).
+    """
+    digest = hashlib.sha256()
+    texts = [SCHEME, seen.to_name, seen.to_email, seen.subject, seen.body]
+    texts += [seen.in_reply_to or "", *seen.references]
+    digest.update(b"%d %d\n" % (seen.in_reply_to is not None, len(seen.references)))
+    for text in texts:
+        data = text.encode("utf-8", "surrogatepass")
+        digest.update(b"%d:" % len(data))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def thread(
+    session: Session,
+    *,
+    kind: str,
+    enrolment_id: int | None,
+    in_reply_to: str | None,
+    references: Sequence[Any],
+) -> tuple[str | None, list[str]]:
+    """In-Reply-To and References: the draft's own, else the last message of its enrolment."""
+    refs = [str(ref) for ref in references]
+    if in_reply_to is not None or kind not in THREADED or enrolment_id is None:
+        return in_reply_to, refs
+    previous = session.execute(
+        select(Draft.message_id, Draft.in_reply_to, Draft.references)
+        .join(OutboxEntry, OutboxEntry.draft_id == Draft.id)
+        .where(Draft.enrolment_id == enrolment_id, OutboxEntry.state == "sent")
+        .order_by(OutboxEntry.sent_at.desc())
+        .limit(1)
+    ).first()
+    if previous is None:
+        return None, refs
+    refs = [str(ref) for ref in previous.references]
+    if previous.in_reply_to:
+        refs.append(previous.in_reply_to)
+    return previous.message_id, refs
+
+
+def visible_of(session: Session, draft: Draft) -> Visible:
+    """What the recipient of this draft would see if it were sent now."""
+    candidate = session.get_one(Candidate, draft.candidate_id)
+    revision = session.scalars(
+        select(Revision).where(
+            Revision.draft_id == draft.id, Revision.number == draft.current_revision
+        )
+    ).one()
+    in_reply_to, references = thread(
+        session,
+        kind=draft.kind,
+        enrolment_id=draft.enrolment_id,
+        in_reply_to=draft.in_reply_to,
+        references=draft.references,
+    )
+    return visible(
+        kind=draft.kind,
+        to_name=candidate.name,
+        to_email=candidate.email,
+        subject=revision.subject,
+        body=revision.body,
+        in_reply_to=in_reply_to,
+        references=references,
+    )

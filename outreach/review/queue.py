@@ -1,0 +1,485 @@
+"""Draft states, revisions and approvals: the only place a draft's status changes.
+
+    pending ──approve──▶ approved ──(outbox)──▶ queued ▶ sending ▶ sent | failed | uncertain
+       │  ▲                 │ a saved edit withdraws the approval → pending
+       │  └─edit/regenerate─┘
+       └─reject──▶ rejected            cancel: possible until the outbox claims it
+
+An approval records the hash of everything the recipient will see (``approval.fingerprint``);
+when the message can no longer be sent as approved, ``withdraw`` puts the draft back to pending
+with the reason. Automation (the sync, suggested replies) cancels only drafts no person has
+touched. A draft a person edited or approved is *held* instead: it stays, an approved one goes
+back to pending, and the reason shows on it until a person approves it again.
+
+Every change writes an audit event. CLI, web and API all call these functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from outreach.errors import InputError, NotFound, StateError
+from outreach.review import approval
+from outreach.store.bulk import bulk_insert
+from outreach.store.models import Candidate, Draft, DraftView, Event, Revision, utcnow
+
+PENDING, APPROVED, REJECTED, CANCELLED = "pending", "approved", "rejected", "cancelled"
+QUEUED, SENDING, SENT, FAILED, UNCERTAIN = "queued", "sending", "sent", "failed", "uncertain"
+# Once the outbox has a message, the draft mirrors its state; before that a person decides.
+OPEN = (PENDING, APPROVED)
+CANCELLABLE = (PENDING, APPROVED, QUEUED)
+KINDS = ("outreach", "follow_up", "feedback", "reply")
+WITHDRAWN = "approval withdrawn: "  # how the reason of a withdrawal starts on the draft
+
+
+class ChangedSinceOpened(StateError):
+    """An approval named a revision the draft has moved past: the person has not read it."""
+
+    def __init__(self, draft_id: int, seen: int, now: int) -> None:
+        super().__init__(
+            f"draft {draft_id}: this draft changed since you opened it (you read revision "
+            f"{seen}; it is now revision {now}); read the new text before approving"
+        )
+        self.draft_id, self.seen, self.revision = draft_id, seen, now
+
+
+@dataclass(frozen=True)
+class NewDraft:
+    candidate_id: int
+    kind: str
+    template: str
+    subject: str
+    body: str
+    author: str  # ai:<model> | template
+    flags: Sequence[dict[str, Any]] = ()
+    ai_text: dict[str, str] | None = None
+    context: dict[str, Any] | None = None
+    campaign_id: int | None = None
+    step: int | None = None
+    enrolment_id: int | None = None
+    conversation_id: int | None = None
+    in_reply_to: str | None = None
+    references: Sequence[str] = ()
+    error: str = ""
+    due_at: datetime | None = None
+
+
+def _event(session: Session, actor: str, action: str, draft: Draft, **details: Any) -> None:
+    session.add(
+        Event(
+            actor=actor,
+            action=action,
+            subject_type="draft",
+            subject_id=draft.id,
+            candidate_id=draft.candidate_id,
+            details=details,
+        )
+    )
+
+
+def create_draft(session: Session, new: NewDraft, *, actor: str = "drafting") -> Draft:
+    """Put a new draft in the queue as pending, with revision 1."""
+    return create_drafts(session, [new], actor=actor)[0]
+
+
+def create_drafts(
+    session: Session, news: Sequence[NewDraft], *, actor: str = "drafting"
+) -> list[Draft]:
+    """Put new drafts in the queue as pending, each with revision 1 (one INSERT per table)."""
+    for new in news:
+        if new.kind not in KINDS:
+            raise InputError(f"draft kind {new.kind!r}: use one of {', '.join(KINDS)}")
+    now = utcnow()
+    drafts = [
+        Draft(
+            candidate_id=new.candidate_id,
+            kind=new.kind,
+            template=new.template,
+            status=PENDING,
+            current_revision=1,
+            flags=list(new.flags),
+            context=dict(new.context or {}),
+            campaign_id=new.campaign_id,
+            step=new.step,
+            enrolment_id=new.enrolment_id,
+            conversation_id=new.conversation_id,
+            in_reply_to=new.in_reply_to,
+            references=list(new.references),
+            error=new.error,
+            due_at=new.due_at or now,
+            created_at=now,
+            updated_at=now,
+        )
+        for new in news
+    ]
+    session.add_all(drafts)
+    session.flush()  # the ids, for the revisions and the events
+    for draft, new in zip(drafts, news, strict=True):
+        session.add(
+            Revision(
+                draft_id=draft.id,
+                number=1,
+                subject=new.subject,
+                body=new.body,
+                author=new.author,
+                ai_text=dict(new.ai_text or {}),
+                created_at=now,
+            )
+        )
+        _event(session, actor, "draft.created", draft, template=new.template, author=new.author)
+    return drafts
+
+
+def get_draft(session: Session, draft_id: int, *, lock: bool = False) -> Draft:
+    """The draft with this id; NotFound when there is none."""
+    query = select(Draft).where(Draft.id == draft_id)
+    if lock:
+        query = query.with_for_update()
+    draft = session.scalar(query)
+    if draft is None:
+        raise NotFound(f"no draft {draft_id}; see `outreach queue list`")
+    return draft
+
+
+def current(session: Session, draft: Draft) -> Revision:
+    """The draft's current revision."""
+    revision = session.scalar(
+        select(Revision).where(
+            Revision.draft_id == draft.id, Revision.number == draft.current_revision
+        )
+    )
+    if revision is None:  # pragma: no cover - the schema makes this impossible in practice
+        raise NotFound(f"draft {draft.id} has no revision {draft.current_revision}")
+    return revision
+
+
+def revisions(session: Session, draft: Draft) -> list[Revision]:
+    """All revisions of a draft, oldest first."""
+    query = select(Revision).where(Revision.draft_id == draft.id).order_by(Revision.number)
+    return list(session.scalars(query))
+
+
+def mark_viewed(session: Session, draft: Draft, actor: str) -> None:
+    """Record that this reviewer has read the draft's current revision (approvals check it)."""
+    now = utcnow()
+    if draft.viewed_at is None:
+        draft.viewed_at = now
+    if seen_revision(session, draft.id, actor) == draft.current_revision:
+        return
+    values = {
+        "draft_id": draft.id,
+        "username": actor,
+        "revision": draft.current_revision,
+        "viewed_at": now,
+    }
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    upsert = dialect.insert(DraftView).values(values)
+    session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[DraftView.draft_id, DraftView.username],
+            set_={"revision": upsert.excluded.revision, "viewed_at": upsert.excluded.viewed_at},
+        )
+    )
+    _event(session, actor, "draft.viewed", draft, revision=draft.current_revision)
+
+
+def seen_revision(session: Session, draft_id: int, actor: str) -> int | None:
+    """The revision of the draft this reviewer last read, or None when they never opened it."""
+    return session.scalar(
+        select(DraftView.revision).where(
+            DraftView.draft_id == draft_id, DraftView.username == actor
+        )
+    )
+
+
+def add_revision(
+    session: Session,
+    draft: Draft,
+    *,
+    subject: str,
+    body: str,
+    author: str,
+    actor: str,
+    ai_text: dict[str, str] | None = None,
+    instruction: str = "",
+    flags: Sequence[dict[str, Any]] | None = None,
+) -> Revision:
+    """Save a new revision; an approved draft goes back to pending (its approval is withdrawn)."""
+    if draft.status not in OPEN:
+        raise StateError(
+            f"draft {draft.id} is {draft.status}; only pending or approved drafts change"
+        )
+    if not subject.strip():
+        raise InputError(f"draft {draft.id}: the subject is empty; write one")
+    if "\n" in subject or "\r" in subject:
+        raise InputError(f"draft {draft.id}: the subject has a line break; keep it on one line")
+    latest = session.scalar(select(func.max(Revision.number)).where(Revision.draft_id == draft.id))
+    number = (latest or 0) + 1
+    revision = Revision(
+        draft_id=draft.id,
+        number=number,
+        subject=subject,
+        body=body,
+        author=author,
+        ai_text=dict(ai_text or {}),
+        instruction=instruction,
+        created_at=utcnow(),
+    )
+    session.add(revision)
+    withdrawn = draft.status == APPROVED
+    draft.current_revision = number
+    draft.updated_at = utcnow()
+    if flags is not None:
+        draft.flags = list(flags)
+    if withdrawn:
+        _withdraw(draft)
+    _event(session, actor, "draft.revised", draft, revision=number, approval_withdrawn=withdrawn)
+    if author == actor:  # a person who wrote the text has read it; a model's text is unread
+        session.flush()
+        mark_viewed(session, draft, actor)
+    return revision
+
+
+def _withdraw(draft: Draft) -> None:
+    draft.status = PENDING
+    draft.approved_by = draft.approved_at = draft.approved_revision = draft.approved_hash = None
+
+
+def approve(
+    session: Session, draft: Draft, *, actor: str, message_id: str, seen: int | None = None
+) -> None:
+    """Approve the current revision: who, when, which revision, and the hash of what is sent.
+
+    ``seen`` is the revision the person read; when the draft has changed since, nothing is
+    approved (ChangedSinceOpened). Every path a person approves through passes it; None is
+    for automation and tests. The hash covers the recipient's name and address, the subject,
+    the body and the thread, which is fixed on the draft here. So is the Message-ID, once:
+    every later copy of the mail carries the same id.
+    """
+    if draft.status != PENDING:
+        raise StateError(f"draft {draft.id} is {draft.status}; only pending drafts can be approved")
+    if seen is not None and seen != draft.current_revision:
+        raise ChangedSinceOpened(draft.id, seen, draft.current_revision)
+    candidate = session.get(Candidate, draft.candidate_id)
+    if candidate is not None and candidate.status != "active":
+        raise StateError(
+            f"draft {draft.id}: {candidate.email} is {candidate.status}; it cannot be approved"
+        )
+    revision = current(session, draft)
+    if not revision.body.strip():
+        raise StateError(f"draft {draft.id}: the body is empty; write it before approving")
+    mark_viewed(session, draft, actor)
+    draft.in_reply_to, draft.references = approval.thread(
+        session,
+        kind=draft.kind,
+        enrolment_id=draft.enrolment_id,
+        in_reply_to=draft.in_reply_to,
+        references=draft.references,
+    )
+    draft.status = APPROVED
+    draft.hold_reason = ""  # a person decided with the news in front of them
+    draft.approved_by = actor
+    draft.approved_at = utcnow()
+    draft.approved_revision = revision.number
+    draft.approved_hash = approval.fingerprint(approval.visible_of(session, draft))
+    draft.message_id = draft.message_id or message_id
+    if draft.error.startswith(WITHDRAWN):
+        draft.error = ""  # approved again: the withdrawal it reported is over
+    draft.updated_at = utcnow()
+    _event(
+        session, actor, "draft.approved", draft, revision=revision.number, hash=draft.approved_hash
+    )
+
+
+def reject(session: Session, draft: Draft, *, actor: str, reason: str) -> None:
+    """Reject a pending or approved draft, with the reviewer's reason."""
+    if draft.status not in OPEN:
+        raise StateError(f"draft {draft.id} is {draft.status}; only pending drafts can be rejected")
+    if not reason.strip():
+        raise InputError("give a reason for rejecting (--reason)")
+    draft.status = REJECTED
+    draft.reject_reason = reason.strip()
+    draft.updated_at = utcnow()
+    _event(session, actor, "draft.rejected", draft, reason=draft.reject_reason)
+
+
+def withdraw(session: Session, draft: Draft, *, actor: str, reason: str) -> None:
+    """Take back the approval of a draft that can no longer be sent as approved (to pending).
+
+    The reason stays on the draft for the reviewer; nothing is sent until they approve again.
+    """
+    if draft.status not in (APPROVED, QUEUED):
+        raise StateError(f"draft {draft.id} is {draft.status}; only approved drafts are withdrawn")
+    _withdraw(draft)
+    draft.error = WITHDRAWN + reason
+    draft.updated_at = utcnow()
+    _event(session, actor, "draft.approval_withdrawn", draft, reason=reason)
+
+
+def cancel(session: Session, draft: Draft, *, actor: str, reason: str) -> bool:
+    """Cancel a draft that has not started sending; returns whether it was cancelled."""
+    if draft.status not in CANCELLABLE:
+        return False
+    draft.status = CANCELLED
+    draft.reject_reason = reason
+    draft.updated_at = utcnow()
+    _event(session, actor, "draft.cancelled", draft, reason=reason)
+    return True
+
+
+def touched_at(session: Session, draft: Draft) -> datetime | None:
+    """When a person last approved or edited the draft; None when no person has."""
+    edited = session.scalar(
+        select(func.max(Revision.created_at)).where(
+            Revision.draft_id == draft.id,
+            Revision.author != "template",
+            Revision.author.not_like("ai:%"),
+        )
+    )
+    times = [t for t in (draft.approved_at, edited) if t is not None]
+    return max(times) if times else None
+
+
+def hold(session: Session, draft: Draft, *, reason: str, actor: str) -> bool:
+    """Hold a draft a person worked on: the reason shows, an approval is withdrawn.
+
+    The draft stays as it is otherwise; a person reads the news and approves it again (or
+    edits or rejects it). A queued draft must be out of the outbox first
+    (``sending.hold``). Returns whether anything changed.
+    """
+    if draft.status not in (PENDING, APPROVED, QUEUED):
+        return False
+    if draft.status == PENDING and draft.hold_reason == reason:
+        return False
+    was = draft.status
+    if was != PENDING:
+        _withdraw(draft)
+    draft.hold_reason = reason
+    draft.updated_at = utcnow()
+    _event(session, actor, "draft.held", draft, reason=reason, was=was)
+    return True
+
+
+def set_status(session: Session, draft: Draft, status: str, *, actor: str, **details: Any) -> None:
+    """Mirror the outbox's state on the draft (queued, sending, sent, failed, uncertain)."""
+    if status not in (QUEUED, SENDING, SENT, FAILED, UNCERTAIN, APPROVED):
+        raise StateError(f"draft {draft.id}: {status!r} is not an outbox state")
+    draft.status = status
+    draft.updated_at = utcnow()
+    _event(session, actor, f"draft.{status}", draft, **details)
+
+
+def approval_problem(
+    *,
+    draft_id: int,
+    approved_at: datetime | None,
+    approved_by: str | None,
+    approved_hash: str | None,
+    approved_revision: int | None,
+    current_revision: int,
+    fingerprint: str | None,
+    message_id: str | None,
+) -> str | None:
+    """The one rule: why a draft with these fields may NOT be sent, or None when it may.
+
+    ``fingerprint`` is ``approval.fingerprint`` of what would be sent now (None: no revision).
+    """
+    if approved_at is None or approved_hash is None or not approved_by:
+        return f"draft {draft_id} has no approval"
+    if approved_revision != current_revision:
+        return f"draft {draft_id} changed after approval (revision {current_revision})"
+    if fingerprint != approved_hash:
+        return (
+            f"draft {draft_id}: what would be sent (recipient, subject, body or thread) "
+            "differs from what was approved"
+        )
+    if not message_id:
+        return f"draft {draft_id} has no Message-ID"
+    return None
+
+
+def approval_is_valid(session: Session, draft: Draft) -> str | None:
+    """Why this draft may NOT be sent, or None when its approval covers what would be sent."""
+    return approval_problem(
+        draft_id=draft.id,
+        approved_at=draft.approved_at,
+        approved_by=draft.approved_by,
+        approved_hash=draft.approved_hash,
+        approved_revision=draft.approved_revision,
+        current_revision=draft.current_revision,
+        fingerprint=approval.fingerprint(approval.visible_of(session, draft)),
+        message_id=draft.message_id,
+    )
+
+
+def set_status_many(
+    session: Session,
+    changes: Sequence[tuple[int, int, str, dict[str, Any]]],
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    """The batch form of ``set_status``: (draft id, candidate id, state, event details) each."""
+    by_state: dict[str, list[int]] = {}
+    for draft_id, _, state, _ in changes:
+        if state not in (QUEUED, SENDING, SENT, FAILED, UNCERTAIN, APPROVED):
+            raise StateError(f"draft {draft_id}: {state!r} is not an outbox state")
+        by_state.setdefault(state, []).append(draft_id)
+    for state, draft_ids in by_state.items():
+        session.execute(
+            update(Draft)
+            .where(Draft.id.in_(draft_ids))
+            .values(status=state, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    if changes:  # the sender's hot path: one driver-level insert of the whole batch
+        draft_ids, candidate_ids, states, details = zip(*changes, strict=True)
+        bulk_insert(
+            session,
+            Event.metadata.tables["events"],
+            {
+                "subject_id": draft_ids,
+                "candidate_id": candidate_ids,
+                "action": [f"draft.{state}" for state in states],
+                "details": details,
+            },
+            {"actor": actor, "subject_type": "draft", "at": now},
+        )
+
+
+def approve_viewed(
+    session: Session,
+    draft_ids: Sequence[int],
+    *,
+    actor: str,
+    new_message_id: Callable[[], str],
+) -> tuple[list[int], list[str]]:
+    """Bulk approve: approve each pending draft at the revision this reviewer opened.
+
+    A draft they never opened, or that changed since they did, is left alone. Returns the
+    approved ids and one line for each draft left alone and why.
+    """
+    approved: list[int] = []
+    skipped: list[str] = []
+    for draft_id in dict.fromkeys(draft_ids):
+        draft = session.scalar(select(Draft).where(Draft.id == draft_id).with_for_update())
+        seen = seen_revision(session, draft_id, actor)
+        if draft is None:
+            skipped.append(f"draft {draft_id}: no such draft")
+        elif seen is None:
+            skipped.append(f"draft {draft_id}: not opened yet; open it before approving")
+        else:
+            try:
+                approve(session, draft, actor=actor, message_id=new_message_id(), seen=seen)
+            except StateError as exc:
+                skipped.append(str(exc))
+            else:
+                approved.append(draft_id)
+    return approved, skipped
