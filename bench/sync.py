@@ -34,7 +34,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from outreach.mailboxes.base import HEADER_FIELDS  # noqa: E402
+from outreach.servers.mailbox import HEADER_FIELDS  # noqa: E402
 
 RECRUITER = "maria@nordlys.example"
 SINCE = date(2020, 1, 1)

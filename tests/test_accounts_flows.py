@@ -17,7 +17,7 @@ from outreach.errors import ConfigError, SyncError
 from outreach.inbox.sync import run_sync
 from outreach.sending import outbox as sending
 from outreach.sending.sender import run_sender
-from outreach.sending.smtp import SmtpConnection
+from outreach.servers.smtp import SmtpConnection
 from outreach.store import Store
 from outreach.store.models import Message
 from tests import inbox_kit, outbox_kit

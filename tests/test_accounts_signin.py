@@ -12,7 +12,7 @@ import pytest
 
 from outreach.accounts import oauth, records, service, signin, transport
 from outreach.errors import InputError, SignInError
-from outreach.sending.smtp import Accepted, SmtpConnection
+from outreach.servers.smtp import Accepted, SmtpConnection
 from outreach.store import Store
 from tests.accounts_kit import add_oauth_account, connect, consent, oauth_settings
 from tests.services.dovecot import Dovecot

@@ -14,7 +14,7 @@ from outreach.accounts.records import Servers
 from outreach.accounts.tokens import GrantToken
 from outreach.config import Settings
 from outreach.errors import ConfigError, NotFound, SignInError
-from outreach.sending.smtp import Accepted, Outcome, SmtpConnection, Transient
+from outreach.servers.smtp import Accepted, Outcome, SmtpConnection, Transient
 from outreach.store import Store
 from tests.accounts_kit import Clock, add_oauth_account, connect, oauth_settings
 from tests.services.dovecot import Dovecot

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from outreach.config import load_config
 from outreach.inbox.sync import sync_lock
-from outreach.mailboxes.configured import mailbox_name
+from outreach.servers.configured import mailbox_name
 from outreach.store import Store, open_store
 from outreach.store.models import Draft, Revision
 from tests import inbox_kit as kit

@@ -15,9 +15,9 @@ import imapclient
 import pytest
 
 from outreach.errors import ConfigError, SyncError
-from outreach.mailboxes.base import Mailbox, is_loopback
-from outreach.mailboxes.imap import ImapMailbox
-from outreach.mailboxes.maildir import MaildirMailbox
+from outreach.servers.imap import ImapMailbox
+from outreach.servers.mailbox import Mailbox, is_loopback
+from outreach.servers.maildir import MaildirMailbox
 
 if TYPE_CHECKING:
     from tests.services.dovecot import Dovecot

@@ -22,7 +22,7 @@ from outreach.mail.messages import (
     reply_subject,
     restamp,
 )
-from outreach.sending.smtp import Accepted, SmtpConnection
+from outreach.servers.smtp import Accepted, SmtpConnection
 from tests.services import smtp as services
 from tests.services.smtp import CaptureServer
 

@@ -11,12 +11,12 @@ import pytest
 from outreach.config import Settings
 from outreach.errors import ConfigError
 from outreach.inbox.sync import run_sync
-from outreach.mailboxes.base import Mailbox
-from outreach.mailboxes.imap import ImapMailbox
 from outreach.sending import outbox as sending
 from outreach.sending.sender import RunReport, run_sender
 from outreach.sending.sent_folder import server_files_sent
-from outreach.sending.smtp import SmtpSettings
+from outreach.servers.imap import ImapMailbox
+from outreach.servers.mailbox import Mailbox
+from outreach.servers.smtp import SmtpSettings
 from outreach.store import Store
 from outreach.store.models import Draft, utcnow
 from tests import outbox_kit as kit

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from outreach.errors import ConfigError, SendError
-from outreach.sending.smtp import (
+from outreach.servers.smtp import (
     Accepted,
     Outcome,
     Permanent,

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from outreach.accounts import records, vault
-from outreach.accounts.source import CommandToken, TokenSource
 from outreach.accounts.tokens import Clock, GrantToken
 from outreach.config import Settings
 from outreach.errors import SignInError
-from outreach.mailboxes.imap import ImapMailbox
-from outreach.sending.smtp import SmtpSettings
+from outreach.servers.imap import ImapMailbox
+from outreach.servers.smtp import SmtpSettings
+from outreach.servers.tokens import CommandToken, TokenSource
 from outreach.store import Store
 from outreach.store.models import Account, utcnow
 

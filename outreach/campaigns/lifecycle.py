@@ -33,7 +33,6 @@ from outreach.store.models import (
     Draft,
     Enrolment,
     Event,
-    OutboxEntry,
     Revision,
     utcnow,
 )
@@ -366,23 +365,6 @@ def set_status(store: Store, name: str, status: str, *, actor: str = "cli") -> N
         _event(
             session, actor, f"campaign.{'paused' if status == 'paused' else 'resumed'}", campaign
         )
-
-
-def retry_failed(store: Store, name: str, *, actor: str = "cli") -> int:
-    """Queue the campaign's failed messages to be sent again; return how many."""
-    from outreach.sending.outbox import FAILED
-    from outreach.sending.outbox import retry_failed as retry_one
-
-    with store.session() as session:
-        campaign = get(session, name)
-        ids = session.scalars(
-            select(OutboxEntry.id)
-            .join(Draft, Draft.id == OutboxEntry.draft_id)
-            .where(Draft.campaign_id == campaign.id, OutboxEntry.state == FAILED)
-        )
-        count = sum(retry_one(session, i, actor=actor, now=utcnow()) for i in list(ids))
-        _event(session, actor, "campaign.retried", campaign, messages=count)
-        return count
 
 
 def thread_of(

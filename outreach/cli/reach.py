@@ -13,9 +13,9 @@ import httpx
 
 from outreach.config import Settings, llm_api_key, redact_url
 from outreach.errors import OutreachError
-from outreach.mailboxes.configured import open_mailbox
 from outreach.sending.sender import smtp_settings
-from outreach.sending.smtp import SmtpConnection
+from outreach.servers.configured import open_mailbox
+from outreach.servers.smtp import SmtpConnection
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ from outreach.inbox.parse import Parsed, parse_message
 from outreach.inbox.relevance import Known
 from outreach.inbox.threading import match
 from outreach.inbox.trim import Trimmed, trim_reply
-from outreach.mailboxes.base import FetchedBody, HeaderItem
 from outreach.sending import outbox as sending
+from outreach.servers.mailbox import FetchedBody, HeaderItem
 from outreach.store.models import Candidate, Conversation, Draft, Message, OutboxEntry
 
 REPLIES = (Kind.HUMAN, Kind.CALENDAR_REPLY, Kind.OPT_OUT_UNCLEAR)

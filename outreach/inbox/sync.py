@@ -33,10 +33,10 @@ from outreach.drafting.drafter import Drafter, DraftSpec, make_llm
 from outreach.errors import SyncError
 from outreach.inbox.ingest import Context, ingest
 from outreach.inbox.relevance import Known, relevant, scan
-from outreach.mailboxes.base import Mailbox, chunks
-from outreach.mailboxes.configured import mailbox_name, open_mailbox
 from outreach.review import queue
 from outreach.sending.sent_folder import settle_uncertain
+from outreach.servers.configured import mailbox_name, open_mailbox
+from outreach.servers.mailbox import Mailbox, chunks
 from outreach.store import Store
 from outreach.store.locks import exclusive
 from outreach.store.models import (

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from outreach.errors import SendError
 from outreach.sending import ledger
-from outreach.sending.smtp import (
+from outreach.servers.smtp import (
     Outcome,
     Permanent,
     SmtpConnection,

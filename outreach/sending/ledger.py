@@ -51,7 +51,7 @@ from outreach.sending.outbox import (
     cap_hold,
     first_contacts,
 )
-from outreach.sending.smtp import Accepted, Outcome, Permanent, Transient, Uncertain
+from outreach.servers.smtp import Accepted, Outcome, Permanent, Transient, Uncertain
 from outreach.store.models import Candidate, Draft, OutboxEntry, Revision
 
 

@@ -34,7 +34,7 @@ from outreach.errors import NotApproved, NotFound, OutreachError, SendError, Sta
 from outreach.mail.messages import Outgoing, digest, message_bytes
 from outreach.review import approval, queue
 from outreach.sending.pacing import Waiting
-from outreach.store.models import Campaign, Candidate, Draft, OutboxEntry, Revision
+from outreach.store.models import Campaign, Candidate, Draft, Event, OutboxEntry, Revision
 
 QUEUED, SENDING, SENT, FAILED, UNCERTAIN = (
     queue.QUEUED,
@@ -289,6 +289,26 @@ def retry_failed(session: Session, entry_id: int, *, actor: str, now: datetime) 
     entry.wait_reason = f"retry of a failed send, asked by {actor}"
     queue.set_status(session, draft, QUEUED, actor=actor, retry_of=entry.last_reply)
     return True
+
+
+def retry_campaign(session: Session, campaign: Campaign, *, actor: str, now: datetime) -> int:
+    """Queue a campaign's failed messages to be sent again; return how many."""
+    ids = session.scalars(
+        select(OutboxEntry.id)
+        .join(Draft, Draft.id == OutboxEntry.draft_id)
+        .where(Draft.campaign_id == campaign.id, OutboxEntry.state == FAILED)
+    ).all()
+    count = sum(retry_failed(session, i, actor=actor, now=now) for i in ids)
+    session.add(
+        Event(
+            actor=actor,
+            action="campaign.retried",
+            subject_type="campaign",
+            subject_id=campaign.id,
+            details={"messages": count},
+        )
+    )
+    return count
 
 
 def found_in_sent_folder(session: Session, entry_id: int, *, now: datetime, actor: str) -> bool:

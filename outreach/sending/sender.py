@@ -59,7 +59,7 @@ from outreach.sending.sent_folder import (
     file_sent_copies,
     sent_already,
 )
-from outreach.sending.smtp import SmtpConnection, SmtpSettings
+from outreach.servers.smtp import SmtpConnection, SmtpSettings
 from outreach.store import Store
 from outreach.store.models import OutboxEntry
 

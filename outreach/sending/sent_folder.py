@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from outreach.config import Settings
 from outreach.errors import OutreachError
-from outreach.mailboxes.base import Mailbox
-from outreach.mailboxes.configured import mailbox_name, open_mailbox
 from outreach.sending import outbox as sending
+from outreach.servers.configured import mailbox_name, open_mailbox
+from outreach.servers.mailbox import Mailbox
 from outreach.store import Store
 from outreach.store.models import Draft, OutboxEntry, SyncState
 

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from outreach.campaigns import lifecycle as campaigns
 from outreach.campaigns import stats as campaign_stats
-from outreach.store.models import Campaign
+from outreach.sending import outbox as sending
+from outreach.store.models import Campaign, utcnow
 from outreach.web.auth import api_user, context, flash, page_user, render
 from outreach.web.charts import funnel, per_day
 
@@ -73,7 +74,9 @@ def resume(request: Request, name: str, user: Reviewer) -> Response:
 
 @router.post("/campaigns/{name}/retry")
 def retry(request: Request, name: str, user: Reviewer) -> Response:
-    count = campaigns.retry_failed(context(request).store, name, actor=user)
+    with context(request).store.session() as session:
+        campaign = campaigns.get(session, name)
+        count = sending.retry_campaign(session, campaign, actor=user, now=utcnow())
     flash(request, f"Queued {count} failed message(s) to be sent again.")
     return RedirectResponse(f"/campaigns/{name}", status_code=303)
 

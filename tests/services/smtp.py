@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from outreach.sending.smtp import SmtpSettings
+from outreach.servers.smtp import SmtpSettings
 from tests.services import missing
 
 USER = "recruiter@example.com"

@@ -31,9 +31,9 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_
 from tenacity.stop import stop_base
 from tenacity.wait import wait_random_exponential
 
-from outreach.accounts.refusals import basic_auth_refused
-from outreach.accounts.source import CommandToken, TokenSource
 from outreach.errors import ConfigError, SendError, SignInUnavailable
+from outreach.servers.refusals import basic_auth_refused
+from outreach.servers.tokens import CommandToken, TokenSource
 
 
 class Security(StrEnum):

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from outreach.errors import ConfigError, SyncError
-from outreach.mailboxes.base import (
+from outreach.servers.mailbox import (
     HEADER_FIELDS,
     FetchedBody,
     FolderState,

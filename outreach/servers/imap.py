@@ -15,9 +15,8 @@ from typing import Any
 
 import imapclient
 
-from outreach.accounts.source import TokenSource
 from outreach.errors import ConfigError, SyncError
-from outreach.mailboxes.base import (
+from outreach.servers.mailbox import (
     HEADER_FIELDS,
     UID_CHUNK,
     FetchedBody,
@@ -29,6 +28,7 @@ from outreach.mailboxes.base import (
     message_id_of,
     same_message_id,
 )
+from outreach.servers.tokens import TokenSource
 
 SECURITY_MODES = ("tls", "starttls", "none")
 BODY_BATCH_BYTES = 8 * 1024 * 1024  # bytes of bodies asked for in one FETCH

@@ -6,12 +6,12 @@ checks and `outreach config check`.
 
 from __future__ import annotations
 
-from outreach.accounts.source import CommandToken
 from outreach.config import Settings, imap_password, outreach_home
 from outreach.errors import ConfigError
-from outreach.mailboxes.base import Mailbox
-from outreach.mailboxes.imap import ImapMailbox
-from outreach.mailboxes.maildir import MaildirMailbox
+from outreach.servers.imap import ImapMailbox
+from outreach.servers.mailbox import Mailbox
+from outreach.servers.maildir import MaildirMailbox
+from outreach.servers.tokens import CommandToken
 
 
 def mailbox_name(settings: Settings) -> str:
