@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from outreach.config import load_config
 from outreach.review import queue
+from outreach.sending import freezing
 from outreach.sending import outbox as sending
 from outreach.store import Store, open_store
 from outreach.store.models import Candidate, Draft, OutboxEntry, Revision, utcnow
@@ -133,7 +134,7 @@ def test_a_reply_a_person_approved_is_held_with_the_news_not_cancelled(
     with workspace_store(workspace) as store, store.session() as session:
         approved = queue.get_draft(session, draft.id)
         queue.approve(session, approved, actor="maria", message_id="<reply-1@nordlys.example>")
-        sending.enqueue(session, approved, settings, actor="maria", now=utcnow())  # waits its turn
+        freezing.enqueue(session, approved, settings, actor="maria", now=utcnow())  # waits its turn
     jamie_writes(dovecot, mailbox, 1, "<jamie-1-1002@paywise.example>", "10:14", "Also: remote?")
     sync(capsys)
 
@@ -215,7 +216,7 @@ def test_a_follow_up_a_person_approved_is_held_when_the_candidate_replies(
             for _ in range(3)
         ]
         queue.approve(session, follow_ups[0], actor="maria", message_id="<f1@nordlys.example>")
-        sending.enqueue(session, follow_ups[0], settings, actor="maria", now=utcnow())
+        freezing.enqueue(session, follow_ups[0], settings, actor="maria", now=utcnow())
         queue.add_revision(
             session, follow_ups[1], subject="Re: Role 1", body="Mine", author="maria", actor="maria"
         )

@@ -2,26 +2,26 @@
 
 A follow-up is due when the previous step was sent and its wait has passed. ``advance``
 drafts it into the review queue as a reply in the same thread; nothing is ever sent without
-approval. The inbox sync calls the stop rules: a reply stops a sequence, an absence moves it,
-a bounce or opt-out stops it, and a colleague's reply holds the others at that company.
+approval. What stops or moves a sequence (a reply, an absence, a bounce, an opt-out, a
+colleague's reply) is in ``outreach.conversations.stops``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
-from outreach.campaigns.lifecycle import ACTIVE, StartReport, domain_of, draft_step
+from outreach.campaigns.lifecycle import ACTIVE, StartReport, draft_step
 from outreach.config import Settings
 from outreach.drafting.drafter import Drafter
 from outreach.review import queue
 from outreach.store import Store
-from outreach.store.models import Campaign, Candidate, Draft, Enrolment, Event, OutboxEntry, utcnow
+from outreach.store.models import Campaign, Draft, Enrolment, OutboxEntry, utcnow
 
 # Business days -------------------------------------------------------------------------
 
@@ -152,63 +152,3 @@ async def advance(
         )
     report.drafted, report.problems = start_report.drafted, start_report.problems
     return report
-
-
-# Stop rules ----------------------------------------------------------------
-
-
-def reschedule_for_absence(
-    session: Session, candidate_id: int, return_date: date, holidays: Iterable[date] = ()
-) -> int:
-    """Hold follow-ups until a business day after a stated return date; never move them earlier."""
-    back = add_business_days(return_date, 1, holidays)
-    moment = datetime.combine(back, time(9, 0), tzinfo=UTC)
-    enrolments = list(
-        session.scalars(
-            select(Enrolment).where(
-                Enrolment.candidate_id == candidate_id, Enrolment.status == ACTIVE
-            )
-        )
-    )
-    for enrolment in enrolments:
-        if enrolment.away_until is None or enrolment.away_until < moment:
-            enrolment.away_until = moment
-        # Already scheduled: move it; not yet scheduled: `schedule` will respect away_until.
-        if enrolment.next_due_at is not None and enrolment.next_due_at < moment:
-            enrolment.next_due_at = moment
-    return len(enrolments)
-
-
-def hold_colleagues(session: Session, candidate_id: int, *, actor: str = "sync") -> list[str]:
-    """A reply from one person holds the others at the same company in their campaigns."""
-    candidate = session.get(Candidate, candidate_id)
-    domain = domain_of(candidate.email) if candidate else ""
-    if not domain:
-        return []
-    campaigns = select(Enrolment.campaign_id).where(Enrolment.candidate_id == candidate_id)
-    rows = session.execute(
-        select(Enrolment, Candidate.email)
-        .join(Candidate, Candidate.id == Enrolment.candidate_id)
-        .where(
-            Enrolment.campaign_id.in_(campaigns),
-            Enrolment.status == ACTIVE,
-            Enrolment.candidate_id != candidate_id,
-            func.lower(Candidate.email).like(f"%@{domain}"),
-        )
-    ).all()
-    held = []
-    for enrolment, email in rows:
-        enrolment.status = "held"
-        enrolment.stop_reason = f"a colleague at {domain} replied; decide whether to continue"
-        held.append(email)
-        session.add(
-            Event(
-                actor=actor,
-                action="enrolment.held",
-                subject_type="enrolment",
-                subject_id=enrolment.id,
-                candidate_id=enrolment.candidate_id,
-                details={"domain": domain},
-            )
-        )
-    return held
