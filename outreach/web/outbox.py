@@ -1,6 +1,6 @@
 """The outbox in the JSON API: what waits and why, queue an approved draft, settle uncertain sends.
 
-Queuing goes through ``sending.enqueue``, the one door into the outbox, which refuses any draft
+Queuing goes through ``freezing.enqueue``, the one door into the outbox, which refuses any draft
 whose approval does not cover its exact text (409). Sending itself is the sender's job
 (`outreach send`, or the loop `outreach serve` runs).
 """
@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel
 
 from outreach.review import queue
+from outreach.sending import freezing
 from outreach.sending import outbox as sending
 from outreach.sending.sender import outbox_listing
 from outreach.store.models import utcnow
@@ -47,7 +48,7 @@ def queue_for_sending(request: Request, draft_id: Id, user: Reviewer) -> Queued:
     ctx = context(request)
     with ctx.store.session() as session:
         draft = queue.get_draft(session, draft_id, lock=True)
-        entry = sending.enqueue(session, draft, ctx.settings, actor=user, now=utcnow())
+        entry = freezing.enqueue(session, draft, ctx.settings, actor=user, now=utcnow())
         return Queued(
             id=entry.id, draft_id=draft.id, message_id=entry.message_id, state=entry.state
         )
