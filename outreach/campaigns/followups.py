@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 from outreach.campaigns.lifecycle import ACTIVE, StartReport, draft_step
 from outreach.config import Settings
 from outreach.drafting.drafter import Drafter
+from outreach.errors import InputError
 from outreach.review import queue
 from outreach.store import Store
-from outreach.store.models import Campaign, Draft, Enrolment, OutboxEntry, utcnow
+from outreach.store.models import Campaign, Draft, Enrolment, Event, OutboxEntry, utcnow
 
 # Business days -------------------------------------------------------------------------
 
@@ -152,3 +153,64 @@ async def advance(
         )
     report.drafted, report.problems = start_report.drafted, start_report.problems
     return report
+
+
+# A reviewer rejects a step ------------------------------------------------------------
+
+THEN = ("skip", "stop", "rewrite")  # what follows a rejected campaign step
+
+
+def is_step(draft: Draft) -> bool:
+    """Whether the draft is a step of a campaign sequence (rejecting it asks what next)."""
+    return None not in (draft.campaign_id, draft.enrolment_id, draft.step)
+
+
+def reject_step(
+    session: Session,
+    draft: Draft,
+    *,
+    then: str,
+    reason: str,
+    actor: str,
+    settings: Settings,
+    now: datetime,
+) -> str:
+    """Reject a campaign step and go on as the reviewer chose: ``skip`` it (the next step is
+    drafted when its wait has passed since our last mail) or ``stop`` this person's sequence.
+
+    ``rewrite`` is no rejection: the caller regenerates the draft with the reason as the
+    instruction. Returns what became of the enrolment, in words.
+    """
+    if then not in ("skip", "stop"):
+        raise InputError(f"after rejecting a step: skip, stop or rewrite, not {then!r}")
+    enrolment = session.get(Enrolment, draft.enrolment_id) if draft.enrolment_id else None
+    campaign = session.get(Campaign, draft.campaign_id) if draft.campaign_id else None
+    if enrolment is None or campaign is None or draft.step is None:
+        raise InputError(f"draft {draft.id} is no campaign step; reject it without --then")
+    if then == "skip" and draft.step == 0:
+        raise InputError(
+            f"draft {draft.id} is the first email of {campaign.name}: it cannot be skipped "
+            "(stop the sequence, or rewrite it)"
+        )
+    queue.reject(session, draft, actor=actor, reason=reason)
+    if then == "stop" or enrolment.status != ACTIVE:
+        why = f"step {draft.step + 1} rejected by {actor}: {reason.strip()}"
+        if enrolment.status == ACTIVE:
+            enrolment.status, enrolment.stop_reason, enrolment.next_due_at = "stopped", why, None
+        outcome = f"{campaign.name}: the sequence stopped"
+    elif draft.step + 1 >= len(campaign.steps):
+        enrolment.status, enrolment.next_due_at = "completed", None
+        outcome = f"{campaign.name}: that was the last step; the sequence is complete"
+    else:
+        since = enrolment.last_sent_at or now
+        wait = int(campaign.steps[draft.step + 1].get("wait_days", 1))
+        enrolment.next_due_at = max(due_after(since, wait, settings.campaigns.holidays), now)
+        outcome = f"{campaign.name}: step {draft.step + 2} is drafted when due"
+    session.add(
+        Event(
+            actor=actor, action=f"enrolment.step_{then}ped", subject_type="enrolment",
+            subject_id=enrolment.id, candidate_id=enrolment.candidate_id,
+            details={"draft": draft.id, "step": draft.step, "reason": reason.strip()},
+        )
+    )  # fmt: skip
+    return outcome

@@ -43,6 +43,14 @@ class Status:
     failing_since: datetime | None = None
     next_try_at: datetime | None = None
 
+    @property
+    def label(self) -> str:
+        """A few words for the strip on every page: "sync ok", "watch live", "sender failing"."""
+        if self.state == OK and self.component == "watch":
+            return "watch: polling" if "polling" in self.line else "watch live (IDLE)"
+        words = {OK: "ok", FAILING: "failing", STOPPED: "stopped", GONE: "not running"}
+        return f"{self.component} {words.get(self.state, 'not run yet')}"
+
     def as_dict(self) -> dict[str, object]:
         """The fields as JSON-ready values (times in ISO 8601)."""
         return {
