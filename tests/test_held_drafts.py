@@ -250,5 +250,7 @@ def test_the_web_queue_and_draft_page_show_why_a_draft_is_held(
         log_in(client)
         assert f"Held: {reason}" in html.unescape(client.get("/queue").text)
         page = html.unescape(client.get("/drafts/1").text)
-        assert f"Held: {reason}. Read the new mail, then approve it again" in page
+        held = page.split('id="held"')[1].split("</section>")[0]
+        assert reason in held and "Read the new mail, then choose" in held
+        assert all(choice in held for choice in ("Send anyway", "Rewrite", "Drop"))
         assert client.get("/api/drafts/1").json()["hold_reason"] == reason

@@ -33,6 +33,7 @@ from outreach.web import create_app
 from tests import inbox_kit as kit
 from tests import outbox_kit
 from tests.llm_server import FakeLLMServer
+from tests.test_cli import run
 from tests.test_cli_inbox import configure
 from tests.test_drafting import use_model
 from tests.test_web_browser import browser  # noqa: F401  (the Chromium fixture)
@@ -157,6 +158,10 @@ def test_a_reply_after_approval_holds_the_follow_up_and_the_reviewer_chooses(
 
 @pytest.fixture
 def steps(store: Store) -> dict[str, int]:
+    return make_steps(store)
+
+
+def make_steps(store: Store) -> dict[str, int]:
     """A three-step campaign; step 2 drafted for two people after step 1 went out."""
     with store.session() as session:
         users.add_user(session, "maria", PASSWORD)
@@ -210,3 +215,50 @@ def test_rejecting_a_step_asks_what_next(store: Store, steps: dict[str, int]) ->
     assert bob.status == "stopped" and bob.stop_reason == "step 2 rejected by maria: wrong team"
     assert campaign.status == "active"  # one person's rejection ends nobody else's campaign
     assert draft(store, steps["ann"]).reject_reason == "too soon"
+
+
+def test_the_command_line_decides_held_drafts_and_rejected_steps(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = open_store(load_config(workspace / "config.toml").database_url)
+    try:
+        ids = make_steps(store)
+        with store.session() as session:
+            for name in ("ann", "bob"):
+                step = queue.get_draft(session, ids[name])
+                queue.approve(session, step, actor="maria", message_id=new_message_id(kit.RECRUITER))  # fmt: skip
+                queue.hold(session, step, reason=f"{name.title()} replied on 2026-03-02 at 10:14, after you approved this", actor="sync")  # fmt: skip
+        code, out, _ = run(["queue", "held"], capsys)
+        assert code == 0 and "Ann replied on 2026-03-02 at 10:14" in out and "2 held" in out
+        code, _, err = run(["queue", "send-anyway", str(ids["ann"]), "--as", "lena"], capsys)
+        assert code == 1 and "queue show" in err  # lena has not read it
+        run(["queue", "show", str(ids["ann"]), "--as", "lena"], capsys)
+        code, out, _ = run(["queue", "send-anyway", str(ids["ann"]), "--as", "lena"], capsys)
+        sent_anyway = draft(store, ids["ann"])
+        assert code == 0 and (sent_anyway.status, sent_anyway.approved_by) == ("approved", "lena")
+        assert sent_anyway.hold_reason == ""
+        code, _, _ = run(["queue", "drop", str(ids["bob"]), "--as", "maria"], capsys)
+        assert code == 0 and draft(store, ids["bob"]).status == queue.CANCELLED
+        code, _, err = run(["queue", "drop", str(ids["bob"])], capsys)
+        assert code == 1 and "is not held" in err
+        with store.session() as session:  # a fresh step 2 for ann, to reject
+            ann = session.get_one(Draft, ids["ann"])
+            again = queue.create_draft(
+                session,
+                queue.NewDraft(
+                    candidate_id=ann.candidate_id, kind="follow_up", template="nudge",
+                    subject="Re: Backend", body="Hi", author="template",
+                    campaign_id=ann.campaign_id, step=1, enrolment_id=ann.enrolment_id,
+                ),
+            )  # fmt: skip
+            again_id = again.id
+        code, _, err = run(["queue", "reject", str(again_id), "--reason", "no"], capsys)
+        assert code == 1 and "--then skip|stop|rewrite" in err
+        code, out, _ = run(["queue", "reject", str(again_id), "--reason", "no", "--then", "stop"], capsys)  # fmt: skip
+        assert code == 0 and "the sequence stopped" in out
+        with store.read() as session:
+            assert session.get_one(Enrolment, ids["ann_enrolment"]).status == "stopped"
+        code, _, err = run(["outbox", "retry", "7"], capsys)
+        assert code == 1 and "outbox entry 7 is not failed" in err
+    finally:
+        store.close()

@@ -103,9 +103,13 @@ class Watcher:
                 self.connections += 1
                 failures = 0
                 self._watch(box)
-            except SyncError as exc:
+            except OutreachError as exc:
                 failures += 1
                 self._retry(str(exc), failures)
+            except Exception as exc:  # a bug must not end the watching: logged, retried
+                log.exception("watch %s: unexpected error", self.folder)
+                failures += 1
+                self._retry(f"{type(exc).__name__}: {exc}", failures)
             finally:
                 box.close()
 
@@ -130,10 +134,12 @@ class Watcher:
                     heard = now
                     if any(len(r) > 1 and r[1] in NEWS for r in responses):
                         self._changed()
+                        self._report.ok(f"IDLE on {self.folder}")
                 if now - since >= timing.renew:
                     box.idle_end()
                     box.idle_start(self.folder)
                     since = heard = clock()
+                    self._report.ok(f"IDLE on {self.folder}")
                 elif now - heard >= timing.quiet:
                     box.idle_end()  # a silently dead connection fails here or at the NOOP
                     box.noop()

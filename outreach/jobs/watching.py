@@ -86,7 +86,10 @@ async def watch_forever(settings: Settings, store: Store, nudge: Nudge) -> None:
     """Run one watcher thread per folder of ``sync.idle_folders`` until cancelled."""
     stop = threading.Event()
     report = _Health(store)
-    await asyncio.to_thread(partial(health.record_started, store, COMPONENT, now=utcnow()))
+    try:
+        await asyncio.to_thread(partial(health.record_started, store, COMPONENT, now=utcnow()))
+    except Exception:  # the store refused: logged; watching matters more
+        log.exception("watch: could not record its health in the store")
     watchers = [
         Watcher(partial(open_mailbox, settings), folder, nudge.poke, stop, report,
                 timing=timing(settings))

@@ -350,7 +350,9 @@ class ImapMailbox(Mailbox):
         """
         with self._guard("IDLE") as client:
             sock = client.socket()
-            readable = bool(select.select([sock], [], [], timeout)[0])
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            readable = bool(poller.poll(timeout * 1000))
             responses = [tuple(r) for r in client.idle_check(timeout=0)] if readable else []
         self._empty = self._empty + 1 if readable and not responses else 0
         if self._empty and self._closed(sock, self._empty):
