@@ -25,10 +25,19 @@ from outreach.config import Settings, load_config
 from outreach.inbox.sync import run_sync
 from outreach.mail.messages import new_message_id
 from outreach.review import queue
+from outreach.sending import freezing
 from outreach.sending.pacing import Pacing
 from outreach.sending.sender import run_sender
 from outreach.store import Store, open_store
-from outreach.store.models import Campaign, Candidate, Draft, Enrolment, Revision, utcnow
+from outreach.store.models import (
+    Campaign,
+    Candidate,
+    Draft,
+    Enrolment,
+    OutboxEntry,
+    Revision,
+    utcnow,
+)
 from outreach.web import create_app
 from tests import inbox_kit as kit
 from tests import outbox_kit
@@ -67,6 +76,9 @@ def held(
         for person in people.values():
             follow_up = queue.get_draft(session, person.follow_up_id)
             queue.approve(session, follow_up, actor="maria", message_id=new_message_id(kit.RECRUITER))  # fmt: skip
+        # Ana's waits in the outbox for its slot: the news takes it out again.
+        ana = queue.get_draft(session, people[NAMES[0]].follow_up_id)
+        freezing.enqueue(session, ana, settings, actor="maria", now=utcnow())
     for n, person in enumerate(people.values(), 1):
         answer = f"Thanks, I am interested ({n})."
         dovecot.deliver(user, kit.gmail_reply(person.email, f"<held{n}@x>", answer, person.message_id))  # fmt: skip
@@ -87,6 +99,9 @@ def test_a_reply_after_approval_holds_the_follow_up_and_the_reviewer_chooses(
 ) -> None:
     settings, store, people = held
     ana, kim, leo = (people[email] for email in NAMES)
+    with store.read() as session:
+        pulled = session.scalars(select(OutboxEntry).where(OutboxEntry.draft_id == ana.follow_up_id)).one()  # fmt: skip
+    assert pulled.state == "cancelled" and pulled.wait_reason.startswith("held: Ana replied on ")
     for person in (ana, kim, leo):
         row = draft(store, person.follow_up_id)
         assert row.status == queue.PENDING

@@ -23,7 +23,7 @@ from outreach.review import queue
 from outreach.sending import freezing
 from outreach.sending import outbox as sending
 from outreach.sending.sender import run_sender
-from outreach.store import Store, open_store
+from outreach.store import Store
 from outreach.store.models import utcnow
 from outreach.web import create_app
 from tests import outbox_kit as kit
@@ -43,10 +43,9 @@ def send(store: Store, server: FaultServer) -> None:
 
 
 @pytest.fixture
-def outbox(workspace: Path, fault_smtp: Any) -> Iterator[tuple[Store, FaultServer, dict[str, int]]]:
+def outbox(store: Store, fault_smtp: Any) -> Iterator[tuple[Store, FaultServer, dict[str, int]]]:
     """A refused message (552), an uncertain one (hang-up after the body) and one that waits
-    for the daily cap (1 a day, and the uncertain one counts)."""
-    store = open_store(f"sqlite:///{workspace / 'outbox.db'}")
+    for the daily cap (1 a day, and the uncertain one counts); on SQLite and PostgreSQL."""
     with store.session() as session:
         users.add_user(session, "maria", PASSWORD)
     refusing = fault_smtp(Fault.DATA_552, fail_times=1)
@@ -64,7 +63,6 @@ def outbox(workspace: Path, fault_smtp: Any) -> Iterator[tuple[Store, FaultServe
     states = {kind: kit.states(store)[draft] for kind, draft in ids.items()}
     assert states == {"failed": "failed", "uncertain": "uncertain", "waiting": "queued"}
     yield store, refusing, ids
-    store.close()
 
 
 def entry_of(store: Store, draft_id: int) -> kit.OutboxEntry:
