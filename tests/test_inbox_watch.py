@@ -25,6 +25,7 @@ from outreach.inbox.watch import Timing, Watcher
 from outreach.jobs import health
 from outreach.review import queue
 from outreach.servers.imap import ImapMailbox
+from outreach.servers.maildir import MaildirMailbox
 from outreach.store import open_store
 from outreach.store.models import Enrolment, Message, utcnow
 from outreach.web import create_app
@@ -219,6 +220,15 @@ def test_a_silently_dead_connection_is_found_by_noop(
         running.wait_for(lambda: running.changes > before)
     finally:
         relay.close()
+
+
+def test_a_mailbox_without_idle_is_left_to_polling(tmp_path: Path) -> None:
+    for sub in ("cur", "new", "tmp"):
+        (tmp_path / "Maildir" / sub).mkdir(parents=True)
+    running = Running(lambda: MaildirMailbox(tmp_path / "Maildir", tmp_path / "state"))  # type: ignore[arg-type,return-value]
+    running.watcher.run()  # returns at once: nothing to watch
+    assert running.reports.lines == ["ok: INBOX: the server does not offer IDLE; polling"]
+    assert running.changes == 0 and running.watcher.connections == 0
 
 
 def test_serve_stores_a_delivered_reply_and_stops_the_sequence_without_a_sync(
