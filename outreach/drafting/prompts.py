@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from outreach.drafting.grounding.recognisers import LANGUAGE_NAMES, language_code
+from outreach.drafting.context import candidate_context
 from outreach.drafting.notes import mask
 
 DATA_TAGS = ("company", "role", "sender", "person", "interview_notes", "conversation")
@@ -109,6 +110,7 @@ def _block(tag: str, content: str) -> str:
 
 def person_facts(person: Mapping[str, Any], kind: str) -> dict[str, Any]:
     """The profile fields a draft of this kind needs, notes masked; never the email address."""
+    person = candidate_context(person)  # first_name derived, lists split, as templates see it
     raw_extra = person.get("extra")
     extra: Mapping[str, Any] = raw_extra if isinstance(raw_extra, Mapping) else {}
     facts: dict[str, Any] = {}
