@@ -115,6 +115,7 @@ def grounds(
         "role": {k: v for k, v in role.items() if v},
         "company": {k: v for k, v in company.items() if v},
         "profile_fields": list(fields),
+        "slots": [slot.name for slot in rendered.slots],
         "fallback_slots": fallbacks,
         "language": language,
     }

@@ -1,0 +1,121 @@
+"""The draft page shows what a draft was grounded in and its flags in words, marked in place."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from outreach import users
+from outreach.candidates.records import profile
+from outreach.drafting.drafter import Drafter, DraftSpec, make_llm
+from outreach.store import Store
+from outreach.store.models import Candidate
+from outreach.web import create_app
+from tests.llm_server import FakeLLMServer
+from tests.webutil import PASSWORD, log_in, settings_for
+
+NOTES = """Went well:
+- She sharded the ledger cleanly.
+- Wrote the tests first. Talked about her pregnancy.
+To work on:
+- SQL window functions
+"""
+ROLE = {"title": "Senior Backend Engineer", "team": "The ledger team.", "must_haves": ["Go"]}
+
+
+def make_drafts(store: Store, workspace: Path, specs: list[tuple[dict[str, Any], DraftSpec]],
+                llm_url: str | None = None) -> list[int]:  # fmt: skip
+    settings = settings_for(workspace, llm_url)
+    with store.session() as session:
+        if not users.count_users(session):
+            users.add_user(session, "maria", PASSWORD)
+        people = []
+        for fields, _ in specs:
+            candidate = Candidate(**fields)
+            session.add(candidate)
+            session.flush()
+            people.append(profile(candidate))
+    drafter = Drafter(settings, store, llm=make_llm(settings))
+
+    async def run() -> list[int]:
+        try:
+            items = [(p, s) for p, (_, s) in zip(people, specs, strict=True)]
+            return (await drafter.draft_items(items)).drafted
+        finally:
+            await drafter.aclose()
+
+    return asyncio.run(run())
+
+
+@pytest.fixture
+def client(store: Store, workspace: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(settings_for(workspace), store)) as test_client:
+        yield test_client
+
+
+def text_of(page: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def test_feedback_page_shows_notes_role_fields_and_fallbacks(
+    store: Store, workspace: Path, client: TestClient
+) -> None:
+    spec = DraftSpec(template="feedback_reject", role=ROLE, notes=NOTES, outcome="reject")
+    (draft_id,) = make_drafts(store, workspace, [({"email": "x@example.org", "name": ""}, spec)])
+    log_in(client)
+    page = client.get(f"/drafts/{draft_id}").text
+    grounds = text_of(page.split('id="grounds"')[1].split("</section>")[0])
+    assert "Went well" in grounds and "You sharded the ledger cleanly" in grounds
+    assert "SQL window functions" in grounds and "Must-haves: Go" in grounds
+    assert "1 sentence about a personal topic left out" in grounds
+    assert "pregnancy" not in page
+    assert "The template's own text, not the model, fills: moments, pointers" in grounds
+    flags = text_of(page.split('id="flags"')[1].split("</div>")[0])
+    assert "No first name:" in flags and "no_name" not in page
+    assert page.split('id="body">')[1].startswith("Hi,\n\nThank you for the time")
+
+
+def test_flags_are_words_marked_in_place_and_cleared_when_edited_away(
+    store: Store, workspace: Path, client: TestClient, llm_server: FakeLLMServer
+) -> None:
+    llm_server.default = lambda request: json.dumps({
+        "hook": "Your ledger work at Paywise is close to what Tom Berger's team does.",
+        "why": "The team needs Go, and you grew revenue by 40% last year.",
+    })  # fmt: skip
+    person = {"email": "jamie@paywise.example", "name": "Jamie Lind", "company": "Paywise",
+              "skills": ["Go"], "achievements": ["Sharded the ledger at Paywise"]}  # fmt: skip
+    (draft_id,) = make_drafts(
+        store, workspace, [(person, DraftSpec(template="intro", role=ROLE))], llm_server.base_url
+    )
+    token = log_in(client)
+    page = client.get(f"/drafts/{draft_id}").text
+    flags = text_of(page.split('id="flags"')[1].split("</div>")[0])
+    assert "Not in the inputs:" in flags or "A name not in the inputs:" in flags
+    assert "A number not in the inputs:" in flags
+    assert not re.search(r"<code>[a-z_]+</code>", page)  # no raw codes
+    body = page.split('id="body">')[1].split("</div>")[0]
+    marks = re.findall(r"<mark [^>]*>([^<]*)</mark>", body)
+    assert "Tom Berger" in " ".join(marks) and "40%" in " ".join(marks)
+    assert "None: the model wrote hook, why" in page
+    edited = text_of(body).replace("Tom Berger's team does", "our team does")
+    saved = client.post(
+        f"/drafts/{draft_id}/save",
+        data={"csrf_token": token, "subject": "Senior Backend Engineer", "body": edited},
+    )
+    assert saved.status_code == 200
+    page = client.get(f"/drafts/{draft_id}").text
+    body = page.split('id="body">')[1].split("</div>")[0]
+    assert "Tom Berger" not in " ".join(re.findall(r"<mark [^>]*>([^<]*)</mark>", body))
+    assert "40%" in " ".join(re.findall(r"<mark [^>]*>([^<]*)</mark>", body))
+    cleared = text_of(page.split('id="flags-cleared"')[1].split("</p>")[0])
+    assert "Tom Berger" in cleared
+    listed = text_of(page.split('id="flags"')[1].split("</div>")[0])
+    assert "Tom Berger" not in listed
