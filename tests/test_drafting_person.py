@@ -98,6 +98,7 @@ def test_intro_second_sentence_is_about_this_person(people: Path) -> None:
         "already work with." in amara.body
     )
     assert "I think the work would suit you" not in jamie.body + amara.body
+    assert not [f for d, _ in drafts(people) for f in d.flags if f["code"] == "no_name"]
 
 
 def test_swedish_candidate_gets_the_swedish_variant_entirely_in_swedish(people: Path) -> None:

@@ -34,6 +34,10 @@ ROLE = {"title": "Senior Backend Engineer", "team": "The ledger team.", "must_ha
 def make_drafts(store: Store, workspace: Path, specs: list[tuple[dict[str, Any], DraftSpec]],
                 llm_url: str | None = None) -> list[int]:  # fmt: skip
     settings = settings_for(workspace, llm_url)
+    if llm_url is None:  # template-only, whatever an earlier call wrote into config.toml
+        settings = settings.model_copy(
+            update={"llm": settings.llm.model_copy(update={"provider": "none"})}
+        )
     with store.session() as session:
         if not users.count_users(session):
             users.add_user(session, "maria", PASSWORD)
@@ -105,6 +109,7 @@ def test_flags_are_words_marked_in_place_and_cleared_when_edited_away(
     marks = re.findall(r"<mark [^>]*>([^<]*)</mark>", body)
     assert "Tom Berger" in " ".join(marks) and "40%" in " ".join(marks)
     assert "None: the model wrote hook, why" in page
+    assert "No first name" not in page  # Jamie has one
     edited = text_of(body).replace("Tom Berger's team does", "our team does")
     saved = client.post(
         f"/drafts/{draft_id}/save",
@@ -119,3 +124,57 @@ def test_flags_are_words_marked_in_place_and_cleared_when_edited_away(
     assert "Tom Berger" in cleared
     listed = text_of(page.split('id="flags"')[1].split("</div>")[0])
     assert "Tom Berger" not in listed
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1360, 390])
+def test_draft_page_in_chromium_desktop_and_phone(
+    workspace: Path, llm_server: FakeLLMServer, width: int
+) -> None:
+    from outreach.store import open_store
+    from tests.test_web_browser import ARGS, ARTIFACTS, CHROMIUM
+    from tests.webutil import Served
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    store = open_store(f"sqlite:///{workspace / 'shots.db'}")
+    llm_server.default = lambda request: json.dumps({
+        "hook": "Your ledger sharding at Paywise is close to what Tom Berger's team does.",
+        "why": "The team needs Go, and you grew revenue by 40% last year.",
+    })  # fmt: skip
+    person = {"email": "jamie@paywise.example", "name": "Jamie Lind", "company": "Paywise",
+              "skills": ["Go"], "achievements": ["Sharded the ledger at Paywise"]}  # fmt: skip
+    role = {**ROLE, "why": "You would own the settlement engine end to end."}
+    specs = [
+        (person, DraftSpec(template="intro", role=role)),
+        ({**person, "email": "sam@example.org", "name": "Sam Berg"},
+         DraftSpec(template="feedback_reject", role=role, notes=NOTES, outcome="reject")),
+    ]  # fmt: skip
+    ids = make_drafts(store, workspace, specs[:1], llm_server.base_url)
+    ids += make_drafts(store, workspace, specs[1:])
+    app = create_app(settings_for(workspace, llm_server.base_url), store)
+    with Served(app) as served, playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        page = chromium.new_context(viewport={"width": width, "height": 900}).new_page()
+        page.goto(f"{served.url}/queue")
+        page.fill("input[name=username]", "maria")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{served.url}/queue")
+        ARTIFACTS.mkdir(exist_ok=True)
+        for name, draft_id in zip(("intro", "feedback"), ids, strict=True):
+            page.goto(f"{served.url}/drafts/{draft_id}")
+            assert page.locator("#grounds").is_visible()
+            wide = page.evaluate(
+                "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect()"
+                ".right > window.innerWidth + 1).map(e => e.tagName + '.' + e.className + '#' + "
+                "e.id + ' ' + Math.round(e.getBoundingClientRect().right)).slice(0, 8)"
+            )
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, wide
+            page.screenshot(path=str(ARTIFACTS / f"drafts-{name}-{width}.png"), full_page=True)
+            if name == "intro":
+                assert page.locator("#flags .flag-label").count() == 3
+                assert page.locator("#body mark").count() == 3
+            else:
+                assert page.locator("#grounds", has_text="You sharded the ledger").count() == 1
+        chromium.close()
+    store.close()

@@ -18,7 +18,7 @@ from typing import Any
 from outreach.drafting.grounding import Flag
 from outreach.drafting.grounding.recognisers import LANGUAGE_NAMES, language_code
 from outreach.drafting.notes import Notes
-from outreach.drafting.templates import Rendered
+from outreach.drafting.templates import Rendered, candidate_context
 
 LABELS = {
     "ai_error": "The model failed",
@@ -74,7 +74,7 @@ def draft_flags(
 ) -> list[Flag]:
     """Findings about the whole draft: no first name to greet, another language than theirs."""
     flags = []
-    if not str(person.get("first_name") or "").strip():
+    if not str(candidate_context(person)["first_name"]).strip():
         flags.append(
             Flag(
                 "no_name",
