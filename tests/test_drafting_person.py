@@ -240,3 +240,21 @@ def test_verify_lists_unsupported_claims_as_flags(one: Path, llm_server: FakeLLM
     assert revision.body[flag["body_start"] : flag["body_end"]] == "led the payments guild"
     names = [c.messages[0]["content"][:40] for c in calls(people)]
     assert len(names) == 2 and names[1].startswith("You check short email texts")
+
+
+def test_joining_the_candidates_own_employer_is_flagged() -> None:
+    from outreach.drafting import grounding
+    from outreach.drafting.templates import Slot
+
+    text = "You can join the team at Paywise to help with projects."
+    inputs = grounding.GroundingInput(
+        candidate={"name": "Jamie Lind", "company": "Paywise", "language": "en"},
+        role={"title": "Senior Backend Engineer"}, sender={"name": "Maria Berg"},
+        notes="", conversation="", template_source="Hi", company={"name": "Nordlys AB"},
+    )  # fmt: skip
+    slots = (Slot("why", "x", None, 30, 1),)
+    flags = grounding.check({"why": text}, slots, text, inputs, kind="outreach", language="en")
+    assert [(f.code, f.text) for f in flags] == [("attribution", "Paywise")]
+    past = "You joined the team at Paywise and led the ML platform there."
+    flags = grounding.check({"why": past}, slots, past, inputs, kind="outreach", language="en")
+    assert not [f for f in flags if f.code == "attribution"]
