@@ -117,8 +117,7 @@ def old_messages(
 ) -> list[dict[str, str]]:  # fmt: skip
     """The old prompt: template source, sender, role, slots; the whole profile as JSON."""
     lines = [
-        f"- {n}: {i} ({f'at most {w} words' if w else 'one or two sentences'})"
-        for n, i, w in slots
+        f"- {n}: {i} ({f'at most {w} words' if w else 'one or two sentences'})" for n, i, w in slots
     ]
     system = "\n\n".join([
         _OLD_RULES,
@@ -131,7 +130,9 @@ def old_messages(
     parts = [f"The candidate's profile:\n<candidate_profile>\n{_old_json(candidate)}\n"
              "</candidate_profile>"]  # fmt: skip
     if notes.strip():
-        parts.append(f"The interview notes:\n<interview_notes>\n{notes.strip()}\n</interview_notes>")
+        parts.append(
+            f"The interview notes:\n<interview_notes>\n{notes.strip()}\n</interview_notes>"
+        )
     if conversation.strip():
         parts.append(f"The conversation so far:\n<conversation>\n{conversation}\n</conversation>")
     names = ", ".join(n for n, _, _ in slots)

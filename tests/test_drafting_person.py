@@ -202,9 +202,7 @@ def test_token_budgets_stop_drafting_with_a_clear_message(
     assert len(drafts(one)) == 1
 
 
-def test_llm_usage_shows_tokens_per_day_and_template(
-    one: Path, llm_server: FakeLLMServer
-) -> None:
+def test_llm_usage_shows_tokens_per_day_and_template(one: Path, llm_server: FakeLLMServer) -> None:
     use_model(one, llm_server.base_url)
     invoke("draft", "--template", "intro", "--candidates", "tag:backend", "--role", "role.toml")
     stored = calls(one)

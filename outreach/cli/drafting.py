@@ -131,6 +131,8 @@ def _run_batch(app: App, emails: list[str], spec: DraftSpec, redo: bool) -> None
                 await drafter.aclose()
 
     report = asyncio.run(run())
+    if report.stopped:
+        raise budget.TokenBudgetReached(report.stopped)
     for line in report.skipped:
         app.err.print(f"skipped {line}", markup=False)
     for line in report.failed:

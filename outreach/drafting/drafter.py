@@ -280,7 +280,7 @@ class Drafter:
         Finished drafts are written every FLUSH drafts, so a long model batch that stops
         midway keeps what it finished; a failure is recorded on its draft and the rest go on.
         With a token budget, the whole batch is rendered and estimated first, and refused
-        whole (TokenBudgetReached) before any call if it does not fit.
+        whole before any call if it does not fit (``report.stopped`` says why).
         """
         items = [(person, self.for_language(person, spec)) for person, spec in items]
         report = BatchReport()
@@ -324,7 +324,11 @@ class Drafter:
                 for (p, s), r in zip(items, everything, strict=True)
                 if not isinstance(r, Exception)
             )
-            self._check_budget(needed, len(items))
+            try:
+                self._check_budget(needed, len(items))
+            except budget.TokenBudgetReached as exc:  # a report, so background loops go on
+                report.stopped = str(exc)
+                return report
         # Renders go to the worker thread in batches (one trip each is cheaper); each batch's
         # drafts then go on concurrently while the next batch renders.
         tasks: list[asyncio.Future[None]] = []

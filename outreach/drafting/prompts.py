@@ -28,8 +28,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from outreach.drafting.grounding.recognisers import LANGUAGE_NAMES, language_code
 from outreach.drafting.context import candidate_context
+from outreach.drafting.grounding.recognisers import LANGUAGE_NAMES, language_code
 from outreach.drafting.notes import mask
 
 DATA_TAGS = ("company", "role", "sender", "person", "interview_notes", "conversation")

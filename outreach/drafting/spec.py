@@ -112,6 +112,7 @@ class BatchReport:
     drafted: list[int] = field(default_factory=list)  # draft ids
     skipped: list[str] = field(default_factory=list)  # "email: reason"
     failed: list[str] = field(default_factory=list)  # "email: error" (a draft still records it)
+    stopped: str = ""  # why nothing was drafted: the token budget (see budget.py)
 
 
 def make_llm(settings: Settings) -> LLMClient | None:
