@@ -10,7 +10,8 @@ The format (docs/drafting.md) is plain text a recruiter already writes:
     - SQL window functions
 
 Headings may also be Swedish ("Gick bra:", "Att utveckla:"); outside a heading, a line that
-starts with "+" went well and one that starts with "-" is to work on. Anything else is kept as
+starts with "+" went well and, in notes that use "+" lines, one that starts with "-" is to work
+on (plain "-" bullets alone are just notes). Anything else is kept as
 other notes. The parsed moments feed template-only feedback, quoted as the recruiter wrote them.
 
 Protected characteristics (age, family, pregnancy, health, disability, religion, ethnicity,
@@ -105,7 +106,8 @@ def _as_you(item: str, first_name: str, language: str) -> str:
     if not m:
         first = item.split(" ", 1)[0].casefold()
         if language != "sv" and (first in _PAST or (first.endswith("ed") and len(first) > 3)):
-            return f"{you} {item[:1].lower()}{item[1:]}"
+            rest = re.sub(r"\b(?:her|his|their)\b", "your", item, flags=re.IGNORECASE)
+            return f"{you} {rest[:1].lower()}{rest[1:]}"
         return item[:1].upper() + item[1:]
     be = m.group(1)
     rest = item[m.end() :].lstrip()
@@ -124,6 +126,8 @@ def parse(text: str, first_name: str = "", language: str = "en") -> Notes:
     other: list[str] = []
     interviewers: list[str] = []
     section = ""
+    # "- x" means "to work on" only beside "+ y" lines; alone it is just a bullet.
+    plus_minus = any(line.lstrip().startswith("+") for line in masked.splitlines())
     for raw in masked.splitlines():
         line = raw.strip()
         if not line:
@@ -148,7 +152,7 @@ def parse(text: str, first_name: str = "", language: str = "en") -> Notes:
             )
         elif line.startswith("+"):
             went.append(_as_you(line[1:].strip().rstrip("."), first_name, language))
-        elif line.startswith("- ") and section not in ("well",):
+        elif line.startswith("- ") and plus_minus and section not in ("well",):
             work.append(_as_you(line[2:].strip().rstrip("."), first_name, language))
         else:
             other.append(line)
