@@ -121,6 +121,8 @@ def _as_list(value: Any) -> Any:
 
 def candidate_context(profile: Mapping[str, Any]) -> Mapping[str, Any]:
     """Build the read-only `candidate` template object from a plain profile dict."""
+    if isinstance(profile, Record):
+        return profile  # already built: drafting passes one object through every step
     data: dict[str, Any] = dict(_CANDIDATE_FIELDS)
     extra = dict(profile.get("extra") or {})
     for key, value in profile.items():

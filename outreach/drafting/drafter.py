@@ -23,12 +23,17 @@ from outreach.candidates.records import by_email, profile, suppression_reasons
 from outreach.config import Settings
 from outreach.drafting import budget, flagging, grounding, verify
 from outreach.drafting.fit import role_fit
-from outreach.drafting.grounding.recognisers import language_code
-from outreach.drafting.inputs import language_variant
+from outreach.drafting.inputs import language_variant, template_family
 from outreach.drafting.llm import CallRecord, LLMCallError, LLMClient
 from outreach.drafting.notes import Notes
 from outreach.drafting.notes import parse as parse_notes
-from outreach.drafting.prompts import Prompt, language_of, slot_prompt, slot_schema
+from outreach.drafting.prompts import (
+    Prompt,
+    language_of,
+    person_facts,
+    slot_prompt,
+    slot_schema,
+)
 from outreach.drafting.spec import (
     BatchReport,
     Composed,
@@ -123,7 +128,7 @@ class Drafter:
             sender=self.sender,
             role=spec.role,
             company=self.company,
-            person=dict(candidate_context(person)),
+            person=candidate_context(person),
             notes=spec.notes,
             conversation=conversation_text(spec.conversation),
             language=language_of(template.language, person),
@@ -163,13 +168,17 @@ class Drafter:
             ready = await asyncio.to_thread(self.render, person, spec)
         template, prepared = ready
         slots = prepared.slots
-        prompt = self.prompt(person, spec, ready, instruction)
+        person_ctx = candidate_context(person)  # built once, shared by every step below
+        language = language_of(template.language, person)
+        prompt = None
+        if slots and self.llm is not None:
+            prompt = self.prompt(person_ctx, spec, ready, instruction)
         # The grounding check reads the profile without our bookkeeping (ids, status, tags).
         data = {k: v for k, v in person.items() if k not in ("id", "status", "tags")}
         values: dict[str, str] | None = None
         calls: list[CallRecord] = []
         error = ""
-        if slots and self.llm is not None:
+        if prompt is not None and self.llm is not None:
             try:
                 result = await self.llm.complete_json(
                     prompt.messages, slot_schema([s.name for s in slots]), name="slots"
@@ -186,7 +195,7 @@ class Drafter:
             error = error or "no model configured for slots without a fallback"
         rendered = self.library.fill(prepared, values)
         ai_text = dict(values or {}) if self.llm is not None and not error else {}
-        notes = self._notes(person, spec, prompt.language)
+        notes = self._notes(person_ctx, spec, language)
         flags = grounding.check(
             ai_text,
             slots,
@@ -199,17 +208,17 @@ class Drafter:
                 conversation=conversation_text(spec.conversation),
                 template_source=JINJA_TAG.sub(" ", template.source),
                 company=self.company,
-                prompt=prompt.instructions,
+                prompt=prompt.instructions if prompt else "",
             ),
             kind=template.kind,
             language=template.language,
-            slot_languages={s.name: prompt.language for s in slots} if prompt.language else None,
+            slot_languages={s.name: language for s in slots} if language else None,
         )
-        if ai_text and self.llm is not None and self.settings.llm.verify:
+        if ai_text and prompt is not None and self.llm is not None and self.settings.llm.verify:
             found, verify_calls = await verify.unsupported(self.llm, prompt, ai_text)
             flags += found
             calls += verify_calls
-        whole = flagging.draft_flags(data, template.language, rendered)
+        whole = flagging.draft_flags(person_ctx, template.language, rendered)
         has = {(f.code, f.slot) for f in flags}
         flags = [f for f in whole if (f.code, f.slot) not in has] + flags
         flag_dicts = flagging.placed(flags, rendered)
@@ -229,11 +238,11 @@ class Drafter:
             grounds=flagging.grounds(
                 role=spec.role,
                 company=self.company,
-                fields=prompt.fields,
+                fields=prompt.fields if prompt else tuple(person_facts(person_ctx, template.kind)),
                 notes=notes,
                 rendered=rendered,
                 ai_text=ai_text,
-                language=prompt.language,
+                language=language,
             ),
         )
 
@@ -361,22 +370,11 @@ class Drafter:
         report.skipped = skipped.skipped
         return report
 
-    def _family(self, template: str) -> list[str]:
-        """The template and its language variants: one draft per person across them."""
-        stem, _, tail = template.rpartition("_")
-        base = stem if stem and language_code(tail) == tail else template
-        return [
-            name
-            for name in self.library.names()
-            if name == base
-            or (name.startswith(base + "_") and language_code(name[len(base) + 1 :]))
-        ] or [template]
-
     def _eligible(
         self, emails: Sequence[str], template: str, redo: bool, report: BatchReport
     ) -> list[dict[str, Any]]:
         salt = self.store.salt()
-        names = self._family(template)
+        names = template_family(self.library, template)
         people: list[dict[str, Any]] = []
         with self.store.session() as session:
             known = by_email(session, emails)

@@ -81,3 +81,15 @@ def language_variant(library: TemplateLibrary, template: str, language: str) -> 
         if name in names and (library.get(name).language or "en") == want:
             return name
     return template
+
+
+def template_family(library: TemplateLibrary, template: str) -> list[str]:
+    """The template and its language variants: a person has one draft across them."""
+    stem, _, tail = template.rpartition("_")
+    base = stem if stem and language_code(tail) == tail else template
+    names = [
+        name
+        for name in library.names()
+        if name == base or (name.startswith(base + "_") and language_code(name[len(base) + 1 :]))
+    ]
+    return names or [template]
