@@ -84,6 +84,13 @@ def test_feedback_page_shows_notes_role_fields_and_fallbacks(
     assert "The template's own text, not the model, fills: moments, pointers" in grounds
     flags = text_of(page.split('id="flags"')[1].split("</div>")[0])
     assert "No first name:" in flags and "no_name" not in page
+    with store.session() as session:  # the JSON API shows the same grounds
+        token = users.issue_token(session, users.web_secret(), "maria")
+    detail = client.get(
+        f"/api/drafts/{draft_id}", headers={"Authorization": f"Bearer {token}"}
+    ).json()
+    assert detail["grounds"]["fallback_slots"] == ["moments", "pointers"]
+    assert detail["grounds"]["notes"]["to_work_on"] == ["SQL window functions"]
     assert page.split('id="body">')[1].startswith("Hi,\n\nThank you for the time")
 
 
