@@ -256,3 +256,16 @@ def test_joining_the_candidates_own_employer_is_flagged() -> None:
     past = "You joined the team at Paywise and led the ML platform there."
     flags = grounding.check({"why": past}, slots, past, inputs, kind="outreach", language="en")
     assert not [f for f in flags if f.code == "attribution"]
+
+
+def test_regenerating_past_the_budget_is_refused_before_the_call(
+    one: Path, llm_server: FakeLLMServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_model(one, llm_server.base_url)
+    assert invoke("draft", "--template", "intro", "--candidates", "one.csv").exit_code == 0
+    set_config(one, "max_tokens_per_run = 0", "max_tokens_per_run = 500")
+    with pytest.raises(SystemExit) as info:
+        main(["queue", "regenerate", "1", "--instruction", "shorter"])
+    assert info.value.code == 1
+    assert "llm.max_tokens_per_run" in capsys.readouterr().err
+    assert len(calls(one)) == 1 and len(drafts(one)) == 1  # no call, no new revision
