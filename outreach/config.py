@@ -162,6 +162,9 @@ class SyncSettings(_Section):
     interval_minutes: int = Field(15, ge=1)
     suggest_replies: bool = False
     max_body_bytes: int = Field(5_000_000, ge=10_000)
+    idle_folders: tuple[str, ...] = ("INBOX",)  # kept in IMAP IDLE by `serve`; () polls only
+    idle_renew_minutes: int = Field(25, ge=1, le=29)
+    idle_quiet_seconds: int = Field(300, ge=5)
 
 
 class WebSettings(_Section):

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from outreach.conversations import stops
 from outreach.conversations import threads as conv
 from outreach.errors import InputError, NotFound
 from outreach.review import queue
@@ -55,8 +56,8 @@ def test_reply_stops_the_sequence_and_our_answer_reopens(store: Store) -> None:
     with store.session() as session:
         conversation = session.get(Conversation, conversation_id)
         assert conversation is not None
-        conv.record_reply(session, conversation, actor="sync")
-        conv.record_reply(session, conversation, actor="sync")  # idempotent
+        stops.record_reply(session, conversation, actor="sync")
+        stops.record_reply(session, conversation, actor="sync")  # idempotent
     assert kit.draft_status(store, ana.follow_up_id) == queue.CANCELLED
     assert kit.draft_status(store, people["ben@corp.example"].follow_up_id) == queue.PENDING
     assert conv.status_counts(store) == {"needs_response": 1, "open": 0, "closed": 0}
@@ -76,8 +77,8 @@ def test_hard_bounce_and_opt_out_suppress_once(store: Store) -> None:
         ).one()
         kim = session.scalars(select(Candidate).where(Candidate.email == "kim@nope.example")).one()
         for _ in range(2):
-            conv.record_hard_bounce(session, salt, hugo, actor="sync", reason="550 5.1.1")
-            conv.record_opt_out(session, salt, kim, None, actor="sync", reason="stop")
+            stops.record_hard_bounce(session, salt, hugo, actor="sync", reason="550 5.1.1")
+            stops.record_opt_out(session, salt, kim, None, actor="sync", reason="stop")
     with store.session() as session:
         assert session.scalar(select(func.count(Suppression.id))) == 2
         statuses = dict(session.execute(select(Candidate.email, Candidate.status)).all())

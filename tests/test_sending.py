@@ -10,7 +10,7 @@ from sqlalchemy import select
 from outreach.candidates.records import suppress
 from outreach.errors import NotFound, SendError, StateError
 from outreach.review import approval, queue
-from outreach.sending import ledger
+from outreach.sending import freezing, ledger
 from outreach.sending import outbox as sending
 from outreach.sending.sender import RunReport, run_sender
 from outreach.store import Store
@@ -35,7 +35,7 @@ async def send_all(store: Store, server: CaptureServer, **kwargs: object) -> Run
 def enqueue(store: Store, draft_id: int) -> int:
     with store.session() as session:
         draft = queue.get_draft(session, draft_id)
-        return sending.enqueue(session, draft, kit.settings(), actor="maria", now=kit.MONDAY).id
+        return freezing.enqueue(session, draft, kit.settings(), actor="maria", now=kit.MONDAY).id
 
 
 def test_enqueue_refuses_a_draft_without_a_valid_approval(store: Store) -> None:

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from outreach.conversations import stops
 from outreach.conversations import threads as core
 from outreach.store import Store
 from outreach.store.models import Candidate, Conversation, Message, utcnow
@@ -49,7 +50,7 @@ def client(store: Store, workspace: Path) -> Iterator[TestClient]:
                 )
             )
         core.touch(thread, now)
-        core.record_reply(session, thread, actor="sync")
+        stops.record_reply(session, thread, actor="sync")
     with TestClient(create_app(settings_for(workspace), store)) as test_client:
         yield test_client
 

@@ -3,8 +3,8 @@
 Step 1 is drafted for every enrolled candidate when the campaign starts. When a step has
 been sent and its wait (in business days) has passed, ``advance`` drafts the next step as a
 reply in the same thread. Nothing is sent without approval: each step is a draft in the queue.
-Stop rules (a reply, an absence, a bounce, an opt-out, a colleague's reply) change
-enrolments here, called from the inbox sync.
+What stops a sequence (a reply, an absence, a bounce, an opt-out, a colleague's reply) is
+in ``outreach.conversations.stops``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from outreach.store.models import (
 
 STATUSES = ("draft", "active", "paused", "done")
 ACTIVE = "active"
-LIVE = (ACTIVE, "held")  # enrolments a stop rule still applies to
+LIVE = (ACTIVE, "held")  # enrolments a stop rule still applies to (conversations.stops)
 # Personal mail providers: people there are not colleagues of one another.
 FREEMAIL = frozenset(
     "gmail.com googlemail.com outlook.com hotmail.com live.com msn.com yahoo.com icloud.com "

@@ -1,4 +1,4 @@
-"""`outreach queue …`: list, show, edit, approve, reject and regenerate drafts."""
+"""`outreach queue …`: list, show, edit, approve, reject and regenerate drafts; decide held ones."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ from typing import Any
 import click
 from rich.table import Table
 
+from outreach.campaigns import followups
 from outreach.cli.context import App, pass_app, print_json
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import InputError
 from outreach.mail.messages import new_message_id
+from outreach.review import held
 from outreach.review import queue as core
 from outreach.review import reads as review
+from outreach.store.models import utcnow
 
 HEADER = re.compile(r"\ASubject:[ \t]*(?P<subject>[^\n]*)\n(?:[ \t]*\n)?(?P<body>.*)\Z", re.DOTALL)
 
@@ -234,20 +237,109 @@ def approve(app: App, draft_ids: tuple[int, ...], unread: bool, actor: str) -> N
 @queue_group.command("reject")
 @click.argument("draft_id", type=int)
 @click.option("--reason", required=True, help="Why it must not be sent.")
+@click.option(
+    "--then",
+    type=click.Choice(["skip", "stop", "rewrite"]),
+    help="For a campaign step: skip it, stop the person's sequence, or rewrite it (the reason "
+    "is the instruction; nothing is rejected).",
+)
 @actor_option
 @pass_app
-def reject(app: App, draft_id: int, reason: str, actor: str) -> None:
-    """Reject a draft, with a reason.
+def reject(app: App, draft_id: int, reason: str, then: str | None, actor: str) -> None:
+    """Reject a draft, with a reason; for a campaign step, say what comes next (--then).
 
     \b
     Example:
       outreach queue reject 12 --reason "wrong team"
+      outreach queue reject 14 --reason "too pushy" --then rewrite
+    """
+    if then == "rewrite":
+        number = _regenerate(app, draft_id, reason, actor)
+        app.console.print(f"draft {draft_id}: rewritten as revision {number}; read and approve it")
+        return
+    with app.store.session() as session:
+        draft = core.get_draft(session, draft_id, lock=True)
+        if followups.is_step(draft) and draft.status in core.OPEN:
+            if then is None:
+                raise InputError(
+                    f"draft {draft_id} is a campaign step: say what comes next with "
+                    "--then skip|stop|rewrite"
+                )
+            outcome = followups.reject_step(
+                session, draft, then=then, reason=reason, actor=actor, settings=app.settings,
+                now=utcnow(),
+            )  # fmt: skip
+        else:
+            core.reject(session, draft, actor=actor, reason=reason)
+            outcome = ""
+    app.console.print(f"rejected draft {draft_id}" + (f"; {outcome}" if outcome else ""))
+
+
+def _regenerate(app: App, draft_id: int, instruction: str, actor: str) -> int:
+    async def run() -> int:
+        drafter = Drafter(app.settings, app.store, llm=make_llm(app.settings))
+        try:
+            revision = await drafter.regenerate(draft_id, instruction, actor=actor)
+            return revision.number
+        finally:
+            await drafter.aclose()
+
+    return asyncio.run(run())
+
+
+@queue_group.command("held")
+@pass_app
+def held_list(app: App) -> None:
+    """List drafts held because the candidate wrote after you edited or approved them.
+
+    Decide each: `queue send-anyway`, `queue regenerate` (rewrite) or `queue drop`.
+
+    \b
+    Example:
+      outreach queue held
+    """
+    with app.store.read() as session:
+        rows = [(d.id, d.kind, d.hold_reason) for d in held.held_drafts(session)]
+    for draft_id, kind, reason in rows:
+        app.console.print(f"draft {draft_id} ({kind.replace('_', ' ')}): {reason}", markup=False)
+    app.console.print(f"{len(rows)} held")
+
+
+@queue_group.command("send-anyway")
+@click.argument("draft_id", type=int)
+@actor_option
+@pass_app
+def send_anyway(app: App, draft_id: int, actor: str) -> None:
+    """Approve a held draft as it is, after reading the news: it is sent in its turn.
+
+    \b
+    Example:
+      outreach queue show 12 && outreach queue send-anyway 12
     """
     with app.store.session() as session:
-        core.reject(
-            session, core.get_draft(session, draft_id, lock=True), actor=actor, reason=reason
-        )
-    app.console.print(f"rejected draft {draft_id}")
+        draft = core.get_draft(session, draft_id, lock=True)
+        seen = core.seen_revision(session, draft_id, actor)
+        if seen is None:
+            raise InputError(f"draft {draft_id}: run `outreach queue show {draft_id}` first")
+        message_id = new_message_id(app.settings.sender.email)
+        held.send_anyway(session, draft, actor=actor, message_id=message_id, seen=seen)
+    app.console.print(f"approved held draft {draft_id} as {actor}; it goes out in its turn")
+
+
+@queue_group.command("drop")
+@click.argument("draft_id", type=int)
+@actor_option
+@pass_app
+def drop(app: App, draft_id: int, actor: str) -> None:
+    """Drop a held draft: after the candidate's news it is not sent.
+
+    \b
+    Example:
+      outreach queue drop 12
+    """
+    with app.store.session() as session:
+        held.drop(session, core.get_draft(session, draft_id, lock=True), actor=actor)
+    app.console.print(f"dropped draft {draft_id}")
 
 
 @queue_group.command("regenerate")
@@ -258,18 +350,15 @@ def reject(app: App, draft_id: int, reason: str, actor: str) -> None:
 def regenerate(app: App, draft_id: int, instruction: str, actor: str) -> None:
     """Rewrite a draft with the model as a new revision; earlier revisions are kept.
 
+    A held draft is rewritten with its news as the instruction unless you give one.
+
     \b
     Example:
       outreach queue regenerate 12 --instruction "shorter; mention the Kafka migration"
     """
-
-    async def run() -> int:
-        drafter = Drafter(app.settings, app.store, llm=make_llm(app.settings))
-        try:
-            revision = await drafter.regenerate(draft_id, instruction, actor=actor)
-            return revision.number
-        finally:
-            await drafter.aclose()
-
-    number = asyncio.run(run())
+    if not instruction:
+        with app.store.read() as session:
+            news = core.get_draft(session, draft_id).hold_reason
+        instruction = held.rewrite_instruction(news) if news else ""
+    number = _regenerate(app, draft_id, instruction, actor)
     app.console.print(f"draft {draft_id}: regenerated as revision {number}")

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from outreach.campaigns.followups import reschedule_for_absence
+from outreach.conversations import stops
 from outreach.conversations import threads as conversations
 from outreach.inbox.classify import Classification, Kind, classify
 from outreach.inbox.parse import Parsed, parse_message
@@ -261,35 +261,31 @@ def _act(
     conversation: Conversation,
     when: datetime,
 ) -> None:
-    """Apply the stop rules for an incoming message (written at ``when``)."""
+    """Apply the stop rule (``outreach.conversations.stops``) its kind calls for."""
     candidate = session.get(Candidate, candidate_id)
     assert candidate is not None  # the foreign key guarantees it
     reason = verdict.reason or verdict.kind.value
     kind = verdict.kind
     if kind is Kind.BOUNCE:
         if verdict.permanent:
-            conversations.record_hard_bounce(
-                session, ctx.salt, candidate, actor=ctx.actor, reason=reason
-            )
+            stops.record_hard_bounce(session, ctx.salt, candidate, actor=ctx.actor, reason=reason)
             ctx.counts["hard_bounces"] += 1
         else:
             ctx.counts["soft_bounces"] += 1
     elif kind in (Kind.OPT_OUT, Kind.COMPLAINT):
-        conversations.record_opt_out(
+        stops.record_opt_out(
             session, ctx.salt, candidate, conversation, actor=ctx.actor, reason=reason
         )
         ctx.counts["opt_outs"] += 1
     elif kind in REPLIES:
-        happened = conversations.news(
-            candidate.name or candidate.email, when, ctx.timezone, verb="replied"
-        )
-        conversations.record_reply(
+        happened = stops.news(candidate.name or candidate.email, when, ctx.timezone, verb="replied")
+        stops.record_reply(
             session, conversation, actor=ctx.actor, reason=reason, happened=happened, at=ctx.now
         )
         ctx.counts["flagged" if kind is Kind.OPT_OUT_UNCLEAR else "replies"] += 1
     elif kind is Kind.AUTO_REPLY:
         if verdict.return_date is not None:
-            reschedule_for_absence(session, candidate_id, verdict.return_date, ctx.holidays)
+            stops.record_absence(session, candidate_id, verdict.return_date, ctx.holidays)
         ctx.counts["auto_replies"] += 1
     else:
         ctx.counts[kind.value] += 1

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from outreach.candidates.records import profile, suppression_reasons
 from outreach.config import Settings
-from outreach.conversations import threads as conversations
+from outreach.conversations import stops
 from outreach.drafting.drafter import Drafter, DraftSpec, make_llm
 from outreach.errors import SyncError
 from outreach.inbox.ingest import Context, ingest
@@ -264,7 +264,7 @@ async def suggest_replies(
 
 def _replies_to_draft(store: Store, settings: Settings) -> list[tuple[dict[str, Any], DraftSpec]]:
     """Conversations needing a response whose latest message from the candidate has no reply
-    drafted since; earlier reply drafts are set aside (``conversations.set_aside``)."""
+    drafted since; earlier reply drafts are set aside (``stops.set_aside``)."""
     out: list[tuple[dict[str, Any], DraftSpec]] = []
     salt = store.salt()
     with store.session() as session:
@@ -293,13 +293,13 @@ def _replies_to_draft(store: Store, settings: Settings) -> list[tuple[dict[str, 
             ).all()
             if any(d.created_at >= latest.created_at for d in earlier):
                 continue  # this message has had its suggestion (drafted, rejected or sent)
-            happened = conversations.news(
+            happened = stops.news(
                 candidate.name or candidate.email,
                 latest.date or latest.created_at,
                 settings.sender.timezone,
             )
             open_ = [d for d in earlier if d.status in queue.CANCELLABLE]
-            conversations.set_aside(
+            stops.set_aside(
                 session,
                 open_,
                 happened=happened,

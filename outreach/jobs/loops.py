@@ -24,7 +24,7 @@ from outreach.config import Settings
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import OutreachError
 from outreach.inbox.sync import run_sync, suggest_replies
-from outreach.jobs import health
+from outreach.jobs import health, watching
 from outreach.sending.lock import LockBusy
 from outreach.sending.sender import run_sender
 from outreach.sending.sent_folder import imap_factory
@@ -160,11 +160,23 @@ async def send_forever(
 
 
 async def sync_forever(
-    settings: Settings, store: Store, *, clock: Clock = utcnow, sleep: Sleep = asyncio.sleep
+    settings: Settings, store: Store, *, clock: Clock = utcnow, sleep: Sleep | None = None
 ) -> None:
-    """Sync the mailbox every ``sync.interval_minutes`` until cancelled."""
+    """Sync the mailbox every ``sync.interval_minutes``, and at once when IDLE reports new
+    mail (``outreach.jobs.watching``), until cancelled."""
     round_ = partial(sync_round, settings, store, clock)
-    await supervise("sync", store, round_, backoff=Backoff(RETRY), clock=clock, sleep=sleep)
+    watcher: asyncio.Task[None] | None = None
+    if sleep is None:
+        nudge = watching.Nudge()
+        sleep = nudge.sleep
+        if watching.watches(settings):
+            watcher = asyncio.create_task(watching.watch_forever(settings, store, nudge))
+    try:
+        await supervise("sync", store, round_, backoff=Backoff(RETRY), clock=clock, sleep=sleep)
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
 
 
 async def advance_forever(

@@ -403,6 +403,7 @@ def draft_detail(session: Session, draft: Draft, filters: Filters = Filters()) -
         "template": draft.template,
         "campaign": campaign.name if campaign else None,
         "campaign_id": draft.campaign_id,
+        "step": draft.step if draft.enrolment_id is not None else None,  # a campaign step
         "due_at": draft.due_at,
         "created_at": draft.created_at,
         "viewed_at": draft.viewed_at,

@@ -46,7 +46,7 @@ from sqlalchemy import select
 
 from outreach.campaigns import followups
 from outreach.config import Settings, smtp_password
-from outreach.sending import ledger
+from outreach.sending import freezing, ledger, waiting
 from outreach.sending import outbox as sending
 from outreach.sending.lanes import Journal, send_lanes
 from outreach.sending.lock import mailbox_lock
@@ -112,8 +112,8 @@ def mailbox_plan(store: Store, settings: Settings, pacing: Pacing, *, now: datet
     """The send order and slots of the sender mailbox's queued messages."""
     mailbox = settings.sender.email
     with store.read() as session:
-        items = sending.waiting(session, mailbox, settings, now=now)
-        last, recent = sending.history(session, mailbox, now=now)
+        items = waiting.waiting(session, mailbox, settings, now=now)
+        last, recent = waiting.history(session, mailbox, now=now)
     return plan(items, pacing, now=now, last_sent=last, recent_sends=recent)
 
 
@@ -125,10 +125,10 @@ def enqueue_approved(
     A draft that cannot be sent as approved is reported, and is pending again with the reason.
     """
     with store.read() as session:
-        ids = sending.approved_draft_ids(session)
+        ids = freezing.approved_draft_ids(session)
     for start in range(0, len(ids), ENQUEUE_BATCH):
         with store.session() as session:
-            entries, refused = sending.freeze(
+            entries, refused = freezing.freeze(
                 session, ids[start : start + ENQUEUE_BATCH], settings, actor=actor, now=now
             )
         report.enqueued += len(entries)
@@ -251,9 +251,9 @@ class _Run:
     async def _db(self, fn: Callable[[], _T]) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self.db, fn)
 
-    def _claim(self, ids: Sequence[int]) -> list[ledger.Claimed]:
+    def _claim(self, ids: Sequence[int]) -> list[sending.Claimed]:
         with self.store.session() as session:
-            claimed, skipped = ledger.claim(
+            claimed, skipped = sending.claim(
                 session, ids, self.settings, salt=self.salt, now=self.clock(), actor=self.actor,
                 epoch=self.epoch,
             )  # fmt: skip
@@ -299,7 +299,7 @@ class _Run:
 
     def _follow_ups_to_check(self, due: Sequence[int]) -> list[tuple[int, str, datetime]]:
         with self.store.read() as session:
-            return sending.follow_ups_to_check(session, due)
+            return waiting.follow_ups_to_check(session, due)
 
     def _cancel_answered(self, answered: dict[int, str]) -> None:
         with self.store.session() as session:
@@ -429,8 +429,8 @@ def dry_run(
         jobs: list[tuple[str, bytes, str]] = [
             (f"outbox{s.id}", raws[s.id], s.reason or "due now") for s in slots
         ]
-        built, refused = sending.build_all(
-            session, sending.approved_draft_ids(session), settings, now=now
+        built, refused = freezing.build_all(
+            session, freezing.approved_draft_ids(session), settings, now=now
         )
         if refused:
             raise refused[0][1]

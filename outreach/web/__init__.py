@@ -23,7 +23,7 @@ from outreach.errors import InputError, LLMError, NotFound, OutreachError, State
 from outreach.jobs import health
 from outreach.store import Store, open_store
 from outreach.store.models import utcnow
-from outreach.web import api, auth, campaigns, conversations, outbox, views
+from outreach.web import api, auth, campaigns, conversations, decisions, outbox, views
 from outreach.web.auth import (
     SESSION_COOKIE,
     SESSION_HOURS,
@@ -102,8 +102,8 @@ def create_app(
     )
     secret = users.web_secret()
     env = _environment(settings.sender.timezone)
-    # Every page names the background loops that are failing (a read that never waits).
-    env.globals["health_problems"] = lambda: health.problems(the_store, now=utcnow())
+    # Every page shows the background loops' health and names the failing ones (one read).
+    env.globals["health_all"] = lambda: health.statuses(the_store, now=utcnow())
     app.state.ctx = WebContext(settings=settings, store=the_store, env=env, secret=secret)
 
     @app.middleware("http")
@@ -158,10 +158,12 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     app.include_router(auth.router)
     app.include_router(api.router)
+    app.include_router(decisions.router)
     app.include_router(views.router)
     app.include_router(conversations.router)
     app.include_router(conversations.api)
     app.include_router(campaigns.router)
     app.include_router(campaigns.api)
     app.include_router(outbox.router)
+    app.include_router(outbox.pages)
     return app

@@ -20,13 +20,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
+from outreach.campaigns import followups
 from outreach.candidates.records import profile
 from outreach.drafting.drafter import Drafter, make_llm
-from outreach.errors import NotFound
+from outreach.errors import InputError, NotFound
 from outreach.mail.messages import new_message_id
 from outreach.review import queue
 from outreach.review import reads as review
-from outreach.store.models import Candidate, CandidateTag, Draft
+from outreach.store.models import Candidate, CandidateTag, Draft, utcnow
 from outreach.web.auth import api_user, context
 
 Status = Literal[
@@ -67,6 +68,8 @@ class _Text(BaseModel):
 
 class RejectIn(_Text):
     reason: str = Field(min_length=1, max_length=2000)
+    # A campaign step says what comes next (to rewrite instead, use /regenerate).
+    then: Literal["skip", "stop"] | None = None
 
 
 class RevisionIn(_Text):
@@ -324,10 +327,19 @@ def bulk_approve(request: Request, payload: BulkApproveIn, user: Reviewer) -> Bu
 
 @router.post("/drafts/{draft_id}/reject", response_model=DraftState, tags=["drafts"])
 def reject(request: Request, draft_id: Id, payload: RejectIn, user: Reviewer) -> DraftState:
-    """Reject the draft with a reason."""
-    with context(request).store.session() as session:
+    """Reject the draft with a reason; a campaign step also says what next (`then`)."""
+    ctx = context(request)
+    with ctx.store.session() as session:
         draft = queue.get_draft(session, draft_id, lock=True)
-        queue.reject(session, draft, actor=user, reason=payload.reason)
+        if followups.is_step(draft) and draft.status in queue.OPEN:
+            if payload.then is None:
+                raise InputError(f"draft {draft_id} is a campaign step: give then: skip or stop")
+            followups.reject_step(
+                session, draft, then=payload.then, reason=payload.reason, actor=user,
+                settings=ctx.settings, now=utcnow(),
+            )  # fmt: skip
+        else:
+            queue.reject(session, draft, actor=user, reason=payload.reason)
         return _state(draft)
 
 

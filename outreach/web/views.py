@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import OutreachError
 from outreach.mail.messages import new_message_id
-from outreach.review import queue
+from outreach.review import held, queue
 from outreach.review import reads as review
 from outreach.web.auth import context, flash, page_user, render
 
@@ -43,7 +43,7 @@ def _qs(filters: review.Filters, **extra: str | int) -> str:
     return ("?" + urlencode(params)) if params else ""
 
 
-def _back(request: Request, draft_id: int) -> str:
+def back_to(request: Request, draft_id: int) -> str:
     """This draft's page, keeping the filters the request came with."""
     query = request.url.query
     return f"/drafts/{draft_id}{'?' + query if query else ''}"
@@ -137,10 +137,11 @@ def _draft_page(
         next_url=_draft_url(detail["next_id"], filters),
         previous_url=_draft_url(detail["previous_id"], filters) if detail["previous_id"] else "",
         llm=ctx.settings.llm.provider != "none",
+        held_instruction=held.rewrite_instruction(detail["hold_reason"]),
     )
 
 
-def _next_after(request: Request, draft_id: int) -> str:
+def next_after(request: Request, draft_id: int) -> str:
     ctx = context(request)
     filters = parse_filters(request.query_params)
     with ctx.store.session() as session:
@@ -158,7 +159,7 @@ def approve(
     ctx = context(request)
     if not revision.isdigit() or len(revision) > 9:
         flash(request, "The approval did not say which revision you read; approve again.", "error")
-        return RedirectResponse(_back(request, draft_id), status_code=303)
+        return RedirectResponse(back_to(request, draft_id), status_code=303)
     try:
         with ctx.store.session() as session:
             draft = queue.get_draft(session, draft_id, lock=True)
@@ -174,9 +175,9 @@ def approve(
         return _draft_page(request, draft_id, user, changed=str(exc), status_code=409)
     except OutreachError as exc:
         flash(request, str(exc), "error")
-        return RedirectResponse(_back(request, draft_id), status_code=303)
+        return RedirectResponse(back_to(request, draft_id), status_code=303)
     flash(request, f"Approved draft {draft_id}.")
-    return RedirectResponse(_next_after(request, draft_id), status_code=303)
+    return RedirectResponse(next_after(request, draft_id), status_code=303)
 
 
 @router.post("/drafts/{draft_id}/save")
@@ -189,7 +190,7 @@ def save(
 ) -> Response:
     ctx = context(request)
     body = body.replace("\r\n", "\n").replace("\r", "\n")
-    back = _back(request, draft_id)
+    back = back_to(request, draft_id)
     try:
         with ctx.store.session() as session:
             draft = queue.get_draft(session, draft_id, lock=True)
@@ -210,28 +211,12 @@ def save(
     return RedirectResponse(back, status_code=303)
 
 
-@router.post("/drafts/{draft_id}/reject")
-def reject(
-    request: Request, draft_id: int, user: Reviewer, reason: Annotated[str, Form()] = ""
-) -> Response:
-    ctx = context(request)
-    try:
-        with ctx.store.session() as session:
-            draft = queue.get_draft(session, draft_id, lock=True)
-            queue.reject(session, draft, actor=user, reason=reason)
-    except OutreachError as exc:
-        flash(request, str(exc), "error")
-        return RedirectResponse(_back(request, draft_id), status_code=303)
-    flash(request, f"Rejected draft {draft_id}.")
-    return RedirectResponse(_next_after(request, draft_id), status_code=303)
-
-
 @router.post("/drafts/{draft_id}/regenerate")
 async def regenerate(
     request: Request, draft_id: int, user: Reviewer, instruction: Annotated[str, Form()] = ""
 ) -> Response:
     ctx = context(request)
-    back = _back(request, draft_id)
+    back = back_to(request, draft_id)
     drafter = Drafter(ctx.settings, ctx.store, llm=make_llm(ctx.settings))
     try:
         revision = await drafter.regenerate(draft_id, instruction.strip(), actor=user)

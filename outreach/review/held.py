@@ -1,0 +1,69 @@
+"""A draft held by news: the reviewer decides to send it anyway, rewrite it, or drop it.
+
+Automation never overrides a person's work (``outreach.conversations.stops.set_aside``): when a
+candidate writes after a reviewer edited or approved a draft, the draft is held, pending, with
+the news as its ``hold_reason`` ("Jamie replied on 2026-03-02 at 10:14, after you approved
+this"). Nothing sends it and nothing replaces it until a person chooses:
+
+    send anyway   approve the text they read again (``queue.approve``, which clears the hold);
+                  the sender sends it in its turn
+    rewrite       a new revision by the model, with the news as the instruction
+                  (``Drafter.regenerate``); it stays held until approved
+    drop          cancel it, with the news as the reason
+
+The web page, the JSON API and `outreach queue held …` all call these.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from outreach.errors import StateError
+from outreach.review import queue
+from outreach.store.models import Draft, Event
+
+CHOICES = ("send", "rewrite", "drop")
+
+
+def held_drafts(session: Session) -> list[Draft]:
+    """Drafts waiting for a person's decision after news arrived, oldest first."""
+    return list(
+        session.scalars(
+            select(Draft)
+            .where(Draft.status == queue.PENDING, Draft.hold_reason != "")
+            .order_by(Draft.updated_at, Draft.id)
+        )
+    )
+
+
+def _held(draft: Draft) -> None:
+    if draft.status != queue.PENDING or not draft.hold_reason:
+        raise StateError(f"draft {draft.id} is not held; see `outreach queue held`")
+
+
+def send_anyway(
+    session: Session, draft: Draft, *, actor: str, message_id: str, seen: int | None
+) -> None:
+    """Approve a held draft as it is: the person read the news and wants it sent."""
+    _held(draft)
+    news = draft.hold_reason
+    queue.approve(session, draft, actor=actor, message_id=message_id, seen=seen)
+    session.add(
+        Event(
+            actor=actor, action="draft.sent_anyway", subject_type="draft", subject_id=draft.id,
+            candidate_id=draft.candidate_id, details={"news": news},
+        )
+    )  # fmt: skip
+
+
+def rewrite_instruction(hold_reason: str) -> str:
+    """The instruction a rewrite follows by default: the news, to be taken into account."""
+    news = hold_reason.split(", after you")[0]
+    return f"{news}: take their latest message into account; do not repeat what it answers"
+
+
+def drop(session: Session, draft: Draft, *, actor: str) -> None:
+    """Cancel a held draft: after the news it should not go out."""
+    _held(draft)
+    queue.cancel(session, draft, actor=actor, reason=f"dropped by {actor}: {draft.hold_reason}")
