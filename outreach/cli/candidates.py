@@ -24,21 +24,27 @@ def candidates() -> None:
 @candidates.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--tag", "tags", multiple=True, help="Tag every imported candidate (repeatable).")
+@click.option(
+    "--source",
+    default="",
+    help='Where the data came from, for rows without a source column ("GitHub", "applied").',
+)
 @click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
 @pass_app
-def import_(app: App, file: Path, tags: tuple[str, ...], dry_run: bool) -> None:
+def import_(app: App, file: Path, tags: tuple[str, ...], source: str, dry_run: bool) -> None:
     """Import candidates from a CSV (header row) or JSON (list of objects) file.
 
     Columns: email (required), name, headline, company, role, location, timezone,
-    language, skills and achievements (separated by ;), links, notes, tags; other
+    language, skills and achievements (separated by ;), links, notes, tags, source
+    (where the data came from: "LinkedIn profile", "referral by Lena Ek", "applied"); other
     columns are kept as extra profile fields. Re-importing updates a candidate and
     never erases a field the new file leaves empty.
 
     \b
     Example:
-      outreach candidates import people.csv --tag backend --dry-run
+      outreach candidates import people.csv --tag backend --source GitHub --dry-run
     """
-    report = core.import_file(app.store, file, tags=tags, dry_run=dry_run)
+    report = core.import_file(app.store, file, tags=tags, source=source, dry_run=dry_run)
     for warning in report.warnings:
         app.warn(warning)
     for skipped in report.skipped:
@@ -69,13 +75,14 @@ def list_(app: App, tag: str | None, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("email", "name", "company", "headline", "tags", "status")
+    table = Table("email", "name", "company", "headline", "source", "tags", "status")
     for row in rows:
         table.add_row(
             row["email"],
             row["name"],
             row["company"],
             row["headline"][:50],
+            row["source"],
             ", ".join(row["tags"]),
             row["status"],
         )
