@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from outreach.campaigns import lifecycle
+from outreach.candidates import search
 from outreach.store import Store
 from outreach.store.models import Campaign, Candidate, Draft, Event, Suppression
 from outreach.web import create_app
@@ -25,7 +26,7 @@ def client(store: Store, workspace: Path) -> Iterator[tuple[TestClient, str, dic
         jamie = session.get(Candidate, ids["jamie"])
         assert jamie is not None
         jamie.source = "GitHub"
-        jamie.search_text = "jamie lind jamie paywise example paywise go kafka"
+        search.reindex(session)  # seed() writes rows directly
         session.get(Campaign, ids["campaign"]).steps = [{"template": "intro"}]  # type: ignore[union-attr]
         session.get(Campaign, ids["campaign"]).status = "active"  # type: ignore[union-attr]
     with TestClient(create_app(settings_for(workspace), store)) as test_client:

@@ -5,19 +5,20 @@ plain lower-case words (accents dropped, punctuation a space), written whenever 
 changes. A query is folded the same way and each of its words must begin a word of a
 candidate's text, so "jam pay" finds jamie@paywise.example and "lind" finds Jamie Lind.
 The engines index the words themselves: SQLite an FTS5 table (prefix indexes for 1-3
-letters) kept by triggers, PostgreSQL a GIN index over ``to_tsvector('simple', ...)``; both
-answer a prefix query without reading the table (bench/candidates.py measures it).
+letters) kept by triggers, PostgreSQL a GIN index over a stored ``to_tsvector('simple', ...)``
+column. A page is the newest 50 matches; counting stops past 1,000 ("more than 1,000"), since
+an exact count of a broad query reads every match (bench/candidates.py measures it all).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal_column, select, text
+from sqlalchemy import column, exists, func, literal_column, select, table, text
 from sqlalchemy.orm import Session
 
 from outreach.store.models import Candidate, CandidateTag
@@ -80,43 +81,39 @@ class Found:
     rows: list[dict[str, Any]]
     page: int
     pages: int
-    tags: dict[int, list[str]] = field(default_factory=dict)
+    more: bool = False  # more than `total` match
 
 
-def _matching(session: Session, words: Sequence[str]) -> Any:
-    """A condition on Candidate.id (or .search_text) that every word begins a word."""
-    if session.get_bind().dialect.name == "sqlite":
-        match = " AND ".join(f'"{w}"*' for w in words)
-        ids: Select[Any] = (
-            select(literal_column("rowid"))
-            .select_from(text("candidates_fts"))
-            .where(text("candidates_fts MATCH :match").bindparams(match=match))
-        )
-        return Candidate.id.in_(ids)
-    query = " & ".join(f"{w}:*" for w in words)
-    return func.to_tsvector(literal_column("'simple'::regconfig"), Candidate.search_text).op("@@")(
-        func.to_tsquery(literal_column("'simple'::regconfig"), query)
-    )
+FTS = table("candidates_fts", column("rowid"))
+COUNT_UP_TO = 1000  # past this the page says "more than 1,000": an exact count costs a scan
 
 
 def search(session: Session, query: Query, *, page_size: int = PAGE) -> Found:
-    """One page of the candidates that match, newest first, and how many match in all."""
+    """One page of the candidates that match, newest first, and how many (up to 1,000+)."""
     words = terms(query.q).split()[:MAX_WORDS]
-    conditions: list[Any] = []
-    if words:
-        conditions.append(_matching(session, words))
+    base = select(Candidate.id)
+    order: Any = Candidate.id.desc()
+    if words and session.get_bind().dialect.name == "sqlite":
+        # FTS5 yields its matches in rowid order: no sort, and LIMIT stops the walk early.
+        base = base.join_from(Candidate, FTS, FTS.c.rowid == Candidate.id).where(
+            text("candidates_fts MATCH :match").bindparams(
+                match=" AND ".join(f'"{w}"*' for w in words)
+            )
+        )
+        order = FTS.c.rowid.desc()
+    elif words:
+        tsquery = func.to_tsquery(
+            literal_column("'simple'::regconfig"), " & ".join(f"{w}:*" for w in words)
+        )
+        base = base.where(literal_column("search_vector").op("@@")(tsquery))
     if query.tag:
-        conditions.append(
-            Candidate.id.in_(select(CandidateTag.candidate_id).where(CandidateTag.tag == query.tag))
+        base = base.where(
+            exists().where(CandidateTag.candidate_id == Candidate.id, CandidateTag.tag == query.tag)
         )
     if query.status:
-        conditions.append(Candidate.status == query.status)
+        base = base.where(Candidate.status == query.status)
     if query.source:
-        conditions.append(Candidate.source == query.source)
-    where = and_(True, *conditions)
-    total = session.scalar(select(func.count()).select_from(Candidate).where(where)) or 0
-    pages = max(1, -(-total // page_size))
-    page = min(max(1, query.page), pages)
+        base = base.where(Candidate.source == query.source)
     columns = (
         Candidate.id,
         Candidate.email,
@@ -125,17 +122,18 @@ def search(session: Session, query: Query, *, page_size: int = PAGE) -> Found:
         Candidate.headline,
         Candidate.source,
         Candidate.status,
-        Candidate.skills,
-        Candidate.updated_at,
     )
-    found = session.execute(
-        select(*columns)
-        .where(where)
-        .order_by(Candidate.id.desc())
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-    ).all()
-    rows = [dict(row._mapping) for row in found]
+    page = max(1, query.page)
+    rows = _page(session, base, columns, order, page, page_size)
+    if page == 1 and len(rows) < page_size:
+        total = len(rows)  # all of them are on this page: no count needed
+    else:
+        counted = base.limit(COUNT_UP_TO + 1).subquery()
+        total = session.scalar(select(func.count()).select_from(counted)) or 0
+    pages = max(1, -(-min(total, COUNT_UP_TO) // page_size))
+    if page > pages:  # past the end (or past what is counted): the last page
+        page = pages
+        rows = _page(session, base, columns, order, page, page_size)
     ids = [row["id"] for row in rows]
     tags: dict[int, list[str]] = {}
     if ids:
@@ -147,7 +145,16 @@ def search(session: Session, query: Query, *, page_size: int = PAGE) -> Found:
             tags.setdefault(cid, []).append(tag)
     for row in rows:
         row["tags"] = tags.get(row["id"], [])
-    return Found(total=total, rows=rows, page=page, pages=pages)
+    return Found(
+        total=min(total, COUNT_UP_TO), rows=rows, page=page, pages=pages, more=total > COUNT_UP_TO
+    )
+
+
+def _page(
+    session: Session, base: Any, columns: Any, order: Any, page: int, size: int
+) -> list[dict[str, Any]]:
+    query = base.with_only_columns(*columns).order_by(order).limit(size).offset((page - 1) * size)
+    return [dict(row._mapping) for row in session.execute(query)]
 
 
 def all_tags(session: Session) -> list[tuple[str, int]]:
@@ -170,3 +177,11 @@ def all_sources(session: Session, limit: int = 50) -> list[str]:
         .limit(limit)
     )
     return [source for (source,) in rows]
+
+
+def reindex(session: Session) -> int:
+    """Rewrite every candidate's search words (after rows were written some other way)."""
+    candidates = list(session.scalars(select(Candidate)))
+    for candidate in candidates:
+        refresh(session, candidate)
+    return len(candidates)
