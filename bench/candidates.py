@@ -23,13 +23,15 @@ from typing import Any
 
 from sqlalchemy import and_, create_engine, func, select, text
 
-from outreach.candidates import records, search
+from outreach.candidates import export, records, search
 from outreach.store import Store, open_store
-from outreach.store.models import Candidate
+from outreach.store.models import Candidate, Conversation, Message
 
 FIRST = "Anna Erik Lena Jamie Kim Sara Johan Maria Lars Karin Omar Aisha Chen Priya Mateo Åsa Björn Jörg Zoë Ines".split()
 LAST = "Lind Berg Ek Öberg Nilsson Svensson Khan Garcia Müller Rossi Novak Haddad Tanaka Okafor Silva".split()
-SKILLS = "Go Rust Python Kafka PostgreSQL Kubernetes React TypeScript Java Scala Terraform Swift".split()
+SKILLS = (
+    "Go Rust Python Kafka PostgreSQL Kubernetes React TypeScript Java Scala Terraform Swift".split()
+)
 TAGS = "backend frontend data ml platform mobile security sre".split()
 QUERIES = [
     "lena", "jam", "berg", "öberg", "oberg", "lind", "kafka", "rust", "platform", "company12",
@@ -143,8 +145,48 @@ def main() -> None:
 
 
 def extra(folder: str) -> Any:
-    """Benchmarks added later hook in here."""
-    return None
+    """Export one person with 200 messages (100 each way), beside reading their raw bytes."""
+    store = open_store(f"sqlite:///{folder}/export.db")
+    address = "jamie@paywise.example"
+    body = "A line of a reply about the role and the team.\r\n" * 40  # about 2 KB
+    with store.session() as session:
+        person = Candidate(email=address, name="Jamie Lind", source="GitHub")
+        session.add(person)
+        session.flush()
+        thread = Conversation(candidate_id=person.id, subject="Backend role")
+        session.add(thread)
+        session.flush()
+        for i in range(200):
+            raw = f"From: x@example.com\r\nSubject: Re: role {i}\r\n\r\n{body}".encode()
+            session.add(
+                Message(
+                    mailbox="m",
+                    folder="INBOX",
+                    uidvalidity=1,
+                    uid=i,
+                    message_id=f"<{i}@x>",
+                    direction="in" if i % 2 else "out",
+                    reply_text=body,
+                    raw=raw,
+                    candidate_id=person.id,
+                    conversation_id=thread.id,
+                )  # fmt: skip
+            )
+    runs, bare = [], []
+    for _ in range(7):
+        start = time.perf_counter()
+        with store.read() as session:
+            list(session.scalars(select(Message.raw).where(Message.candidate_id == person.id)))
+        bare.append((time.perf_counter() - start) * 1000)
+        start = time.perf_counter()
+        data = export.export_zip(store, address)
+        runs.append((time.perf_counter() - start) * 1000)
+    store.close()
+    print(
+        f"export    1 person, 200 messages: {statistics.median(runs):.1f} ms "
+        f"({len(data) / 1024:.0f} KB ZIP) | reading their raw messages {statistics.median(bare):.1f}"
+        f" ms | ratio {statistics.median(runs) / statistics.median(bare):.1f}x"
+    )
 
 
 if __name__ == "__main__":

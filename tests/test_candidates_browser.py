@@ -6,6 +6,8 @@ Screenshots (desktop and phone) go to artifacts/ and, when it exists, /work/note
 
 from __future__ import annotations
 
+import json
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,7 +113,9 @@ def test_search_page_upload_and_forget(
     page.fill("input[name=confirm]", "lena.ek@nordlys.example")
     page.click("button:text('Forget this person')")
     page.wait_for_url(f"{base}/candidates")
-    assert page.dialogs == ["Erase everything about lena.ek@nordlys.example for good? This cannot be undone."]
+    assert page.dialogs == [
+        "Erase everything about lena.ek@nordlys.example for good? This cannot be undone."
+    ]
     assert "Forgot lena.ek@nordlys.example" in page.inner_text("main")
     with store.read() as session:
         assert (
@@ -131,3 +135,25 @@ def test_every_candidate_page_fits_a_phone(page: Any, site: tuple[Served, Store]
         page.goto(base + path)
         no_sideways_scroll(page)
         shoot(page, f"{name}-390")
+
+
+def test_export_download(page: Any, site: tuple[Served, Store], tmp_path: Path) -> None:
+    served, _ = site
+    base = served.url
+    log_in(page, base)
+    page.goto(f"{base}/candidates?q=asa")
+    page.click("text=Åsa Öberg")
+    with page.expect_download() as info:
+        page.click("button:text('Export everything (ZIP)')")
+    download = info.value
+    assert download.suggested_filename == "asa_fjallmark.example-export.zip"
+    target = tmp_path / "export.zip"
+    download.save_as(str(target))
+    with zipfile.ZipFile(target) as archive:
+        doc = json.loads(archive.read("data.json"))
+        assert "README.txt" in archive.namelist()
+    assert doc["profile"]["name"] == "Åsa Öberg"
+    assert doc["profile"]["source"] == "LinkedIn profile"
+    assert doc["profile"]["tags"] == ["frontend"]
+    page.reload()
+    assert "candidate.exported" in page.inner_text("main")  # the request is in their history

@@ -1,4 +1,4 @@
-"""`outreach candidates …`: import, list, show, forget."""
+"""`outreach candidates …`: import, list, show, export, forget."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from outreach.candidates import export as core_export
 from outreach.candidates import records as core
 from outreach.cli.context import App, pass_app, print_json
 
@@ -134,3 +135,25 @@ def forget(app: App, email: str, yes: bool) -> None:
         app.console.print(f"forgot {email}; the address is suppressed")
     else:
         app.console.print(f"no candidate with {email}; the address is suppressed all the same")
+
+
+@candidates.command("export")
+@click.argument("email")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The ZIP file to write (default: ADDRESS-export.zip here); never overwritten.",
+)
+@pass_app
+def export(app: App, email: str, output: Path | None) -> None:
+    """Export everything stored about a person (GDPR Art. 15) as one ZIP file.
+
+    It holds data.json (profile, source, messages both ways, drafts with every revision,
+    campaigns, the history, the AI calls that used their data) and each message as .eml.
+
+    \b
+    Example:
+      outreach candidates export jamie@paywise.example --output jamie.zip
+    """
+    path = core_export.write_export(app.store, email, output)
+    app.console.print(f"wrote {path}; send it to the person over a channel you trust")

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from outreach.campaigns import lifecycle
-from outreach.candidates import editing, overview, records, search
+from outreach.candidates import editing, export, overview, records, search
 from outreach.drafting.drafter import Drafter, DraftSpec, make_llm
 from outreach.drafting.templates import TemplateLibrary
 from outreach.errors import InputError, OutreachError
@@ -230,3 +230,15 @@ def forget(
     records.forget(ctx.store, email, actor=user)
     flash(request, f"Forgot {email}: everything about them is erased; the address is suppressed.")
     return RedirectResponse("/candidates", status_code=303)
+
+
+@router.post("/candidates/{candidate_id}/export")
+def export_zip(request: Request, candidate_id: int, user: Reviewer) -> Response:
+    email = _email(request, candidate_id)
+    data = export.export_zip(context(request).store, email, actor=user)
+    name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in email)
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{name}-export.zip"'},
+    )
