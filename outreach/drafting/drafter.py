@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from outreach.candidates import privacy
 from outreach.candidates.records import by_email, profile, suppression_reasons
 from outreach.config import Settings, llm_api_key
 from outreach.drafting import grounding
@@ -120,6 +121,7 @@ class Drafter:
 
     def render(self, person: Mapping[str, Any], spec: DraftSpec) -> Rendered:
         """Render one draft's template with its slots open (blocking: see `compose`)."""
+        template = self.library.get(spec.template)
         context = {
             "candidate": candidate_context(person),
             "role": dict(spec.role),
@@ -127,8 +129,14 @@ class Drafter:
             "notes": spec.notes,
             "outcome": spec.outcome or "",
             "conversation": [dict(m) for m in spec.conversation],
+            "privacy": self._privacy(person, template.language),
         }
-        return self.library.get(spec.template), self.library.prepare(spec.template, context)
+        return template, self.library.prepare(spec.template, context)
+
+    def _privacy(self, person: Mapping[str, Any], language: str | None) -> dict[str, Any]:
+        return privacy.context(
+            self.settings.privacy, self.settings.templates_dir, person, language or "en"
+        )
 
     async def compose(
         self,
@@ -199,6 +207,12 @@ class Drafter:
             language=template.language,
         )
         flag_dicts = [asdict(flag) for flag in flags]
+        if template.kind == "outreach":  # a first contact: is an Art. 14 notice due and there?
+            due = self._privacy(person, template.language)["notice"]
+            missing = privacy.missing_notice(
+                self.settings.privacy, person, template.kind, rendered.body, due
+            )
+            flag_dicts += [missing] if missing else []
         if error:
             flag_dicts.insert(0, {"code": "ai_error", "message": error, "text": "", "slot": None})
         author = f"ai:{self.llm.model}" if ai_text and self.llm is not None else "template"
