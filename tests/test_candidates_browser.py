@@ -131,7 +131,12 @@ def test_every_candidate_page_fits_a_phone(page: Any, site: tuple[Served, Store]
     page.set_viewport_size({"width": 390, "height": 844})
     with store.read() as session:
         first = session.scalar(select(Candidate.id).order_by(Candidate.id))
-    for name, path in [("list", "/candidates"), ("person", f"/candidates/{first}")]:
+    pages = [
+        ("list", "/candidates"),
+        ("person", f"/candidates/{first}"),
+        ("expiring", "/candidates/expiring"),
+    ]
+    for name, path in pages:
         page.goto(base + path)
         no_sideways_scroll(page)
         shoot(page, f"{name}-390")

@@ -131,3 +131,13 @@ def test_forget_needs_the_address_typed(
             "maria"
         )
     assert http.get(f"/candidates/{ids['jamie']}").status_code == 404
+
+
+def test_expiring_page_says_when_no_retention_is_set(
+    client: tuple[TestClient, str, dict[str, Any]],
+) -> None:
+    http, _, ids = client
+    assert "No retention period is set" in http.get("/candidates/expiring").text
+    assert "forgotten on request (no retention period set)" in http.get(
+        f"/candidates/{ids['jamie']}"
+    ).text

@@ -9,7 +9,8 @@ from rich.table import Table
 
 from outreach.candidates import export as core_export
 from outreach.candidates import records as core
-from outreach.cli.context import App, pass_app, print_json
+from outreach.candidates import retention
+from outreach.cli.context import App, clock, pass_app, print_json
 
 
 @click.group()
@@ -157,3 +158,30 @@ def export(app: App, email: str, output: Path | None) -> None:
     """
     path = core_export.write_export(app.store, email, output)
     app.console.print(f"wrote {path}; send it to the person over a channel you trust")
+
+
+@candidates.command("expire")
+@click.option("--dry-run", is_flag=True, help="List who would be erased; erase nobody.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def expire(app: App, dry_run: bool, as_json: bool) -> None:
+    """Erase people with no activity for privacy.retain_months (storage limitation).
+
+    Like forget, only a salted hash of each address stays, so they are never contacted
+    again. `outreach serve` runs this once a day.
+
+    \b
+    Example:
+      outreach candidates expire --dry-run
+    """
+    months = app.settings.privacy.retain_months
+    due = retention.expire(app.store, months, clock()(), dry_run=dry_run, actor="cli")
+    if as_json:
+        print_json([{**vars(person), "erased": not dry_run} for person in due])
+        return
+    for person in due:
+        app.console.print(
+            f"{person.email}  last activity {person.last_activity:%Y-%m-%d}", markup=False
+        )
+    verb = "would erase" if dry_run else "erased"
+    app.console.print(f"{verb} {len(due)} (no activity for {months} months)")

@@ -18,11 +18,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from outreach.campaigns import lifecycle
-from outreach.candidates import editing, export, overview, records, search
+from outreach.candidates import editing, export, overview, records, retention, search
 from outreach.drafting.drafter import Drafter, DraftSpec, make_llm
 from outreach.drafting.templates import TemplateLibrary
 from outreach.errors import InputError, OutreachError
-from outreach.store.models import Campaign
+from outreach.store.models import Campaign, utcnow
 from outreach.web.auth import context, flash, page_user, render
 
 router = APIRouter(include_in_schema=False)
@@ -111,11 +111,22 @@ async def upload(
     return RedirectResponse("/candidates", status_code=303)
 
 
+@router.get("/candidates/expiring", response_class=HTMLResponse)
+def expiring_page(request: Request, user: Reviewer) -> Response:
+    ctx = context(request)
+    months = ctx.settings.privacy.retain_months
+    with ctx.store.read() as session:
+        due = retention.expiring(session, months, utcnow(), within_days=retention.SOON_DAYS)
+    return render(request, "expiring.html", due=due, months=months, days=retention.SOON_DAYS)
+
+
 @router.get("/candidates/{candidate_id}", response_class=HTMLResponse)
 def candidate_page(request: Request, candidate_id: int, user: Reviewer) -> Response:
     ctx = context(request)
     with ctx.store.read() as session:
         data = overview.overview(session, overview.get(session, candidate_id))
+        months = ctx.settings.privacy.retain_months
+        data["expires_at"] = retention.expires_at(session, candidate_id, months)
         campaigns = list(
             session.scalars(
                 select(Campaign.name).where(Campaign.status == "active").order_by(Campaign.name)
