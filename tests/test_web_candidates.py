@@ -138,6 +138,7 @@ def test_expiring_page_says_when_no_retention_is_set(
 ) -> None:
     http, _, ids = client
     assert "No retention period is set" in http.get("/candidates/expiring").text
-    assert "forgotten on request (no retention period set)" in http.get(
-        f"/candidates/{ids['jamie']}"
-    ).text
+    assert (
+        "forgotten on request (no retention period set)"
+        in http.get(f"/candidates/{ids['jamie']}").text
+    )

@@ -106,3 +106,17 @@ def set_tag(session: Session, candidate: Candidate, tag: str, *, on: bool, actor
         )
     )
     return True
+
+
+def mark_request_handled(session: Session, candidate: Candidate, *, actor: str, note: str) -> None:
+    """Record that a person's request about their data was answered another way."""
+    session.add(
+        Event(
+            actor=actor,
+            action="candidate.data_request_handled",
+            subject_type="candidate",
+            subject_id=candidate.id,
+            candidate_id=candidate.id,
+            details={"note": note.strip()[:500]},
+        )
+    )

@@ -151,3 +151,48 @@ def _summary(details: dict[str, Any]) -> str:
         if details.get(key):
             return str(details[key])
     return ""
+
+
+HANDLED = "candidate.data_request_handled"
+ANSWERS = {"access": ("candidate.exported", HANDLED), "erasure": (HANDLED,)}
+
+
+def open_requests(session: Session, *, limit: int = 50) -> list[dict[str, Any]]:
+    """Requests to see or erase one's data that nobody has answered yet, oldest first.
+
+    An access request is answered by an export or by marking it handled; an erasure request
+    by forgetting the person (which removes the request with everything else) or marking it.
+    """
+    requests = session.execute(
+        select(Event, Candidate.email, Candidate.name)
+        .join(Candidate, Candidate.id == Event.candidate_id)
+        .where(Event.action == "candidate.data_request")
+        .order_by(Event.at, Event.id)
+    ).all()
+    if not requests:
+        return []
+    ids = {event.candidate_id for event, _, _ in requests}
+    answered: dict[tuple[int | None, str], Any] = {}
+    for cid, action, at in session.execute(
+        select(Event.candidate_id, Event.action, func.max(Event.at))
+        .where(Event.candidate_id.in_(ids), Event.action.in_(["candidate.exported", HANDLED]))
+        .group_by(Event.candidate_id, Event.action)
+    ):
+        answered[(cid, action)] = at
+    found = []
+    for event, email, name in requests:
+        kind = str(event.details.get("kind", ""))
+        done = [answered.get((event.candidate_id, a)) for a in ANSWERS.get(kind, (HANDLED,))]
+        if any(at is not None and at >= event.at for at in done):
+            continue
+        found.append(
+            {
+                "candidate_id": event.candidate_id,
+                "email": email,
+                "name": name,
+                "kind": kind,
+                "at": event.at,
+                "subject": event.details.get("subject", ""),
+            }
+        )
+    return found[:limit]

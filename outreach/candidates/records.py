@@ -143,7 +143,7 @@ def _write_rows(session: Session, rows: Rows, report: ImportReport, actor: str) 
     if len(new):
         before = session.scalar(select(func.max(Candidate.id))) or 0
         columns: dict[str, Sequence[Any]] = {"email": new.emails, **new.fields}
-        columns["search_text"] = _search_texts(new)
+        columns["search_text"] = search.texts_of(new)
         if new.extra is not None:
             columns["extra"] = new.extra
         # What the file has no column for is the same, empty, for every new candidate.
@@ -207,23 +207,6 @@ def _write_rows(session: Session, rows: Rows, report: ImportReport, actor: str) 
         session.execute(insert(CandidateTag), tag_rows)
     if events:
         session.execute(insert(Event), events)
-
-
-def _search_texts(rows: Rows) -> list[str]:
-    """Each new record's search words (outreach.candidates.search)."""
-    empty = [""] * len(rows)
-    names, companies = rows.fields.get("name", empty), rows.fields.get("company", empty)
-    skills = rows.fields.get("skills", [()] * len(rows))
-    return [
-        search.search_text(
-            email=rows.emails[i],
-            name=names[i],
-            company=companies[i],
-            tags=rows.tags[i],
-            skills=skills[i],
-        )
-        for i in range(len(rows))
-    ]
 
 
 def _new_ids(session: Session, before: int, emails: Sequence[str]) -> list[int]:
@@ -420,17 +403,23 @@ def suppress(session: Session, salt: str, email: str, reason: str, actor: str) -
         )
 
 
-def forget(store: Store, email: str, *, actor: str = "cli") -> bool:
-    """Erase a candidate and everything linked to them; keep only the address hash, suppressed.
+def forget(store: Store, email: str, *, actor: str = "cli", request: str = "") -> bool:
+    """Erase a person and all linked to them, keeping only the address hash (suppressed).
 
-    Returns whether a candidate record existed. The address is suppressed either way.
+    Whether a candidate record existed; `request` notes the person asked ("erasure").
     """
     with store.session() as session:
-        return erase(session, store.salt(), email, actor=actor)
+        return erase(session, store.salt(), email, actor=actor, request=request)
 
 
 def erase(
-    session: Session, salt: str, email: str, *, actor: str, why: str = "candidate.forgotten"
+    session: Session,
+    salt: str,
+    email: str,
+    *,
+    actor: str,
+    why: str = "candidate.forgotten",
+    request: str = "",
 ) -> bool:
     """Erase one person in this transaction (see `forget`); `why` is the audit event's action."""
     address = email.strip().lower()
@@ -445,6 +434,6 @@ def erase(
         session.add(Suppression(address_hash=digest, reason="forgotten"))
     else:
         existing.reason = "forgotten"
-    details = {"address_hash": digest}
+    details = {"address_hash": digest, **({"on_request": request} if request else {})}
     session.add(Event(actor=actor, action=why, subject_type="address", details=details))
     return candidate is not None

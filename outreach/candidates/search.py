@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import column, exists, func, literal_column, select, table, text
 from sqlalchemy.orm import Session
 
+from outreach.candidates.rows import Rows
 from outreach.store.models import Candidate, CandidateTag
 
 PAGE = 50
@@ -56,6 +57,23 @@ def refresh(session: Session, candidate: Candidate) -> None:
         tags=list(tags),
         skills=candidate.skills,
     )
+
+
+def texts_of(rows: Rows) -> list[str]:
+    """Each imported record's search words."""
+    empty = [""] * len(rows)
+    names, companies = rows.fields.get("name", empty), rows.fields.get("company", empty)
+    skills = rows.fields.get("skills", [()] * len(rows))
+    return [
+        search_text(
+            email=rows.emails[i],
+            name=names[i],
+            company=companies[i],
+            tags=rows.tags[i],
+            skills=skills[i],
+        )
+        for i in range(len(rows))
+    ]
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ def candidates_page(request: Request, user: Reviewer) -> Response:
         found = search.search(session, query)
         tags = search.all_tags(session)
         sources = search.all_sources(session)
+        requests = overview.open_requests(session)
     return render(
         request,
         "candidates.html",
@@ -62,6 +63,7 @@ def candidates_page(request: Request, user: Reviewer) -> Response:
         statuses=STATUSES,
         page_qs=lambda n: "?" + urlencode(query.params(page=n)),
         upload=request.session.pop("upload", None),
+        requests=requests,
     )
 
 
@@ -127,6 +129,11 @@ def candidate_page(request: Request, candidate_id: int, user: Reviewer) -> Respo
         data = overview.overview(session, overview.get(session, candidate_id))
         months = ctx.settings.privacy.retain_months
         data["expires_at"] = retention.expires_at(session, candidate_id, months)
+        data["requests"] = [
+            r
+            for r in overview.open_requests(session, limit=500)
+            if r["candidate_id"] == candidate_id
+        ]
         campaigns = list(
             session.scalars(
                 select(Campaign.name).where(Campaign.status == "active").order_by(Campaign.name)
@@ -231,14 +238,19 @@ async def draft(
 
 @router.post("/candidates/{candidate_id}/forget")
 def forget(
-    request: Request, candidate_id: int, user: Reviewer, confirm: Annotated[str, Form()] = ""
+    request: Request,
+    candidate_id: int,
+    user: Reviewer,
+    confirm: Annotated[str, Form()] = "",
+    on_request: Annotated[str, Form()] = "",
 ) -> Response:
     ctx = context(request)
     email = _email(request, candidate_id)
     if confirm.strip().lower() != email:
         flash(request, "Not forgotten: type the person's email address to confirm.", "error")
         return _back(candidate_id)
-    records.forget(ctx.store, email, actor=user)
+    asked = "erasure" if on_request == "erasure" else ""
+    records.forget(ctx.store, email, actor=user, request=asked)
     flash(request, f"Forgot {email}: everything about them is erased; the address is suppressed.")
     return RedirectResponse("/candidates", status_code=303)
 
@@ -253,3 +265,14 @@ def export_zip(request: Request, candidate_id: int, user: Reviewer) -> Response:
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{name}-export.zip"'},
     )
+
+
+@router.post("/candidates/{candidate_id}/requests/handled")
+def request_handled(
+    request: Request, candidate_id: int, user: Reviewer, note: Annotated[str, Form()] = ""
+) -> Response:
+    with context(request).store.session() as session:
+        candidate = overview.get(session, candidate_id)
+        editing.mark_request_handled(session, candidate, actor=user, note=note)
+    flash(request, "Marked the request as handled.")
+    return _back(candidate_id)
