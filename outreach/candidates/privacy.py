@@ -18,7 +18,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from outreach.config import PrivacySettings
+from outreach.config import PrivacySettings, Settings
 from outreach.errors import TemplateError as OurTemplateError
 
 FLAG = "privacy_notice"
@@ -60,33 +60,31 @@ def notice(settings: PrivacySettings, templates_dir: Path, *, source: str, langu
         raise OurTemplateError(f"{path}: {exc}; fix the privacy notice") from None
 
 
-def context(
-    settings: PrivacySettings, templates_dir: Path, person: Mapping[str, Any], language: str
-) -> dict[str, Any]:
-    """The `privacy` object templates see."""
+def context(settings: Settings, person: Mapping[str, Any], language: str | None) -> dict[str, Any]:
+    """The `privacy` object templates see (`language`: the template's, if the person has none)."""
     return {
         "notice": notice(
-            settings,
-            templates_dir,
+            settings.privacy,
+            settings.templates_dir,
             source=str(person.get("source") or ""),
-            language=str(person.get("language") or "") or language,
+            language=str(person.get("language") or "") or language or "en",
         ),
-        "controller": settings.controller,
-        "contact": settings.contact,
-        "policy_url": settings.policy_url,
+        "controller": settings.privacy.controller,
+        "contact": settings.privacy.contact,
+        "policy_url": settings.privacy.policy_url,
     }
 
 
 def missing_notice(
-    settings: PrivacySettings, person: Mapping[str, Any], kind: str, body: str, text: str
+    settings: PrivacySettings, person: Mapping[str, Any], body: str, text: str
 ) -> dict[str, Any] | None:
-    """A review flag when a first contact to a sourced person lacks the notice, else None.
+    """A review flag when a first contact (the caller knows) to a sourced person lacks the notice.
 
     `text` is the notice that was due ("" when none is). A person without a recorded source
     is not flagged: the page shows their source as "not recorded" instead.
     """
     source = str(person.get("source") or "").strip()
-    if kind != "outreach" or not source or collected_from_them(source, settings):
+    if not source or collected_from_them(source, settings):
         return None
     if text and text in body:
         return None

@@ -46,9 +46,11 @@ DEMO_DATA = resources.files("outreach") / "starter" / "demo"
 CAMPAIGN = "backend-demo"
 DEMO_USER, DEMO_PASSWORD = "demo", "demo-password"
 NOTES = """Interview 2026-11-20, system design and pairing.
+Went well:
 - Designed the ledger sharding cleanly; explained the trade-offs of hash vs range keys well.
 - Pairing: wrote tests first, talked through each step.
-- Weaker on SQL window functions; needed hints for the running-balance query.
+To work on:
+- SQL window functions; needed hints for the running-balance query.
 """
 
 
@@ -96,8 +98,9 @@ def configure(directory: Path, port: int) -> Settings:
         }.get((section, key))
         lines.append(f"{key} = {value}" if value is not None else line)
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    for folder in ("cur", "new", "tmp"):
-        (directory / "Maildir" / folder).mkdir(parents=True, exist_ok=True)
+    for box in ("Maildir", "Maildir/.Sent"):  # the sender files a copy of what it sends
+        for folder in ("cur", "new", "tmp"):
+            (directory / box / folder).mkdir(parents=True, exist_ok=True)
     return load_config(config)
 
 
