@@ -152,7 +152,8 @@ def _write_rows(session: Session, rows: Rows, report: ImportReport, actor: str) 
         same.update((name, []) for name in LIST_FIELDS if name not in columns)
         if "extra" not in columns:
             same["extra"] = {}
-        bulk_insert(session, Candidate.metadata.tables["candidates"], columns, same)
+        with search.indexed_in_bulk(session, before):
+            bulk_insert(session, Candidate.metadata.tables["candidates"], columns, same)
         ids = _new_ids(session, before, new.emails)
         bulk_insert(
             session,

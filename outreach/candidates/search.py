@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import column, exists, func, literal_column, select, table, text
+from sqlalchemy import column, delete, exists, func, insert, literal_column, select, table, text
 from sqlalchemy.orm import Session
 
 from outreach.candidates.rows import Rows
-from outreach.store.models import Candidate, CandidateTag
+from outreach.store.models import Candidate, CandidateTag, Meta
 
 PAGE = 50
+BULK = "search_bulk"  # meta key: an import is indexing its rows itself
 MAX_WORDS = 8  # words of a query that count; the rest add nothing but cost
 _NOT_WORD = re.compile(r"[\W_]+")
 
@@ -57,6 +59,28 @@ def refresh(session: Session, candidate: Candidate) -> None:
         tags=list(tags),
         skills=candidate.skills,
     )
+
+
+@contextmanager
+def indexed_in_bulk(session: Session, before: int) -> Iterator[None]:
+    """Index the candidates inserted inside (ids above `before`) in one statement on SQLite.
+
+    The insert trigger stands aside while the `search_bulk` meta row exists; the row lives
+    only inside this transaction.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    session.execute(insert(Meta).values(key=BULK, value="1"))
+    yield
+    session.execute(
+        text(
+            "INSERT INTO candidates_fts(rowid, search_text) "
+            "SELECT id, search_text FROM candidates WHERE id > :before"
+        ),
+        {"before": before},
+    )
+    session.execute(delete(Meta).where(Meta.key == BULK))
 
 
 def texts_of(rows: Rows) -> list[str]:

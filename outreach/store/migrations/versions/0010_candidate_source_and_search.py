@@ -61,7 +61,10 @@ def upgrade() -> None:
         )
         op.execute("INSERT INTO candidates_fts(candidates_fts) VALUES ('rebuild')")
         op.execute(
-            "CREATE TRIGGER candidates_fts_insert AFTER INSERT ON candidates BEGIN "
+            # An import indexes its rows in one statement instead (outreach.candidates.search):
+            # a trigger per row makes a 100,000-row import about ten times slower.
+            "CREATE TRIGGER candidates_fts_insert AFTER INSERT ON candidates "
+            "WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'search_bulk') BEGIN "
             "INSERT INTO candidates_fts(rowid, search_text) VALUES (new.id, new.search_text); END"
         )
         op.execute(
