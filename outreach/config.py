@@ -181,6 +181,17 @@ class TemplateSettings(_Section):
     dir: str = "templates"
 
 
+class PrivacySettings(_Section):
+    """Who answers for candidates' data (GDPR Art. 14 notice) and how long it is kept."""
+
+    controller: str = ""  # the company responsible for the data, e.g. "Nordlys AB"
+    contact: str = ""  # where people write about their data, e.g. "privacy@nordlys.example"
+    policy_url: str = ""  # the full privacy policy
+    retain_months: int = Field(0, ge=0, le=600)  # 0: keep until forgotten
+    # Sources that mean the person gave us the data themselves (no Art. 14 notice needed).
+    direct_sources: tuple[str, ...] = ("applied",)
+
+
 class _OAuthApp(_Section):
     """An OAuth app registered with a provider; empty URLs mean the provider's own."""
 
@@ -231,6 +242,7 @@ class Settings(_Section):
     web: WebSettings = WebSettings()
     campaigns: CampaignSettings = CampaignSettings()
     templates: TemplateSettings = TemplateSettings()
+    privacy: PrivacySettings = PrivacySettings()
     google: GoogleSettings = GoogleSettings()
     microsoft: MicrosoftSettings = MicrosoftSettings()
     # Where the file was read from: relative paths in it are relative to this folder.

@@ -232,6 +232,62 @@ async def start(
     return report
 
 
+async def enrol(
+    store: Store,
+    drafter: Drafter,
+    name: str,
+    email: str,
+    *,
+    actor: str = "cli",
+    now: datetime | None = None,
+) -> StartReport:
+    """Enrol one more candidate in an active campaign and draft its first step for them."""
+    now = now or utcnow()
+    report = StartReport()
+    salt = store.salt()
+    with store.session() as session:
+        campaign = get(session, name)
+        if campaign.status != ACTIVE:
+            raise StateError(
+                f"campaign {name!r} is {campaign.status}; enrol people in an active one"
+            )
+        candidate = by_email(session, [email]).get(email)
+        here = set(
+            session.scalars(
+                select(Enrolment.candidate_id).where(Enrolment.campaign_id == campaign.id)
+            )
+        )
+        why = _not_enrollable(
+            candidate,
+            suppression_reasons(session, salt, [email]).get(email),
+            here,
+            _other_active_for_role(session, campaign),
+            campaign,
+        )
+        if why or candidate is None:
+            raise StateError(f"{email} cannot join {name!r}: {why}")
+        enrolment = Enrolment(
+            campaign_id=campaign.id, candidate_id=candidate.id, step=0, status=ACTIVE
+        )
+        session.add(enrolment)
+        session.flush()
+        session.add(
+            Event(
+                actor=actor,
+                action="campaign.enrolled",
+                subject_type="campaign",
+                subject_id=campaign.id,
+                candidate_id=candidate.id,
+                details={"campaign": name},
+            )
+        )
+        ids, role, first = [enrolment.id], dict(campaign.role), campaign.steps[0]["template"]
+        campaign_id = campaign.id
+    report.enrolled = 1
+    await draft_step(store, drafter, campaign_id, 0, first, role, report, None, now, ids)
+    return report
+
+
 def _selection(store: Store, name: str) -> str:
     with store.session() as session:
         return get(session, name).selection

@@ -147,7 +147,12 @@ def _run_batch(app: App, emails: list[str], spec: DraftSpec, redo: bool) -> None
 
 @click.command()
 @click.option("--template", "template", required=True, help="Template name (see templates list).")
-@click.option("--candidates", "selector", required=True, help="tag:NAME, or a CSV/JSON file.")
+@click.option(
+    "--candidates",
+    "selector",
+    required=True,
+    help="tag:NAME, an email address, or a CSV/JSON file.",
+)
 @click.option("--role", "role_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--redo", is_flag=True, help="Draft again for people who already have one.")
 @pass_app

@@ -25,9 +25,9 @@ def background_jobs(settings: Settings, store: Store) -> list[Job]:
 
     The sender sends approved mail as pacing allows; the campaign scheduler drafts due
     follow-ups into the queue; the inbox sync runs every ``sync.interval_minutes`` when a
-    mailbox is configured.
+    mailbox is configured; the retention job once a day when ``privacy.retain_months`` is set.
     """
-    from outreach.jobs.loops import advance_forever, send_forever, sync_forever
+    from outreach.jobs.loops import advance_forever, retention_forever, send_forever, sync_forever
 
     jobs: list[Job] = [
         lambda: send_forever(settings, store),
@@ -35,6 +35,8 @@ def background_jobs(settings: Settings, store: Store) -> list[Job]:
     ]
     if settings.imap.host or settings.imap.maildir:
         jobs.append(lambda: sync_forever(settings, store))
+    if settings.privacy.retain_months:
+        jobs.append(lambda: retention_forever(settings, store))
     return jobs
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from outreach.candidates import privacy
 from outreach.candidates.records import by_email, profile, suppression_reasons
 from outreach.config import Settings
 from outreach.drafting import budget, flagging, grounding, verify
@@ -114,6 +115,7 @@ class Drafter:
             "fit": role_fit(person, spec.role),
             "outcome": spec.outcome or "",
             "conversation": [dict(m) for m in spec.conversation],
+            "privacy": privacy.context(self.settings, person, template.language),
         }
         return template, self.library.prepare(spec.template, context)
 
@@ -222,6 +224,10 @@ class Drafter:
         has = {(f.code, f.slot) for f in flags}
         flags = [f for f in whole if (f.code, f.slot) not in has] + flags
         flag_dicts = flagging.placed(flags, rendered)
+        if template.kind == "outreach":  # a first contact: is an Art. 14 notice due and there?
+            due = privacy.context(self.settings, person, template.language)["notice"]
+            missing = privacy.missing_notice(self.settings.privacy, person, rendered.body, due)
+            flag_dicts += [{**missing, "label": flagging.label(privacy.FLAG)}] if missing else []
         if error:
             flag_dicts.insert(0, {"code": "ai_error", "label": flagging.label("ai_error"),
                                   "message": error, "text": "", "slot": None})  # fmt: skip

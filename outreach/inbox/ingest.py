@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from outreach.conversations import stops
 from outreach.conversations import threads as conversations
+from outreach.inbox import data_requests
 from outreach.inbox.classify import Classification, Kind, classify
 from outreach.inbox.parse import Parsed, parse_message
 from outreach.inbox.relevance import Known
@@ -29,7 +30,7 @@ from outreach.inbox.threading import match
 from outreach.inbox.trim import Trimmed, trim_reply
 from outreach.sending import outbox as sending
 from outreach.servers.mailbox import FetchedBody, HeaderItem
-from outreach.store.models import Candidate, Conversation, Draft, Message, OutboxEntry
+from outreach.store.models import Candidate, Conversation, Draft, Event, Message, OutboxEntry
 
 REPLIES = (Kind.HUMAN, Kind.CALENDAR_REPLY, Kind.OPT_OUT_UNCLEAR)
 SENT_STATES = (sending.SENT, sending.SENDING, sending.UNCERTAIN)  # may have reached them
@@ -139,6 +140,8 @@ def ingest(
                 session, found.conversation, conversations.NEEDS_RESPONSE, actor=ctx.actor
             )
             ctx.counts["unverified_bounces"] += 1
+        if verdict.kind in (*REPLIES, Kind.OPT_OUT):
+            _data_request(session, ctx, message, found.conversation)
     return message
 
 
@@ -289,6 +292,29 @@ def _act(
         ctx.counts["auto_replies"] += 1
     else:
         ctx.counts[kind.value] += 1
+
+
+def _data_request(
+    session: Session, ctx: Context, message: Message, conversation: Conversation
+) -> None:
+    """Note a request to see or erase one's data and put it in front of the recruiter."""
+    kind = data_requests.detect(message.reply_text)
+    if kind is None:
+        return
+    message.details = {**message.details, "data_request": kind}
+    session.flush()  # the message's id, for the event
+    session.add(
+        Event(
+            actor=ctx.actor,
+            action="candidate.data_request",
+            subject_type="candidate",
+            subject_id=message.candidate_id,
+            candidate_id=message.candidate_id,
+            details={"kind": kind, "message": message.id, "subject": message.subject[:200]},
+        )
+    )
+    conversations.set_status(session, conversation, conversations.NEEDS_RESPONSE, actor=ctx.actor)
+    ctx.counts["data_requests"] += 1
 
 
 def _details(verdict: Classification | None, how: str, parsed: Parsed) -> dict[str, Any]:

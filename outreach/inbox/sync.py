@@ -74,6 +74,8 @@ class SyncReport:
         ]
         if c["flagged"]:
             parts.append(f"{c['flagged']} to read (unclear opt-out)")
+        if c["data_requests"]:
+            parts.append(f"{c['data_requests']} asking to see or erase their data")
         if c["unverified_bounces"]:
             parts.append(
                 f"{c['unverified_bounces']} to read (a bounce about no mail we sent; "

@@ -1,4 +1,5 @@
-"""The loops `outreach serve` runs beside the web UI: the sender, the inbox sync, the scheduler.
+"""The loops `outreach serve` runs beside the web UI: the sender, the inbox sync, the scheduler,
+and (with ``privacy.retain_months``) the daily retention job.
 
 Each loop runs rounds until it is cancelled and survives any exception a round raises: the
 error goes to the log (with its traceback when it is not one of ours), into the store as the
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from outreach.campaigns import followups
+from outreach.candidates import retention
 from outreach.config import Settings
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import OutreachError
@@ -37,6 +39,7 @@ Sleep = Callable[[float], Awaitable[None]]
 IDLE = 60.0  # seconds between looks at the outbox when nothing is scheduled
 SHORTEST = 5.0  # the sender's shortest wait, and its first retry after a failure
 RETRY = 30.0  # the sync's and the scheduler's first retry after a failure
+DAY = 24 * 3600.0  # the retention job's round
 
 
 @dataclass(frozen=True)
@@ -185,3 +188,20 @@ async def advance_forever(
     """Draft due campaign follow-ups every ``sync.interval_minutes`` until cancelled."""
     round_ = partial(advance_round, settings, store, clock)
     await supervise("scheduler", store, round_, backoff=Backoff(RETRY), clock=clock, sleep=sleep)
+
+
+async def retention_round(settings: Settings, store: Store, clock: Clock) -> Round:
+    """Erase the people whose data has been kept for privacy.retain_months without activity."""
+    months = settings.privacy.retain_months
+    due = await asyncio.to_thread(partial(retention.expire, store, months, clock()))
+    if due:
+        log.info("erased %d people after %d months without activity", len(due), months)
+    return Round(DAY, f"erased {len(due)}")
+
+
+async def retention_forever(
+    settings: Settings, store: Store, *, clock: Clock = utcnow, sleep: Sleep = asyncio.sleep
+) -> None:
+    """Apply the retention period once a day until cancelled."""
+    round_ = partial(retention_round, settings, store, clock)
+    await supervise("retention", store, round_, backoff=Backoff(RETRY), clock=clock, sleep=sleep)

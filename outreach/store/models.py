@@ -91,6 +91,10 @@ class Candidate(Base):
     links: Mapped[list[Any]] = mapped_column(default=list)
     notes: Mapped[str] = mapped_column(Text, default="")
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Where their data came from ("LinkedIn profile", "referral by Lena Ek", "applied").
+    source: Mapped[str] = mapped_column(Text, default="", server_default="", index=True)
+    # The words search looks in (outreach.candidates.search.terms); indexed per engine.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     status: Mapped[str] = mapped_column(String(16), default="active", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -23,7 +23,16 @@ from outreach.errors import InputError, LLMError, NotFound, OutreachError, State
 from outreach.jobs import health
 from outreach.store import Store, open_store
 from outreach.store.models import utcnow
-from outreach.web import api, auth, campaigns, conversations, decisions, outbox, views
+from outreach.web import (
+    api,
+    auth,
+    campaigns,
+    candidates,
+    conversations,
+    decisions,
+    outbox,
+    views,
+)
 from outreach.web.auth import (
     SESSION_COOKIE,
     SESSION_HOURS,
@@ -166,4 +175,5 @@ def create_app(
     app.include_router(campaigns.api)
     app.include_router(outbox.router)
     app.include_router(outbox.pages)
+    app.include_router(candidates.router)
     return app
