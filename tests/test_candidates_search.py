@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from outreach.candidates import records as core
 from outreach.candidates import search
+from outreach.candidates.rows import Rows
 from outreach.errors import InputError, NotFound
 from outreach.store import Store
 from outreach.store.models import Candidate
@@ -120,3 +121,32 @@ def test_search_words_are_folded_names_addresses_tags_skills(store: Store, tmp_p
             select(Candidate.search_text).where(Candidate.email == "asa@fjallmark.example")
         )
     assert words == "asa oberg asa fjallmark example fjallmark frontend rust"
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["Jamie_Lind", "A.B-C", ""],  # ASCII: the byte-table path
+        ["Åsa Öberg", "Straße", "ﬁne İz", "Kim"],  # accents, ligatures, case folding
+        ["Kim\x00Berg", "Jamie"],  # the separator inside a record: one by one
+    ],
+)
+def test_an_import_folds_words_as_one_candidate_is_folded(names: list[str]) -> None:
+    emails = [f"p{i}@x.example" for i in range(len(names))]
+    tags = [("Back_End",) if i % 2 else () for i in range(len(names))]
+    skills = [("Go", "C++") if i % 2 else () for i in range(len(names))]
+    rows = Rows(
+        lines=list(range(2, 2 + len(names))),
+        emails=emails,
+        fields={"name": names, "company": ["Nordlys AB"] * len(names), "skills": skills},
+        extra=None,
+        tags=tags,
+    )
+    one_by_one = [
+        search.search_text(
+            email=emails[i], name=names[i], company="Nordlys AB", tags=tags[i], skills=skills[i]
+        )
+        for i in range(len(names))
+    ]
+    assert search.texts_of(rows) == one_by_one
+    assert one_by_one[0] != ""

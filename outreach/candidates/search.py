@@ -29,6 +29,10 @@ PAGE = 50
 BULK = "search_bulk"  # meta key: an import is indexing its rows itself
 MAX_WORDS = 8  # words of a query that count; the rest add nothing but cost
 _NOT_WORD = re.compile(r"[\W_]+")
+_SEP = "\x00"  # between records while a whole import is folded at once
+_NOT_WORD_OR_SEP = re.compile(r"(?:[^\w\x00]|_)+")
+# ASCII letters and digits stay, the separator too; every other byte becomes a space.
+_ASCII_WORDS = bytes(c if chr(c).isalnum() or c == 0 else 32 for c in range(256))
 
 
 def terms(*parts: str) -> str:
@@ -84,20 +88,27 @@ def indexed_in_bulk(session: Session, before: int) -> Iterator[None]:
 
 
 def texts_of(rows: Rows) -> list[str]:
-    """Each imported record's search words."""
+    """Each imported record's search words (what `search_text` gives, folded all at once)."""
     empty = [""] * len(rows)
     names, companies = rows.fields.get("name", empty), rows.fields.get("company", empty)
     skills = rows.fields.get("skills", [()] * len(rows))
-    return [
-        search_text(
-            email=rows.emails[i],
-            name=names[i],
-            company=companies[i],
-            tags=rows.tags[i],
-            skills=skills[i],
-        )
+    raw = [
+        " ".join((names[i], rows.emails[i], companies[i], *rows.tags[i], *map(str, skills[i])))
         for i in range(len(rows))
     ]
+    whole = _SEP.join(raw)
+    if not raw or whole.count(_SEP) != len(raw) - 1:  # a record holds the separator itself
+        return [terms(text) for text in raw]
+    # One pass of each step over the whole file instead of one per record: the per-call cost
+    # of folding 100,000 short texts was most of it. Every step works character by character
+    # (NFKD keeps the separator, a starter, where it is), so the result is the same.
+    if whole.isascii():  # the usual case: a byte table is ten times quicker than the pattern
+        whole = whole.casefold().encode("ascii").translate(_ASCII_WORDS).decode("ascii")
+    else:
+        whole = unicodedata.normalize("NFKD", whole)
+        whole = "".join(ch for ch in whole if not unicodedata.combining(ch))
+        whole = _NOT_WORD_OR_SEP.sub(" ", whole.casefold())
+    return [" ".join(text.split()) for text in whole.split(_SEP)]
 
 
 @dataclass(frozen=True)
