@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from outreach.candidates import records as core
 from outreach.candidates import search
@@ -150,3 +150,23 @@ def test_an_import_folds_words_as_one_candidate_is_folded(names: list[str]) -> N
     ]
     assert search.texts_of(rows) == one_by_one
     assert one_by_one[0] != ""
+
+
+def test_a_rolled_back_import_leaves_no_index_and_single_inserts_still_indexed(
+    store: Store, tmp_path: Path
+) -> None:
+    report = load(store, tmp_path, dry_run=True)  # type: ignore[arg-type]
+    assert report.created == 3
+    assert find(store, "jamie") == []
+    with store.read() as session:
+        if session.get_bind().dialect.name == "sqlite":  # nothing left in the FTS index
+            fts_rows = session.scalar(text("SELECT count(*) FROM candidates_fts"))
+            assert fts_rows == 0
+    with store.session() as session:  # one at a time, as the web and the demo add them
+        session.add(Candidate(email="lena@ek.example", name="Lena Ek", search_text="lena ek"))
+    load(store, tmp_path)
+    assert find(store, "lena") == ["lena@ek.example"]
+    assert find(store, "jamie") == ["jamie.lind@paywise.example"]
+    with store.session() as session:
+        session.add(Candidate(email="sam@ek.example", name="Sam Ek", search_text="sam ek"))
+    assert find(store, "ek") == ["lena@ek.example", "sam@ek.example"]

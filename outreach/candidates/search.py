@@ -19,14 +19,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import column, delete, exists, func, insert, literal_column, select, table, text
+from sqlalchemy import column, exists, func, literal_column, select, table, text
 from sqlalchemy.orm import Session
 
 from outreach.candidates.rows import Rows
-from outreach.store.models import Candidate, CandidateTag, Meta
+from outreach.store.models import Candidate, CandidateTag
 
 PAGE = 50
-BULK = "search_bulk"  # meta key: an import is indexing its rows itself
+INSERT_TRIGGER = "candidates_fts_insert"  # indexes a candidate inserted one at a time
 MAX_WORDS = 8  # words of a query that count; the rest add nothing but cost
 _NOT_WORD = re.compile(r"[\W_]+")
 _SEP = "\x00"  # between records while a whole import is folded at once
@@ -69,13 +69,19 @@ def refresh(session: Session, candidate: Candidate) -> None:
 def indexed_in_bulk(session: Session, before: int) -> Iterator[None]:
     """Index the candidates inserted inside (ids above `before`) in one statement on SQLite.
 
-    The insert trigger stands aside while the `search_bulk` meta row exists; the row lives
-    only inside this transaction.
+    The insert trigger is dropped for the while and created again from its own SQL, all in
+    the import's transaction: a rollback (a failed or dry-run import) brings it back with
+    no index rows left behind, and other connections never see it missing.
     """
     if session.get_bind().dialect.name != "sqlite":
         yield
         return
-    session.execute(insert(Meta).values(key=BULK, value="1"))
+    trigger = session.scalar(
+        text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = :name"),
+        {"name": INSERT_TRIGGER},
+    )
+    if trigger:
+        session.execute(text(f"DROP TRIGGER {INSERT_TRIGGER}"))
     yield
     session.execute(
         text(
@@ -84,7 +90,8 @@ def indexed_in_bulk(session: Session, before: int) -> Iterator[None]:
         ),
         {"before": before},
     )
-    session.execute(delete(Meta).where(Meta.key == BULK))
+    if trigger:
+        session.execute(text(trigger))
 
 
 def texts_of(rows: Rows) -> list[str]:
