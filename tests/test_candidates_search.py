@@ -170,3 +170,12 @@ def test_a_rolled_back_import_leaves_no_index_and_single_inserts_still_indexed(
     with store.session() as session:
         session.add(Candidate(email="sam@ek.example", name="Sam Ek", search_text="sam ek"))
     assert find(store, "ek") == ["lena@ek.example", "sam@ek.example"]
+
+
+def test_words_too_long_to_find_anyone_are_left_out(store: Store, tmp_path: Path) -> None:
+    blob = "x" * 3000  # PostgreSQL takes no lexeme over 2,047 bytes
+    report = load(store, tmp_path, f"email,name,skills\nlena@ek.example,Lena,Go; {blob}\n")
+    assert report.created == 1 and not report.errors
+    assert find(store, "lena go") == ["lena@ek.example"]
+    assert find(store, "xxx") == []
+    assert search.terms(f"Åsa {blob} Öberg") == "asa oberg"

@@ -3,7 +3,7 @@
 `search_text` holds the words a recruiter searches by (name, email, company, tags, skills),
 folded to lower-case ASCII-ish words by ``outreach.candidates.search.terms``. SQLite indexes it
 with an FTS5 table kept current by triggers; PostgreSQL with a GIN index over a stored
-tsvector column, `search_vector`.
+tsvector column, `search_vector`, whose lexemes are those words.
 
 Revision ID: 0010
 Revises: 0009
@@ -24,13 +24,14 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _NOT_WORD = re.compile(r"[\W_]+")
+_LONG_WORD = re.compile(r"[^\s\x00]{201,}")
 
 
 def _terms(*parts: str) -> str:
     # A copy of outreach.candidates.search.terms as it was when this migration was written.
     text = unicodedata.normalize("NFKD", " ".join(parts))
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
-    return " ".join(_NOT_WORD.sub(" ", text).split())
+    return " ".join(_LONG_WORD.sub("", _NOT_WORD.sub(" ", text)).split())
 
 
 def upgrade() -> None:
@@ -83,10 +84,12 @@ def upgrade() -> None:
         )
     else:
         # A stored vector (not an index over an expression) lets the planner also walk the
-        # primary key backwards and test each row cheaply when most candidates match.
+        # primary key backwards and test each row cheaply when most candidates match. The
+        # words are already folded and split by spaces: they become the lexemes as they are,
+        # without to_tsvector's parser, which cost an import of 100,000 rows 0.7 s more.
         op.execute(
             "ALTER TABLE candidates ADD COLUMN search_vector tsvector GENERATED ALWAYS AS "
-            "(to_tsvector('simple'::regconfig, search_text)) STORED"
+            "(array_to_tsvector(array_remove(string_to_array(search_text, ' '), ''))) STORED"
         )
         op.execute("CREATE INDEX ix_candidates_search ON candidates USING gin (search_vector)")
     op.create_index("ix_candidates_source", "candidates", ["source"])
