@@ -175,7 +175,7 @@ def test_queue_commands_list_show_approve_reject(workspace: Path) -> None:
     assert "2 pending drafts" in invoke("queue", "list", "--flagged").output
     shown = invoke("queue", "show", "1")
     assert (
-        "Subject: Senior Backend Engineer 1" in shown.output and "flag unsupported" in shown.output
+        "Subject: Senior Backend Engineer 1" in shown.output and "flag: Not in the inputs:" in shown.output
     )
     assert json.loads(invoke("queue", "show", "1", "--json").output)["candidate"]["name"] == (
         "Jamie Lind"

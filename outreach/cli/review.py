@@ -12,6 +12,7 @@ from rich.table import Table
 
 from outreach.campaigns import followups
 from outreach.cli.context import App, pass_app, print_json
+from outreach.drafting import flagging
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import InputError
 from outreach.mail.messages import new_message_id
@@ -135,7 +136,8 @@ def _show(app: App, detail: dict[str, Any]) -> None:
     if detail["hold_reason"] and detail["status"] == core.PENDING:
         echo(f"held: {detail['hold_reason']}", markup=False)
     for flag in detail["flags"]:
-        echo(f"flag {flag.get('code', '')}: {flag.get('message', '')}", markup=False)
+        words = flag.get("label") or flagging.label(str(flag.get("code", "")))
+        echo(f"flag: {words}: {flag.get('message', '')}", markup=False)
     if detail["error"]:  # e.g. why an approval was withdrawn
         echo(f"note: {detail['error']}", markup=False)
     echo("")
