@@ -87,7 +87,9 @@ def test_list_show_and_mark(client: TestClient, store: Store) -> None:
     assert "Marked the conversation positive." in client.get(done.headers["location"]).text
 
     rows = client.get("/api/conversations").json()
-    assert [(r["email"], r["sentiment"], r["messages"]) for r in rows] == [(JAMIE, "positive", 2)]
+    assert [(r["email"], r["sentiment"], r["incoming"], r["outgoing"]) for r in rows] == [
+        (JAMIE, "positive", 1, 1)
+    ]
     shown = client.get(f"/api/conversations/{JAMIE}").json()
     items = shown["conversations"][0]["items"]
     assert [i["direction"] for i in items] == ["out", "in"] and items[1]["elided"]

@@ -33,7 +33,7 @@ from outreach.campaigns import lifecycle as campaigns
 from outreach.candidates import records as candidates
 from outreach.cli.context import App
 from outreach.config import CONFIG_NAME, Settings, load_config
-from outreach.conversations import threads as conversations
+from outreach.conversations import reads
 from outreach.drafting.drafter import Drafter, DraftSpec, make_llm
 from outreach.inbox.sync import run_sync
 from outreach.mail.messages import new_message_id
@@ -228,8 +228,11 @@ async def _send_and_reply(
         _replies(directory, capture)
     report = run_sync(settings, store)
     say(f"[bold]6. Replies[/]: {report.summary()}", markup=True)
-    for row in conversations.list_conversations(store):
-        say(f"   {row['name']}: {row['status'].replace('_', ' ')} — {row['subject']}")
+    for row in reads.list_conversations(store):
+        say(
+            f"   {row.name}: {row.status.replace('_', ' ')} — {row.subject} "
+            f"({row.incoming} in / {row.outgoing} out)"
+        )
     later = utcnow() + timedelta(days=8)
     advanced = await followups.advance(store, settings, drafter, now=later)
     say(

@@ -23,6 +23,7 @@ from outreach.drafting.llm import CallRecord, LLMCallError, LLMClient
 from outreach.drafting.prompts import slot_messages, slot_schema
 from outreach.drafting.templates import EmailTemplate, Prepared, TemplateLibrary, candidate_context
 from outreach.errors import InputError, LLMError, StateError, TemplateError
+from outreach.mail.quoting import with_quote
 from outreach.review import queue
 from outreach.store import Store
 from outreach.store.models import AICall, Candidate, CandidateTag, Draft, Revision
@@ -52,6 +53,8 @@ class DraftSpec:
     in_reply_to: str | None = None
     references: Sequence[str] = ()
     due_at: datetime | None = None
+    quote: str = ""  # a reply's quote of the message it answers, after the rendered body
+    instruction: str = ""  # the reviewer's words for the model, as when regenerating
 
 
 @dataclass
@@ -165,7 +168,7 @@ class Drafter:
                 notes=spec.notes,
                 conversation=conversation,
                 language=str(person.get("language") or "") or template.language,
-                extra_instruction=instruction,
+                extra_instruction=instruction or spec.instruction,
             )
             try:
                 result = await self.llm.complete_json(
@@ -204,7 +207,7 @@ class Drafter:
         author = f"ai:{self.llm.model}" if ai_text and self.llm is not None else "template"
         return Composed(
             subject=rendered.subject,
-            body=rendered.body,
+            body=with_quote(rendered.body, spec.quote),
             author=author,
             kind=template.kind,
             ai_text=ai_text,
@@ -392,6 +395,7 @@ def _context_of(spec: DraftSpec) -> dict[str, Any]:
         "notes": spec.notes,
         "outcome": spec.outcome,
         "conversation": [dict(m) for m in spec.conversation],
+        **({"quote": spec.quote} if spec.quote else {}),
     }
 
 
@@ -409,6 +413,7 @@ def _spec_of(draft: Draft) -> DraftSpec:
         conversation_id=draft.conversation_id,
         in_reply_to=draft.in_reply_to,
         references=tuple(draft.references or ()),
+        quote=context.get("quote") or "",
     )
 
 

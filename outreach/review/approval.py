@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.mail.messages import reply_subject
+from outreach.mail.subjects import reply_subject
 from outreach.store.models import Candidate, Draft, OutboxEntry, Revision
 
 THREADED = ("follow_up", "reply")

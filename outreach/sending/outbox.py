@@ -11,9 +11,10 @@
 A message enters the outbox only through ``freeze`` (``enqueue`` for one draft), which refuses
 a draft whose approval does not cover what would be sent (``outreach.review.approval``), builds the
 bytes, parses them back, and keeps them with their own hash; a draft refused there goes back to
-pending with the reason. ``ledger.claim`` checks the approval and the bytes' hash again at send
-time, along with suppression and the per-candidate first-contact cap, and the transport checks
-the hash once more right before the message goes out. Every draft status change goes through
+pending with the reason; each message frozen is put on its conversation in the same transaction
+(``outreach.sending.recorded``). ``ledger.claim`` checks the approval and the bytes' hash again
+at send time, along with suppression and the per-candidate first-contact cap, and the transport
+checks the hash once more right before the message goes out. Every draft status change goes through
 ``outreach.review.queue`` so it is mirrored and audited. A message that waited for its turn gets a
 fresh Date header (and hash) when it is claimed, and the outbox keeps the bytes that went out.
 The async send loop lives in ``outreach.sending.sender``.
@@ -33,6 +34,7 @@ from outreach.config import Settings
 from outreach.errors import NotApproved, NotFound, OutreachError, SendError, StateError
 from outreach.mail.messages import Outgoing, digest, message_bytes
 from outreach.review import approval, queue
+from outreach.sending import recorded
 from outreach.sending.pacing import Waiting
 from outreach.store.models import Campaign, Candidate, Draft, Event, OutboxEntry, Revision
 
@@ -64,6 +66,7 @@ class Frozen:
     candidate_id: int
     entry_id: int | None  # a cancelled row of the same draft, reused
     values: dict[str, Any]
+    seen: approval.Visible  # what the recipient sees, for the conversation (``recorded``)
 
 
 def _rows(session: Session, draft_ids: Sequence[int]) -> dict[int, Row[Any]]:
@@ -88,7 +91,9 @@ def _rows(session: Session, draft_ids: Sequence[int]) -> dict[int, Row[Any]]:
     return {row.id: row for row in rows}
 
 
-def _build(session: Session, row: Row[Any], settings: Settings, now: datetime) -> bytes:
+def _build(
+    session: Session, row: Row[Any], settings: Settings, now: datetime
+) -> tuple[bytes, approval.Visible]:
     """The checked bytes of one approved draft; StateError or SendError says why not."""
     if row.status != queue.APPROVED:
         raise StateError(f"draft {row.id} is {row.status}; only approved drafts enter the outbox")
@@ -121,7 +126,7 @@ def _build(session: Session, row: Row[Any], settings: Settings, now: datetime) -
         raise NotApproved(
             f"{reason}; check it and approve it again (`outreach queue show {row.id}`)"
         )
-    return message_bytes(
+    raw = message_bytes(
         Outgoing(
             from_name=settings.sender.name,
             from_email=settings.sender.email,
@@ -136,6 +141,7 @@ def _build(session: Session, row: Row[Any], settings: Settings, now: datetime) -
             html=settings.sender.html,
         )
     )
+    return raw, seen
 
 
 def build_all(
@@ -150,7 +156,7 @@ def build_all(
         try:
             if row is None:
                 raise NotFound(f"no draft {draft_id}; see `outreach queue list`")
-            raw = _build(session, row, settings, now)
+            raw, seen = _build(session, row, settings, now)
         except OutreachError as exc:
             refused.append((draft_id, exc))
             continue
@@ -163,7 +169,7 @@ def build_all(
             "attempts": 0, "lease_until": None, "not_before": row.due_at if held else None,
             "wait_reason": "due later" if held else "", "last_reply": "", "updated_at": now,
         }  # fmt: skip
-        built.append(Frozen(row.id, row.candidate_id, row.entry_id, values))
+        built.append(Frozen(row.id, row.candidate_id, row.entry_id, values, seen))
     return built, refused
 
 
@@ -198,6 +204,10 @@ def freeze(
         actor=actor,
         now=now,
     )  # fmt: skip
+    mine = [
+        recorded.Outgoing.of(entries[i.draft_id], i.candidate_id, i.values, i.seen) for i in built
+    ]
+    recorded.record(session, mine, settings, actor=actor, now=now)
     return entries, refused
 
 

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Seque
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import HTTPException
@@ -19,6 +18,8 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from outreach import __version__, users
 from outreach.config import Settings, database_password
+from outreach.conversations.reads import local_time
+from outreach.conversations.waiting import waiting
 from outreach.errors import InputError, LLMError, NotFound, OutreachError, StateError
 from outreach.jobs import health
 from outreach.store import Store, open_store
@@ -56,10 +57,8 @@ def _environment(timezone: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    zone = ZoneInfo(timezone)  # times show in the sender's zone, as the recruiter lives them
-    env.filters["when"] = lambda value: (
-        value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
-    )
+    # Times show in the sender's zone, named, as the recruiter lives them (the CLI does too).
+    env.filters["when"] = lambda value: local_time(value, timezone)
     return env
 
 
@@ -104,6 +103,7 @@ def create_app(
     env = _environment(settings.sender.timezone)
     # Every page names the background loops that are failing (a read that never waits).
     env.globals["health_problems"] = lambda: health.problems(the_store, now=utcnow())
+    env.globals["waiting_count"] = lambda: len(waiting(the_store, settings, now=utcnow()))
     app.state.ctx = WebContext(settings=settings, store=the_store, env=env, secret=secret)
 
     @app.middleware("http")
