@@ -17,13 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outreach.config import Settings
 from outreach.conversations.reads import CLOSED, CONVERSATIONAL
 from outreach.store import Store
-from outreach.store.models import Candidate, Conversation, Draft, Message, OutboxEntry
+from outreach.store.models import Candidate, Conversation, Message, OutboxEntry
 
 ANSWERED_BY = ("queued", "sending", "sent", "uncertain")  # our message is (or may be) out
 FEEDBACK_SENT = ("queued", "sending", "sent", "uncertain")
@@ -50,7 +50,7 @@ def waiting_conversations(session: Session, *, now: datetime, within: timedelta)
     rows = session.execute(
         select(
             Message.conversation_id, Message.direction, Message.classification, Message.date,
-            Message.created_at, Message.reply_text, OutboxEntry.state,
+            Message.created_at, Message.reply_text, Message.outbox_id, OutboxEntry.state,
         )
         .join(Conversation, Conversation.id == Message.conversation_id)
         .outerjoin(OutboxEntry, OutboxEntry.id == Message.outbox_id)
@@ -58,14 +58,17 @@ def waiting_conversations(session: Session, *, now: datetime, within: timedelta)
         .order_by(Message.conversation_id, Message.date, Message.id)
     ).all()  # fmt: skip
     by_conversation: dict[int, list[tuple[datetime, datetime, str]]] = {}
-    answered: dict[int, datetime] = {}
-    for cid, direction, kind, date, created, text, state in rows:
+    written: dict[int, datetime] = {}  # our latest message, by its date
+    queued: dict[int, datetime] = {}  # our latest answer queued here, by when it was stored
+    for cid, direction, kind, date, created, text, outbox_id, state in rows:
         when = date or created
         if cid is None:
             continue
         if direction == "out":
             if state is None or state in ANSWERED_BY:
-                answered[cid] = max(when, answered.get(cid, when))
+                written[cid] = max(when, written.get(cid, when))
+                if outbox_id is not None:
+                    queued[cid] = max(created, queued.get(cid, created))
         elif kind in CONVERSATIONAL:
             by_conversation.setdefault(cid, []).append((when, created, text))
     if not by_conversation:
@@ -80,15 +83,20 @@ def waiting_conversations(session: Session, *, now: datetime, within: timedelta)
     }
     out = []
     for cid, theirs in by_conversation.items():
-        last_ours = answered.get(cid)
-        open_ = [t for t in theirs if last_ours is None or t[0] > last_ours]
         conversation, candidate = heads[cid]
+        # Answered: ours is dated after theirs, or was queued here after theirs was stored (a
+        # candidate's clock may run ahead of ours).
+        open_ = [
+            t
+            for t in theirs
+            if not (cid in written and t[0] <= written[cid])
+            and not (cid in queued and t[1] <= queued[cid])
+        ]
+        if conversation.no_answer_at is not None:  # a person said none is needed for these
+            dismissed = conversation.no_answer_at
+            open_ = [t for t in open_ if t[1] > dismissed]
         if not open_:
             continue
-        if conversation.no_answer_at is not None and max(t[1] for t in open_) <= (
-            conversation.no_answer_at
-        ):
-            continue  # a person said none is needed, and nothing came since
         since = open_[0][0]
         out.append(
             Waiting(
@@ -104,12 +112,12 @@ def waiting_conversations(session: Session, *, now: datetime, within: timedelta)
 def feedback_owed(session: Session, *, now: datetime, within: timedelta) -> list[Waiting]:
     """Interviewed candidates with no feedback queued or sent since the interview."""
     sent = (
-        select(Draft.id)
+        select(OutboxEntry.id)
         .where(
-            Draft.candidate_id == Candidate.id,
-            Draft.kind == "feedback",
-            Draft.status.in_(FEEDBACK_SENT),
-            or_(Draft.approved_at.is_(None), Draft.approved_at >= Candidate.interviewed_at),
+            OutboxEntry.candidate_id == Candidate.id,
+            OutboxEntry.kind == "feedback",
+            OutboxEntry.state.in_(FEEDBACK_SENT),
+            func.coalesce(OutboxEntry.sent_at, OutboxEntry.updated_at) >= Candidate.interviewed_at,
         )
         .exists()
     )

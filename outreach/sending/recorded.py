@@ -34,7 +34,7 @@ from outreach.mail.quoting import split_quote
 from outreach.mail.subjects import normalise_subject
 from outreach.review import approval
 from outreach.servers.configured import mailbox_name
-from outreach.store.models import Conversation, Draft, Event, Message
+from outreach.store.models import Conversation, Draft, Event, Message, utcnow
 
 OUTBOX = "(outbox)"  # the folder of our messages' rows; no mailbox has a folder by that name
 SAME_SUBJECT = timedelta(days=60)
@@ -205,16 +205,16 @@ def _answered(
     waiting = [c for c in conversations.values() if c.status == NEEDS_RESPONSE]
     if not waiting:
         return
-    last_in = dict(
+    last_in = dict(  # when their latest message was stored: our answer is queued after it
         session.execute(
-            select(Message.conversation_id, func.max(Message.date))
+            select(Message.conversation_id, func.max(Message.created_at))
             .where(Message.conversation_id.in_([c.id for c in waiting]), Message.direction == "in")
             .group_by(Message.conversation_id)
         ).all()
     )
     for conversation in waiting:
         theirs = last_in.get(conversation.id)
-        if theirs is None or theirs <= now:
+        if theirs is None or theirs <= utcnow():
             conversation.status = OPEN
             session.add(
                 Event(
