@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.candidates.records import get_candidate, profile
+from outreach.candidates.records import get_candidate, profile, suppression_reasons
 from outreach.config import Settings
 from outreach.conversations.reads import CONVERSATIONAL, Thread, messages_of
 from outreach.conversations.threads import find
@@ -148,12 +148,16 @@ def reply_items(
     items: list[tuple[dict[str, Any], DraftSpec]] = []
     skipped: list[str] = []
     with store.read() as session:
+        suppressed = suppression_reasons(session, store.salt(), emails)
         for email in emails:
             candidate = session.scalars(
                 select(Candidate).where(Candidate.email == email.strip().lower())
             ).first()
             if candidate is None:
                 skipped.append(f"{email}: not a candidate; import them first")
+                continue
+            if email in suppressed or candidate.status != "active":
+                skipped.append(f"{email}: {suppressed.get(email) or candidate.status}")
                 continue
             conversation = session.scalars(
                 select(Conversation)
