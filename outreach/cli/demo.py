@@ -36,7 +36,6 @@ from outreach.config import CONFIG_NAME, Settings, load_config
 from outreach.conversations import reads
 from outreach.drafting.drafter import Drafter, DraftSpec, make_llm
 from outreach.inbox.sync import run_sync
-from outreach.mail.messages import new_message_id
 from outreach.review import queue
 from outreach.sending.sender import run_sender
 from outreach.store import Store, open_store
@@ -207,9 +206,7 @@ async def _send_and_reply(
             )
         )
         for draft in chosen:
-            queue.approve(
-                session, draft, actor="demo", message_id=new_message_id(settings.sender.email)
-            )
+            queue.approve(session, draft, actor="demo", sender=settings.sender.email)
     if chosen:
         say(
             f"[bold]4. Review[/]: the demo approves {len(chosen)} drafts on your behalf (in real "

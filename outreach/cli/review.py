@@ -13,7 +13,6 @@ from rich.table import Table
 from outreach.cli.context import App, pass_app, print_json
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import InputError
-from outreach.mail.messages import new_message_id
 from outreach.review import queue as core
 from outreach.review import reads as review
 
@@ -218,9 +217,7 @@ def approve(app: App, draft_ids: tuple[int, ...], unread: bool, actor: str) -> N
                     f"{draft_id}` first (or pass --unread)"
                 )
             try:
-                core.approve(
-                    session, draft, actor=actor, message_id=new_message_id(sender), seen=seen
-                )
+                core.approve(session, draft, actor=actor, sender=sender, seen=seen)
             except core.ChangedSinceOpened as exc:
                 changed, detail = exc, review.draft_detail(session, draft)
                 core.mark_viewed(session, draft, actor)  # displayed below

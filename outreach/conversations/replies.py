@@ -30,7 +30,6 @@ from outreach.conversations.reads import CONVERSATIONAL, Thread, messages_of
 from outreach.conversations.threads import find
 from outreach.drafting.drafter import Drafter, DraftSpec
 from outreach.errors import InputError, StateError
-from outreach.mail.messages import new_message_id
 from outreach.mail.quoting import quote, split_quote, with_quote
 from outreach.mail.subjects import reply_subject
 from outreach.mail.thread import answering
@@ -286,9 +285,7 @@ def send_reply(
                     session, draft, subject=revision.subject, body=body, author=actor, actor=actor
                 )
                 seen = draft.current_revision
-        queue.approve(
-            session, draft, actor=actor, message_id=new_message_id(settings.sender.email), seen=seen
-        )
+        queue.approve(session, draft, actor=actor, sender=settings.sender.email, seen=seen)
         entry = sending.enqueue(session, draft, settings, actor=actor, now=now)
         _cancel_suggestions(session, conversation.id, keep=draft.id, actor=actor)
         return Queued(draft.id, entry.id, entry.message_id, candidate.email)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from fastapi.exceptions import HTTPException
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.sessions import SessionMiddleware
 
 from outreach import __version__, users
@@ -35,6 +37,8 @@ from outreach.web.auth import (
 )
 
 __all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -60,6 +64,15 @@ def _environment(timezone: str) -> Environment:
     # Times show in the sender's zone, named, as the recruiter lives them (the CLI does too).
     env.filters["when"] = lambda value: local_time(value, timezone)
     return env
+
+
+def _waiting_count(store: Store, settings: Settings) -> int:
+    """How many wait on us, for the navigation; a store that fails here never breaks a page."""
+    try:
+        return len(waiting(store, settings, now=utcnow()))
+    except SQLAlchemyError:
+        log.warning("could not count who is waiting", exc_info=True)
+        return 0
 
 
 def create_app(
@@ -103,7 +116,7 @@ def create_app(
     env = _environment(settings.sender.timezone)
     # Every page names the background loops that are failing (a read that never waits).
     env.globals["health_problems"] = lambda: health.problems(the_store, now=utcnow())
-    env.globals["waiting_count"] = lambda: len(waiting(the_store, settings, now=utcnow()))
+    env.globals["waiting_count"] = lambda: _waiting_count(the_store, settings)
     app.state.ctx = WebContext(settings=settings, store=the_store, env=env, secret=secret)
 
     @app.middleware("http")
