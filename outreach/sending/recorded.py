@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from outreach.config import Settings
@@ -34,6 +34,7 @@ from outreach.mail.quoting import split_quote
 from outreach.mail.subjects import normalise_subject
 from outreach.review import approval
 from outreach.servers.configured import mailbox_name
+from outreach.store.bulk import bulk_insert
 from outreach.store.models import Conversation, Draft, Event, Message, utcnow
 
 OUTBOX = "(outbox)"  # the folder of our messages' rows; no mailbox has a folder by that name
@@ -72,7 +73,10 @@ class Outgoing:
 def record(
     session: Session, messages: Sequence[Outgoing], settings: Settings, *, actor: str, now: datetime
 ) -> None:
-    """Put each frozen message on its conversation (a new row, or the text of its old one)."""
+    """Put each frozen message on its conversation (a new row, or the text of its old one).
+
+    Set-based like the rest of ``freeze``: a handful of statements per batch, whatever its size.
+    """
     if not messages:
         return
     mailbox = mailbox_name(settings)
@@ -88,37 +92,46 @@ def record(
             )
         ).all()
     )
+    fresh, changed = [], []
     for out in messages:
-        conversation = conversations[out.draft_id]
+        conversation_id, conversation = conversations[out.draft_id]
         text, quoted = split_quote(out.body)
         values = {
             "subject": out.subject, "reply_text": text, "elided_text": quoted,
             "date": now, "raw_size": out.size, "in_reply_to": out.in_reply_to,
-            "references": list(out.references), "conversation_id": conversation.id,
+            "references": list(out.references), "conversation_id": conversation_id,
             "outbox_id": out.entry_id,
         }  # fmt: skip
         if out.entry_id in existing:
-            session.execute(
-                update(Message).where(Message.id == existing[out.entry_id]).values(**values)
-            )
-            continue
-        session.add(
-            Message(
-                mailbox=mailbox, folder=OUTBOX, uidvalidity=0, uid=out.entry_id,
-                message_id=out.message_id, from_addr=settings.sender.email.lower(),
-                to_addrs=[out.to_email], direction="out", classification="own",
-                details={"matched_by": "outbox"}, candidate_id=out.candidate_id, **values,
-            )
-        )  # fmt: skip
-        if conversation.last_message_at is None or now > conversation.last_message_at:
+            changed.append({"id": existing[out.entry_id], **values})
+        else:
+            fresh.append(
+                {
+                    "mailbox": mailbox, "folder": OUTBOX, "uidvalidity": 0, "uid": out.entry_id,
+                    "message_id": out.message_id, "from_addr": settings.sender.email.lower(),
+                    "to_addrs": [out.to_email], "direction": "out", "classification": "own",
+                    "details": {"matched_by": "outbox"}, "candidate_id": out.candidate_id,
+                    "flags": [], "raw": None, **values,
+                }
+            )  # fmt: skip
+        if conversation is not None and (
+            conversation.last_message_at is None or now > conversation.last_message_at
+        ):
             conversation.last_message_at = now
-    _answered(session, {c.id: c for c in conversations.values()}, actor=actor, now=now)
+    if fresh:
+        session.execute(insert(Message), fresh)
+    if changed:
+        session.execute(update(Message), changed)
+    touched = {c.id: c for _, c in conversations.values() if c is not None}
+    _answered(session, touched, actor=actor, now=now)
 
 
 def _conversations(
     session: Session, messages: Sequence[Outgoing], *, actor: str, now: datetime
-) -> dict[int, Conversation]:
-    """The conversation of each message's draft, found or opened; the draft is linked to it."""
+) -> dict[int, tuple[int, Conversation | None]]:
+    """The conversation of each message's draft, found (id and row) or opened (id).
+
+    The draft is linked to it."""
     named = dict(
         session.execute(
             select(Draft.id, Draft.conversation_id).where(
@@ -142,22 +155,71 @@ def _conversations(
             )
         ).all()
         by_id = {str(mid): int(cid) for mid, cid in rows if mid and cid}
-    found: dict[int, Conversation] = {}
-    for out in messages:
-        conversation_id = named.get(out.draft_id) or next(
-            (by_id[i] for i in reversed(_thread_ids(out)) if i in by_id), None
+    wanted = {
+        m.draft_id: named.get(m.draft_id)
+        or next((by_id[i] for i in reversed(_thread_ids(m)) if i in by_id), None)
+        for m in messages
+    }
+    known = {
+        c.id: c
+        for c in session.scalars(
+            select(Conversation).where(Conversation.id.in_({c for c in wanted.values() if c}))
         )
-        conversation = session.get(Conversation, conversation_id) if conversation_id else None
+    }
+    mine: dict[int, list[Conversation]] = {}  # the candidates' conversations, newest first
+    loose = {m.candidate_id for m in messages if known.get(wanted[m.draft_id] or 0) is None}
+    if loose:
+        for theirs in session.scalars(
+            select(Conversation)
+            .where(Conversation.candidate_id.in_(loose))
+            .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+        ):
+            mine.setdefault(theirs.candidate_id, []).append(theirs)
+    found: dict[int, tuple[int, Conversation | None]] = {}
+    opened: dict[tuple[int, str], list[int]] = {}  # (candidate, subject) -> its drafts
+    for out in messages:
+        conversation: Conversation | None = known.get(wanted[out.draft_id] or 0)
         if conversation is None or conversation.candidate_id != out.candidate_id:
-            conversation = _by_subject(session, out, now) or _open(session, out, actor, now)
-        found[out.draft_id] = conversation
-        if named.get(out.draft_id) != conversation.id:
-            session.execute(
-                update(Draft)
-                .where(Draft.id == out.draft_id)
-                .values(conversation_id=conversation.id)
+            conversation = _by_subject(mine.get(out.candidate_id, []), out, now)
+        if conversation is None:
+            key = next(
+                (k for k in opened if k[0] == out.candidate_id and _same(k[1], out.subject)),
+                (out.candidate_id, out.subject),
             )
+            opened.setdefault(key, []).append(out.draft_id)
+        else:
+            found[out.draft_id] = (conversation.id, conversation)
+    if opened:  # new conversations, already touched by their first message: set-based
+        keys = list(opened)
+        made = session.scalars(
+            insert(Conversation).returning(Conversation.id, sort_by_parameter_order=True),
+            [
+                {"candidate_id": c, "subject": subject, "status": OPEN, "created_at": now,
+                 "last_message_at": now, "sentiment": "", "no_answer_reason": ""}
+                for c, subject in keys
+            ],
+        ).all()  # fmt: skip
+        for key, conversation_id in zip(keys, made, strict=True):
+            found.update({draft_id: (conversation_id, None) for draft_id in opened[key]})
+        bulk_insert(
+            session,
+            Event.metadata.tables["events"],
+            {"subject_id": list(made), "candidate_id": [c for c, _ in keys]},
+            {"actor": actor, "action": "conversation.opened", "subject_type": "conversation",
+             "at": now, "details": {"by": "outbox"}},
+        )  # fmt: skip
+    links = [
+        {"id": draft_id, "conversation_id": conversation_id}
+        for draft_id, (conversation_id, _) in found.items()
+        if named.get(draft_id) != conversation_id
+    ]
+    if links:
+        session.execute(update(Draft), links)
     return found
+
+
+def _same(one: str, other: str) -> bool:
+    return normalise_subject(one) == normalise_subject(other)
 
 
 def _thread_ids(out: Outgoing) -> list[str]:
@@ -168,34 +230,18 @@ def _thread_ids(out: Outgoing) -> list[str]:
     return ids
 
 
-def _by_subject(session: Session, out: Outgoing, now: datetime) -> Conversation | None:
+def _by_subject(
+    conversations: list[Conversation], out: Outgoing, now: datetime
+) -> Conversation | None:
+    """The candidate's conversation with this subject (prefixes aside), recent enough."""
     wanted = normalise_subject(out.subject)
     if not wanted:
         return None
-    for conversation in session.scalars(
-        select(Conversation)
-        .where(Conversation.candidate_id == out.candidate_id)
-        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
-    ):
+    for conversation in conversations:
         last = conversation.last_message_at or conversation.created_at
         if normalise_subject(conversation.subject) == wanted and now - last <= SAME_SUBJECT:
             return conversation
     return None
-
-
-def _open(session: Session, out: Outgoing, actor: str, now: datetime) -> Conversation:
-    conversation = Conversation(
-        candidate_id=out.candidate_id, subject=out.subject, status=OPEN, created_at=now
-    )
-    session.add(conversation)
-    session.flush()
-    session.add(
-        Event(
-            actor=actor, action="conversation.opened", subject_type="conversation",
-            subject_id=conversation.id, candidate_id=out.candidate_id, details={"by": "outbox"},
-        )
-    )  # fmt: skip
-    return conversation
 
 
 def _answered(
