@@ -231,3 +231,33 @@ def test_a_conversation_both_ways_in_the_browser(
         assert "Nobody is waiting for you" in page.inner_text("main")
         context.close()
     store.close()
+
+
+def test_mail_from_us_found_in_the_inbox_joins_the_thread(
+    tmp_path: Path, smtp_capture: CaptureServer, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy of mail Maria wrote elsewhere, in INBOX (Gmail's All Mail, a Bcc to herself)."""
+    monkeypatch.setenv("OUTREACH_IMAP_PASSWORD", dovecot.password)
+    user = dovecot.new_user()
+    settings = make_settings(tmp_path, smtp_capture, dovecot, user)
+    store = open_store(settings.database_url)
+    outbox_kit.add_draft(store, JAMIE, name="Jamie Lind", subject=kit.SUBJECT)
+    send(store, settings)
+    ours = str(
+        message_from_bytes(smtp_capture.messages[0].data, policy=policy.default)["Message-ID"]
+    )
+    when = format_datetime(utcnow() + timedelta(seconds=2))
+    elsewhere = kit.plain(
+        kit.head(f"Maria Berg <{kit.RECRUITER}>", to=JAMIE, subject=f"Re: {kit.SUBJECT}",
+                 msgid="<laptop-1@nordlys.example>", date=when),
+        "One more thing: the team is in Stockholm.\n",
+    )  # fmt: skip
+    dovecot.deliver(user, elsewhere)  # INBOX, no In-Reply-To: the subject threads it
+    run_sync(settings, store)
+    run_sync(settings, store)  # nothing twice
+    (thread,) = reads.show_conversation(store, JAMIE).conversations
+    assert [(m.direction, m.state, m.message_id) for m in thread.items] == [
+        ("out", "sent", ours), ("out", "sent", "<laptop-1@nordlys.example>")
+    ]  # fmt: skip
+    assert copies(store, ours) == 1
+    store.close()
