@@ -121,6 +121,18 @@ class LLMSettings(_Section):
     concurrency: int = Field(4, ge=1, le=64)
     timeout_seconds: float = Field(60.0, gt=0)
     max_retry_seconds: float = Field(90.0, ge=0)
+    max_tokens_per_day: int = Field(0, ge=0)  # 0: no limit; counted from the stored calls
+    max_tokens_per_run: int = Field(0, ge=0)
+    verify: bool = False  # a second call lists claims the inputs do not support
+
+
+class CompanySettings(_Section):
+    """The hiring company as candidates may learn it: a fact source for drafts."""
+
+    name: str = ""
+    about: str = ""
+    website: str = ""
+    values: tuple[str, ...] = ()
 
 
 WORKING_HOURS = re.compile(
@@ -216,6 +228,7 @@ class Settings(_Section):
     smtp: SmtpSettings = SmtpSettings()
     imap: ImapSettings = ImapSettings()
     llm: LLMSettings = LLMSettings()
+    company: CompanySettings = CompanySettings()
     pacing: PacingSettings = PacingSettings()
     sync: SyncSettings = SyncSettings()
     web: WebSettings = WebSettings()

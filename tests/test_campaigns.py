@@ -102,7 +102,7 @@ def approve_all(store: Store, settings: Settings) -> None:
         (CAMPAIGN + "[pacing]\ndaily_limit = 3\n", "pacing.daily_limit is not a pacing setting"),
         (
             'name = "x"\ncandidates = "tag:a"\nsteps = [{ template = "intro" }]\nrole = { salary = "1" }\n',
-            "role takes",
+            "role: unknown role key .salary.",
         ),
     ],
 )

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from outreach.candidates.records import by_email, select_emails, suppression_reasons
 from outreach.config import PacingSettings, Settings
 from outreach.drafting.drafter import Drafter, DraftSpec
-from outreach.drafting.inputs import ROLE_KEYS
+from outreach.drafting.inputs import check_role
 from outreach.errors import InputError, NotFound, StateError
 from outreach.review import approval, queue
 from outreach.store import Store
@@ -85,9 +85,7 @@ def load_campaign_file(path: Path) -> CampaignSpec:
         raise InputError(
             f"{path}: name {data['name']!r}: use letters, digits, '-', '_' or '.' (up to 100)"
         )
-    role = data.get("role", {})
-    if not isinstance(role, dict) or set(role) - set(ROLE_KEYS):
-        raise InputError(f"{path}: role takes {', '.join(ROLE_KEYS)}")
+    role = check_role(data.get("role", {}), f"{path}: role")
     steps = []
     for number, raw in enumerate(data["steps"], start=1):
         if not isinstance(raw, dict) or not raw.get("template"):
@@ -107,7 +105,7 @@ def load_campaign_file(path: Path) -> CampaignSpec:
     return CampaignSpec(
         name=str(data["name"]).strip(),
         selection=str(data["candidates"]),
-        role={k: str(role.get(k, "")) for k in ROLE_KEYS},
+        role=role,
         steps=tuple(steps),
         pacing=dict(pacing),
         sender=str(data.get("sender", "")),
@@ -348,7 +346,7 @@ async def draft_step(
             items.append((profile(candidate), spec))
     result = await drafter.draft_items(items, progress=progress)
     report.drafted += len(result.drafted)
-    report.problems += result.failed
+    report.problems += result.failed + ([result.stopped] if result.stopped else [])
 
 
 # Pause and resume ---------------------------------------------------------------------

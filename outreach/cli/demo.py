@@ -45,9 +45,11 @@ DEMO_DATA = resources.files("outreach") / "starter" / "demo"
 CAMPAIGN = "backend-demo"
 DEMO_USER, DEMO_PASSWORD = "demo", "demo-password"
 NOTES = """Interview 2026-11-20, system design and pairing.
+Went well:
 - Designed the ledger sharding cleanly; explained the trade-offs of hash vs range keys well.
 - Pairing: wrote tests first, talked through each step.
-- Weaker on SQL window functions; needed hints for the running-balance query.
+To work on:
+- SQL window functions; needed hints for the running-balance query.
 """
 
 

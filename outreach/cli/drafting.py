@@ -1,9 +1,10 @@
-"""`outreach templates …`, `outreach draft` and `outreach feedback`."""
+"""`outreach templates …`, `outreach draft`, `outreach feedback` and `outreach llm usage`."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from rich.table import Table
 from outreach.candidates import records as people
 from outreach.cli.context import App, pass_app, print_json
 from outreach.conversations import replies
+from outreach.drafting import budget
 from outreach.drafting.drafter import Drafter, DraftSpec, make_llm
 from outreach.drafting.inputs import feedback_template, load_role
 from outreach.drafting.templates import TemplateLibrary
@@ -107,7 +109,7 @@ def preview(
     composed = asyncio.run(run())
     click.echo(f"Subject: {composed.subject}\n\n{composed.body}")
     for flag in composed.flags:
-        app.err.print(f"flag {flag['code']}: {flag['message']}", markup=False)
+        app.err.print(f"flag: {flag.get('label') or flag['code']}: {flag['message']}", markup=False)
 
 
 def _read(path: Path) -> str:
@@ -136,6 +138,8 @@ def _run_items(
 
 
 def _report(app: App, report: Any) -> None:
+    if report.stopped:
+        raise budget.TokenBudgetReached(report.stopped)
     for line in report.skipped:
         app.err.print(f"skipped {line}", markup=False)
     for line in report.failed:
@@ -220,3 +224,47 @@ def feedback(app: App, email: str, notes_file: Path, outcome: str, role_file: Pa
     )
     people.show_candidate(app.store, email)  # a clear error for an unknown address
     _run_batch(app, [email.strip().lower()], spec, redo=True)
+
+
+@click.group("llm")
+def llm_group() -> None:
+    """What the model costs: tokens per day and per template.
+
+    \b
+    Example:
+      outreach llm usage --days 7
+    """
+
+
+@llm_group.command("usage")
+@click.option("--days", default=14, show_default=True, type=click.IntRange(1, 3660))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_app
+def usage(app: App, days: int, as_json: bool) -> None:
+    """Show model tokens per day and per template, from the stored AI calls.
+
+    Days are UTC days; the limits are llm.max_tokens_per_day and llm.max_tokens_per_run.
+
+    \b
+    Example:
+      outreach llm usage --days 30
+    """
+    since = datetime.now(UTC).date() - timedelta(days=days - 1)
+    with app.store.session() as session:
+        found = budget.usage(session, since)
+    if as_json:
+        print_json(found)
+        return
+    limit = app.settings.llm.max_tokens_per_day
+    per_day = Table("day", "calls", "failed", "tokens in", "tokens out", "tokens", "of limit")
+    for row in found["days"]:
+        share = f"{row['tokens'] / limit:.0%}" if limit else "no limit"
+        per_day.add_row(row["day"], str(row["calls"]), str(row["failed"]),
+                        f"{row['tokens_in']:,}", f"{row['tokens_out']:,}", f"{row['tokens']:,}",
+                        share)  # fmt: skip
+    per_template = Table("template", "calls", "tokens in", "tokens out", "tokens")
+    for row in found["templates"]:
+        per_template.add_row(row["template"], str(row["calls"]), f"{row['tokens_in']:,}",
+                             f"{row['tokens_out']:,}", f"{row['tokens']:,}")  # fmt: skip
+    app.console.print(per_day)
+    app.console.print(per_template)

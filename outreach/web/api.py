@@ -177,6 +177,8 @@ class DraftDetail(BaseModel):
     author: str
     revisions: list[RevisionInfo]
     flags: list[dict[str, Any]]
+    flags_elsewhere: list[dict[str, Any]] = []  # cleared: an edit removed their words
+    grounds: dict[str, Any] = {}  # what the draft was grounded in (see docs/drafting.md)
     marked_body: list[MarkedSegment]
     diff_subject: list[DiffSegment]
     diff_body: list[DiffSegment]
