@@ -94,6 +94,9 @@ def configure(directory: Path, port: int) -> Settings:
             ("pacing", "jitter_seconds"): "1",
             ("pacing", "working_hours"): '"always"',
             ("sync", "interval_minutes"): "1",
+            ("privacy", "controller"): '"Nordlys AB"',  # first contacts carry the notice
+            ("privacy", "contact"): '"privacy@nordlys.example"',
+            ("privacy", "retain_months"): "12",
         }.get((section, key))
         lines.append(f"{key} = {value}" if value is not None else line)
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
