@@ -23,7 +23,7 @@ from outreach.config import Settings, database_password
 from outreach.conversations.reads import local_time
 from outreach.conversations.waiting import waiting
 from outreach.errors import InputError, LLMError, NotFound, OutreachError, StateError
-from outreach.jobs import health
+from outreach.jobs import health, watching
 from outreach.store import Store, open_store
 from outreach.store.models import utcnow
 from outreach.web import (
@@ -124,7 +124,13 @@ def create_app(
     secret = users.web_secret()
     env = _environment(settings.sender.timezone)
     # Every page shows the background loops' health and names the failing ones (one read).
-    env.globals["health_all"] = lambda: health.statuses(the_store, now=utcnow())
+    # The IDLE watcher exists only for an IMAP mailbox; a Maildir is polled by the sync.
+    idle = watching.watches(settings)
+    env.globals["health_all"] = lambda: [
+        status
+        for status in health.statuses(the_store, now=utcnow())
+        if idle or status.component != watching.COMPONENT or status.state != health.NEVER
+    ]
     env.globals["waiting_count"] = lambda: _waiting_count(the_store, settings)
     app.state.ctx = WebContext(settings=settings, store=the_store, env=env, secret=secret)
 
