@@ -177,6 +177,12 @@ class CampaignSettings(_Section):
     holidays: tuple[date, ...] = ()
 
 
+class ConversationSettings(_Section):
+    answer_within_days: float = Field(2, gt=0)  # a candidate waiting longer is overdue
+    feedback_within_days: float = Field(5, gt=0)  # after an interview, feedback is owed by then
+    quote: bool = True  # replies quote the message they answer, as mail clients do
+
+
 class TemplateSettings(_Section):
     dir: str = "templates"
 
@@ -241,6 +247,7 @@ class Settings(_Section):
     sync: SyncSettings = SyncSettings()
     web: WebSettings = WebSettings()
     campaigns: CampaignSettings = CampaignSettings()
+    conversations: ConversationSettings = ConversationSettings()
     templates: TemplateSettings = TemplateSettings()
     privacy: PrivacySettings = PrivacySettings()
     google: GoogleSettings = GoogleSettings()

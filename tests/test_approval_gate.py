@@ -27,7 +27,6 @@ from outreach.candidates.records import import_file
 from outreach.config import Settings, settings_from_dict
 from outreach.drafting.drafter import Drafter, DraftSpec, make_llm
 from outreach.inbox.sync import run_sync, suggest_replies
-from outreach.mail.messages import new_message_id
 from outreach.review import queue
 from outreach.sending import freezing
 from outreach.sending.sender import RunReport, outbox_listing, run_sender
@@ -67,7 +66,7 @@ async def send(store: Store, server: CaptureServer, settings: Settings | None = 
 def approve_again(store: Store, draft_id: int) -> None:
     with store.session() as session:
         draft = queue.get_draft(session, draft_id)
-        queue.approve(session, draft, actor="maria", message_id=new_message_id(kit.SENDER))
+        queue.approve(session, draft, actor="maria", sender=kit.SENDER)
 
 
 def draft_row(store: Store, draft_id: int) -> Draft:

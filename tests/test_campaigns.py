@@ -18,7 +18,6 @@ from outreach.config import Settings, settings_from_dict
 from outreach.conversations import stops
 from outreach.drafting.drafter import Drafter
 from outreach.errors import InputError, StateError
-from outreach.mail.messages import new_message_id
 from outreach.review import queue
 from outreach.sending.sender import run_sender
 from outreach.store import Store
@@ -90,9 +89,7 @@ def drafts_by_step(store: Store) -> dict[int, list[Draft]]:
 def approve_all(store: Store, settings: Settings) -> None:
     with store.session() as session:
         for draft in session.scalars(select(Draft).where(Draft.status == "pending")):
-            queue.approve(
-                session, draft, actor="maria", message_id=new_message_id(settings.sender.email)
-            )
+            queue.approve(session, draft, actor="maria", sender=settings.sender.email)
 
 
 @pytest.mark.parametrize(

@@ -70,7 +70,13 @@ async def test_approved_drafts_are_sent_once_with_the_servers_reply(
     assert {m.mail_from for m in smtp_capture.messages} == {kit.SENDER}
     with store.session() as session:
         assert {queue.get_draft(session, i).status for i in ids} == {"sent"}
-        actions = list(session.scalars(select(Event.action).where(Event.subject_id == ids[0])))
+        actions = list(
+            session.scalars(
+                select(Event.action).where(
+                    Event.subject_type == "draft", Event.subject_id == ids[0]
+                )
+            )
+        )
     assert actions[-3:] == ["draft.queued", "draft.sending", "draft.sent"]
     again = await send_all(store, smtp_capture)
     assert again.sent == [] and len(smtp_capture.messages) == 3

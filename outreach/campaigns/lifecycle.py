@@ -25,7 +25,7 @@ from outreach.config import PacingSettings, Settings
 from outreach.drafting.drafter import Drafter, DraftSpec
 from outreach.drafting.inputs import check_role
 from outreach.errors import InputError, NotFound, StateError
-from outreach.review import queue
+from outreach.review import approval, queue
 from outreach.store import Store
 from outreach.store.models import (
     Campaign,
@@ -424,22 +424,21 @@ def set_status(store: Store, name: str, status: str, *, actor: str = "cli") -> N
 def thread_of(
     session: Session, enrolment_ids: list[int]
 ) -> dict[int, tuple[str | None, list[str], str]]:
-    """For each enrolment, the thread so far: last Message-ID, all of them, first subject."""
-    threads: dict[int, tuple[str | None, list[str], str]] = {}
+    """For each enrolment, the thread so far: In-Reply-To and References of an answer to its
+    last message sent (``approval.sequence_threads``), and the first message's subject."""
     if not enrolment_ids:
-        return threads
+        return {}
+    headers = approval.sequence_threads(session, enrolment_ids)
     rows = session.execute(
-        select(Draft.enrolment_id, Draft.message_id, Revision.subject)
+        select(Draft.enrolment_id, Revision.subject)
         .join(
             Revision, and_(Revision.draft_id == Draft.id, Revision.number == Draft.current_revision)
         )
         .where(Draft.enrolment_id.in_(enrolment_ids), Draft.status == queue.SENT)
-        .order_by(Draft.enrolment_id, Draft.step)
+        .order_by(Draft.enrolment_id, Draft.step.desc())
     )
-    for enrolment_id, message_id, subject in rows:
-        if enrolment_id is None:
-            continue
-        _, refs, first = threads.get(enrolment_id, (None, [], ""))
-        refs = [*refs, message_id] if message_id else refs
-        threads[enrolment_id] = (refs[-1] if refs else None, refs, first or subject)
-    return threads
+    first = {enrolment_id: subject for enrolment_id, subject in rows if enrolment_id is not None}
+    return {
+        enrolment_id: (in_reply_to, refs, first.get(enrolment_id, ""))
+        for enrolment_id, (in_reply_to, refs) in headers.items()
+    }

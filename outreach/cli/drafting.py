@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from outreach.candidates import records as people
 from outreach.cli.context import App, pass_app, print_json
+from outreach.conversations import replies
 from outreach.drafting import budget
 from outreach.drafting.drafter import Drafter, DraftSpec, make_llm
 from outreach.drafting.inputs import feedback_template, load_role
@@ -117,6 +119,39 @@ def _read(path: Path) -> str:
         raise InputError(f"{path}: cannot read it ({exc}); give a UTF-8 text file") from None
 
 
+def _run_items(
+    app: App, template: str, items: list[tuple[dict[str, Any], DraftSpec]], skipped: list[str]
+) -> None:
+    drafter = Drafter(app.settings, app.store, llm=make_llm(app.settings))
+
+    async def run() -> Any:
+        with Progress(console=app.err, transient=True) as bar:
+            task = bar.add_task(f"drafting {template}", total=len(items))
+            try:
+                return await drafter.draft_items(items, progress=lambda: bar.advance(task))
+            finally:
+                await drafter.aclose()
+
+    report = asyncio.run(run())
+    report.skipped = skipped
+    _report(app, report)
+
+
+def _report(app: App, report: Any) -> None:
+    if report.stopped:
+        raise budget.TokenBudgetReached(report.stopped)
+    for line in report.skipped:
+        app.err.print(f"skipped {line}", markup=False)
+    for line in report.failed:
+        app.err.print(f"problem {line}", markup=False)
+    app.console.print(
+        f"drafted {len(report.drafted)} into the review queue, skipped {len(report.skipped)}, "
+        f"{len(report.failed)} with problems (see `outreach queue list`)"
+    )
+    if report.failed:
+        raise click.exceptions.Exit(1)
+
+
 def _run_batch(app: App, emails: list[str], spec: DraftSpec, redo: bool) -> None:
     drafter = Drafter(app.settings, app.store, llm=make_llm(app.settings))
 
@@ -130,19 +165,7 @@ def _run_batch(app: App, emails: list[str], spec: DraftSpec, redo: bool) -> None
             finally:
                 await drafter.aclose()
 
-    report = asyncio.run(run())
-    if report.stopped:
-        raise budget.TokenBudgetReached(report.stopped)
-    for line in report.skipped:
-        app.err.print(f"skipped {line}", markup=False)
-    for line in report.failed:
-        app.err.print(f"problem {line}", markup=False)
-    app.console.print(
-        f"drafted {len(report.drafted)} into the review queue, skipped {len(report.skipped)}, "
-        f"{len(report.failed)} with problems (see `outreach queue list`)"
-    )
-    if report.failed:
-        raise click.exceptions.Exit(1)
+    _report(app, asyncio.run(run()))
 
 
 @click.command()
@@ -166,8 +189,17 @@ def draft(app: App, template: str, selector: str, role_file: Path | None, redo: 
     Example:
       outreach draft --template intro --candidates tag:backend --role role.toml
     """
-    spec = DraftSpec(template=template, role=load_role(role_file) if role_file else {})
-    _run_batch(app, people.select_emails(app.store, selector), spec, redo)
+    role = load_role(role_file) if role_file else {}
+    spec = DraftSpec(template=template, role=role)
+    emails = people.select_emails(app.store, selector)
+    if TemplateLibrary(app.settings.templates_dir).get(template).kind == "reply":
+        # A reply answers each person's latest message, in their thread (In-Reply-To,
+        # References, "Re:" subject, their message quoted): one spec per conversation.
+        items, skipped = replies.reply_items(app.store, app.settings, emails)
+        items = [(p, replace(s, template=template, role=role)) for p, s in items]
+        _run_items(app, template, items, skipped)
+        return
+    _run_batch(app, emails, spec, redo)
 
 
 @click.command()

@@ -12,9 +12,9 @@ from rich.table import Table
 
 from outreach.campaigns import followups
 from outreach.cli.context import App, pass_app, print_json
+from outreach.drafting import flagging
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import InputError
-from outreach.mail.messages import new_message_id
 from outreach.review import held
 from outreach.review import queue as core
 from outreach.review import reads as review
@@ -135,7 +135,8 @@ def _show(app: App, detail: dict[str, Any]) -> None:
     if detail["hold_reason"] and detail["status"] == core.PENDING:
         echo(f"held: {detail['hold_reason']}", markup=False)
     for flag in detail["flags"]:
-        echo(f"flag {flag.get('code', '')}: {flag.get('message', '')}", markup=False)
+        words = flag.get("label") or flagging.label(str(flag.get("code", "")))
+        echo(f"flag: {words}: {flag.get('message', '')}", markup=False)
     if detail["error"]:  # e.g. why an approval was withdrawn
         echo(f"note: {detail['error']}", markup=False)
     echo("")
@@ -221,9 +222,7 @@ def approve(app: App, draft_ids: tuple[int, ...], unread: bool, actor: str) -> N
                     f"{draft_id}` first (or pass --unread)"
                 )
             try:
-                core.approve(
-                    session, draft, actor=actor, message_id=new_message_id(sender), seen=seen
-                )
+                core.approve(session, draft, actor=actor, sender=sender, seen=seen)
             except core.ChangedSinceOpened as exc:
                 changed, detail = exc, review.draft_detail(session, draft)
                 core.mark_viewed(session, draft, actor)  # displayed below
@@ -321,8 +320,7 @@ def send_anyway(app: App, draft_id: int, actor: str) -> None:
         seen = core.seen_revision(session, draft_id, actor)
         if seen is None:
             raise InputError(f"draft {draft_id}: run `outreach queue show {draft_id}` first")
-        message_id = new_message_id(app.settings.sender.email)
-        held.send_anyway(session, draft, actor=actor, message_id=message_id, seen=seen)
+        held.send_anyway(session, draft, actor=actor, sender=app.settings.sender.email, seen=seen)
     app.console.print(f"approved held draft {draft_id} as {actor}; it goes out in its turn")
 
 

@@ -13,6 +13,7 @@ from outreach.cli.candidates import candidates
 from outreach.cli.context import App
 from outreach.cli.drafting import draft, feedback, llm_group, templates
 from outreach.cli.inbox import conversations, sync
+from outreach.cli.reply import reply
 from outreach.cli.review import queue_group
 from outreach.cli.sending import outbox, send
 from outreach.cli.status import status
@@ -55,6 +56,7 @@ cli.add_command(send)
 cli.add_command(outbox)
 cli.add_command(sync)
 cli.add_command(conversations)
+cli.add_command(reply)
 cli.add_command(queue_group)
 cli.add_command(serve)
 cli.add_command(status)

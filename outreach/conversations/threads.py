@@ -1,6 +1,7 @@
-"""Conversations: what the sync threads together, and the read side.
+"""Conversations: what the sync threads together, and a person's marks on them.
 
-The sync opens conversations, moves their last-message time and status; what an incoming
+The reads (lists, threads, who waits) are in ``outreach.conversations.reads``. The sync opens
+conversations, moves their last-message time and status; what an incoming
 message does to the candidate's sequence and drafts (the stop rules) lives in
 ``outreach.conversations.stops``. Our own later message answers a conversation:
 needs_response -> open (``record_answered``).
@@ -8,16 +9,17 @@ needs_response -> open (``record_answered``).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.candidates.records import get_candidate
+from outreach.conversations.reads import Summary, summary_of
 from outreach.errors import InputError, NotFound
 from outreach.store import Store
-from outreach.store.models import Candidate, Conversation, Event, Message
+from outreach.store.models import Candidate, Conversation, Event, utcnow
 
 OPEN, NEEDS_RESPONSE, CLOSED = "open", "needs_response", "closed"
 SENTIMENTS = ("positive", "negative", "")
@@ -90,104 +92,7 @@ def record_answered(session: Session, conversation: Conversation, *, actor: str)
         set_status(session, conversation, OPEN, actor=actor)
 
 
-# Reading: the CLI and the web UI ---------------------------------------------------------------
-
-
-def _summary(
-    conversation: Conversation, candidate: Candidate, counts: dict[str, int]
-) -> dict[str, Any]:
-    return {
-        "id": conversation.id,
-        "email": candidate.email,
-        "name": candidate.name,
-        "candidate_status": candidate.status,
-        "subject": conversation.subject,
-        "status": conversation.status,
-        "sentiment": conversation.sentiment,
-        "last_message_at": conversation.last_message_at,
-        "messages": counts.get("messages", 0),
-        "incoming": counts.get("incoming", 0),
-    }
-
-
-def list_conversations(store: Store, *, status: str | None = None) -> list[dict[str, Any]]:
-    """Every conversation, newest first, with its candidate and message counts."""
-    incoming = func.sum(case((Message.direction == "in", 1), else_=0))
-    counts_q = (
-        select(Message.conversation_id, func.count(Message.id), incoming)
-        .where(Message.conversation_id.is_not(None))
-        .group_by(Message.conversation_id)
-    )
-    query = select(Conversation, Candidate).join(Candidate)
-    if status:
-        query = query.where(Conversation.status == status)
-    query = query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
-    with store.session() as session:
-        counts = {
-            cid: {"messages": n, "incoming": int(i or 0)} for cid, n, i in session.execute(counts_q)
-        }
-        return [
-            _summary(conv, cand, counts.get(conv.id, {})) for conv, cand in session.execute(query)
-        ]
-
-
-def status_counts(store: Store) -> dict[str, int]:
-    """How many conversations are open, need a response, or are closed."""
-    with store.session() as session:
-        rows = session.execute(
-            select(Conversation.status, func.count(Conversation.id)).group_by(Conversation.status)
-        )
-        found = {status: int(n) for status, n in rows}
-    return {status: found.get(status, 0) for status in (NEEDS_RESPONSE, OPEN, CLOSED)}
-
-
-def message_view(message: Message) -> dict[str, Any]:
-    """One message as the UI shows it: the trimmed reply, and the rest for an expander."""
-    return {
-        "id": message.id,
-        "direction": message.direction,
-        "date": message.date,
-        "from": message.from_addr,
-        "to": list(message.to_addrs),
-        "subject": message.subject,
-        "message_id": message.message_id,
-        "classification": message.classification,
-        "details": dict(message.details),
-        "text": message.reply_text,
-        "elided": message.elided_text,
-        "flags": list(message.flags),
-        "raw_size": message.raw_size,
-    }
-
-
-def show_conversation(store: Store, email: str) -> dict[str, Any]:
-    """A candidate's conversations, newest first, each with its messages oldest first."""
-    with store.session() as session:
-        candidate = get_candidate(session, email)
-        conversations = session.scalars(
-            select(Conversation)
-            .where(Conversation.candidate_id == candidate.id)
-            .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
-        ).all()
-        out = []
-        for conversation in conversations:
-            messages = session.scalars(
-                select(Message)
-                .where(Message.conversation_id == conversation.id)
-                .order_by(Message.date, Message.id)
-            ).all()
-            views = [message_view(m) for m in messages]
-            counts = {
-                "messages": len(views),
-                "incoming": sum(v["direction"] == "in" for v in views),
-            }
-            out.append({**_summary(conversation, candidate, counts), "items": views})
-        return {
-            "email": candidate.email,
-            "name": candidate.name,
-            "status": candidate.status,
-            "conversations": out,
-        }
+# A person's marks ---------------------------------------------------------------------------
 
 
 def mark(
@@ -197,24 +102,13 @@ def mark(
     *,
     actor: str,
     conversation_id: int | None = None,
-) -> dict[str, Any]:
+) -> Summary:
     """Mark a candidate's latest conversation (or the one given) positive or negative."""
     if sentiment not in SENTIMENTS:
         raise InputError(f"sentiment {sentiment!r}: use positive, negative or an empty string")
     with store.session() as session:
         candidate = get_candidate(session, email)
-        query = select(Conversation).where(Conversation.candidate_id == candidate.id)
-        if conversation_id is not None:
-            query = query.where(Conversation.id == conversation_id)
-        conversation = session.scalars(
-            query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
-        ).first()
-        if conversation is None:
-            which = f" {conversation_id}" if conversation_id is not None else ""
-            raise NotFound(
-                f"{candidate.email} has no conversation{which}; "
-                f"see `outreach conversations show {candidate.email}`"
-            )
+        conversation = find(session, candidate, conversation_id)
         if conversation.sentiment != sentiment:
             event(
                 session,
@@ -227,10 +121,72 @@ def mark(
                 was=conversation.sentiment,
             )
             conversation.sentiment = sentiment
-        directions = list(
-            session.scalars(
-                select(Message.direction).where(Message.conversation_id == conversation.id)
-            )
+        return summary_of(session, conversation, candidate)
+
+
+def find(session: Session, candidate: Candidate, conversation_id: int | None) -> Conversation:
+    """The candidate's conversation with this id, or their latest one; NotFound otherwise."""
+    query = select(Conversation).where(Conversation.candidate_id == candidate.id)
+    if conversation_id is not None:
+        query = query.where(Conversation.id == conversation_id)
+    conversation = session.scalars(
+        query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+    ).first()
+    if conversation is None:
+        which = f" {conversation_id}" if conversation_id is not None else ""
+        raise NotFound(
+            f"{candidate.email} has no conversation{which}; "
+            f"see `outreach conversations show {candidate.email}`"
         )
-        counts = {"messages": len(directions), "incoming": directions.count("in")}
-        return _summary(conversation, candidate, counts)
+    return conversation
+
+
+def no_answer_needed(
+    store: Store,
+    email: str,
+    reason: str,
+    *,
+    actor: str,
+    now: datetime,
+    conversation_id: int | None = None,
+) -> Summary:
+    """A person read the candidate's last message and says it needs no answer, and why.
+
+    The conversation leaves "waiting" (and ``needs_response``) until the candidate writes again.
+    """
+    if not reason.strip():
+        raise InputError('say why no answer is needed (--reason), e.g. "they said thanks"')
+    with store.session() as session:
+        candidate = get_candidate(session, email)
+        conversation = find(session, candidate, conversation_id)
+        conversation.no_answer_at, conversation.no_answer_reason = now, reason.strip()
+        event(
+            session, actor, "conversation.no_answer_needed", "conversation", conversation.id,
+            candidate.id, reason=reason.strip(),
+        )  # fmt: skip
+        if conversation.status == NEEDS_RESPONSE:
+            set_status(session, conversation, OPEN, actor=actor)
+        return summary_of(session, conversation, candidate)
+
+
+def interview_day(value: str) -> datetime | None:
+    """An interview date as typed (YYYY-MM-DD), kept as noon UTC of that day; "" clears it."""
+    if not value.strip():
+        return None
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(f"interview date {value!r}: write it like 2026-03-02") from None
+    return datetime.combine(day, time(12), tzinfo=UTC)
+
+
+def mark_interviewed(store: Store, email: str, at: datetime | None, *, actor: str) -> None:
+    """Record the candidate's interview date (None: clear it); feedback is owed from then."""
+    with store.session() as session:
+        candidate = get_candidate(session, email)
+        if candidate.interviewed_at != at:
+            event(
+                session, actor, "candidate.interviewed" if at else "candidate.interview_cleared",
+                "candidate", candidate.id, candidate.id, at=at.isoformat() if at else None,
+            )  # fmt: skip
+            candidate.interviewed_at, candidate.updated_at = at, utcnow()

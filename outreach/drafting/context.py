@@ -15,10 +15,10 @@ from typing import Any
 from jinja2 import StrictUndefined
 
 from outreach.drafting.lexicon import words as wl
+from outreach.mail.subjects import fresh_reply_subject
 
 UNSAFE_HINT = "templates may not reach Python internals or use '_' names"
 
-_REPLY_PREFIX_RE = re.compile(r"^\s*(?:(?:re|sv|aw|vs|fw|fwd|antw)\s*:\s*)+", re.IGNORECASE)
 _NAME_TITLES = {"dr", "dr.", "mr", "mr.", "mrs", "mrs.", "ms", "ms.", "prof", "prof.", "mx", "mx."}
 
 _HINTS = {
@@ -160,7 +160,7 @@ class TemplateUndefined(StrictUndefined):
 
 def reply_subject(subject: Any) -> str:
     """Return 'Re: <subject>' with any earlier Re:/SV:/AW: prefixes folded into one."""
-    return "Re: " + _REPLY_PREFIX_RE.sub("", str(subject)).strip()
+    return fresh_reply_subject(str(subject))
 
 
 def lcfirst(text: Any) -> str:

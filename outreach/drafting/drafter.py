@@ -47,6 +47,7 @@ from outreach.drafting.spec import (
 )
 from outreach.drafting.templates import EmailTemplate, Prepared, TemplateLibrary, candidate_context
 from outreach.errors import InputError, LLMError, StateError, TemplateError
+from outreach.mail.quoting import with_quote
 from outreach.review import queue
 from outreach.store import Store
 from outreach.store.models import Candidate, CandidateTag, Draft, Revision
@@ -174,7 +175,7 @@ class Drafter:
         language = language_of(template.language, person)
         prompt = None
         if slots and self.llm is not None:
-            prompt = self.prompt(person_ctx, spec, ready, instruction)
+            prompt = self.prompt(person_ctx, spec, ready, instruction or spec.instruction)
         # The grounding check reads the profile without our bookkeeping (ids, status, tags).
         data = {k: v for k, v in person.items() if k not in ("id", "status", "tags")}
         values: dict[str, str] | None = None
@@ -234,7 +235,7 @@ class Drafter:
         author = f"ai:{self.llm.model}" if ai_text and self.llm is not None else "template"
         return Composed(
             subject=rendered.subject,
-            body=rendered.body,
+            body=with_quote(rendered.body, spec.quote),
             author=author,
             kind=template.kind,
             ai_text=ai_text,

@@ -28,6 +28,8 @@ class DraftSpec:
     in_reply_to: str | None = None
     references: Sequence[str] = ()
     due_at: datetime | None = None
+    quote: str = ""  # a reply's quote of the message it answers, after the rendered body
+    instruction: str = ""  # the reviewer's words for the model, as when regenerating
 
 
 def conversation_text(conversation: Sequence[Mapping[str, Any]]) -> str:
@@ -47,6 +49,8 @@ def context_of(spec: DraftSpec, grounds: Mapping[str, Any] | None = None) -> dic
         "outcome": spec.outcome,
         "conversation": [dict(m) for m in spec.conversation],
     }
+    if spec.quote:
+        context["quote"] = spec.quote
     if grounds is not None:
         context["grounds"] = dict(grounds)
     return context
@@ -67,6 +71,7 @@ def spec_of(draft: Draft) -> DraftSpec:
         conversation_id=draft.conversation_id,
         in_reply_to=draft.in_reply_to,
         references=tuple(draft.references or ()),
+        quote=context.get("quote") or "",
     )
 
 

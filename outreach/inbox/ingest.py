@@ -3,7 +3,9 @@
 Runs inside the sync's transaction for a chunk of UIDs, so the rows, their consequences and the
 folder's watermark commit together. A message already stored (the same UID, or the same
 Message-ID seen again after a UIDVALIDITY change or in another folder) is re-linked or skipped,
-never stored twice and never acted on twice.
+never stored twice and never acted on twice. Our own messages are on their conversations from
+the moment they were queued (``outreach.sending.recorded``): their Sent copies are recognised
+by Message-ID and only settle an uncertain send.
 
 A bounce is acted on (address suppressed, sequence stopped) only when it concerns mail we sent
 to that address: anyone can write a delivery-failure notice, so any other one is kept, flagged
@@ -29,6 +31,7 @@ from outreach.inbox.relevance import Known
 from outreach.inbox.threading import match
 from outreach.inbox.trim import Trimmed, trim_reply
 from outreach.sending import outbox as sending
+from outreach.sending import recorded
 from outreach.servers.mailbox import FetchedBody, HeaderItem
 from outreach.store.models import Candidate, Conversation, Draft, Event, Message, OutboxEntry
 
@@ -226,6 +229,12 @@ def _already_stored(
     existing = session.scalars(query.order_by(Message.id)).all()
     if not existing:
         return False
+    for row in existing:
+        if row.folder == recorded.OUTBOX and row.outbox_id is not None:
+            # The copy of a message we sent, on its conversation since it was queued.
+            ctx.counts["own_recognised"] += 1
+            _confirm(session, ctx, row.outbox_id)
+            return True
     same_folder = [m for m in existing if m.folder == folder]
     if same_folder and all(m.uidvalidity != uidvalidity for m in same_folder):
         row = same_folder[0]
@@ -239,14 +248,12 @@ def _own_message(
 ) -> None:
     """Our own mail in the Sent folder: confirm its outbox row and note the answer."""
     if message.message_id:
-        entry = session.scalar(
-            select(OutboxEntry).where(OutboxEntry.message_id == message.message_id)
+        entry_id = session.scalar(
+            select(OutboxEntry.id).where(OutboxEntry.message_id == message.message_id)
         )
-        if entry is not None:
-            message.outbox_id = entry.id
-            if entry.state == sending.UNCERTAIN:
-                sending.found_in_sent_folder(session, entry.id, now=ctx.now, actor=ctx.actor)
-                ctx.counts["confirmed"] += 1
+        if entry_id is not None:
+            message.outbox_id = entry_id
+            _confirm(session, ctx, entry_id)
     last_in = session.scalar(
         select(func.max(Message.date)).where(
             Message.conversation_id == conversation.id, Message.direction == "in"
@@ -254,6 +261,14 @@ def _own_message(
     )
     if last_in is None or (message.date is not None and message.date >= last_in):
         conversations.record_answered(session, conversation, actor=ctx.actor)
+
+
+def _confirm(session: Session, ctx: Context, entry_id: int) -> None:
+    """A copy in the mailbox proves an uncertain send went out."""
+    state = session.scalar(select(OutboxEntry.state).where(OutboxEntry.id == entry_id))
+    if state == sending.UNCERTAIN:
+        sending.found_in_sent_folder(session, entry_id, now=ctx.now, actor=ctx.actor)
+        ctx.counts["confirmed"] += 1
 
 
 def _act(

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from outreach.candidates.records import profile, suppression_reasons
 from outreach.config import Settings
-from outreach.conversations import stops
+from outreach.conversations import replies, stops
 from outreach.drafting.drafter import Drafter, DraftSpec, make_llm
 from outreach.errors import SyncError
 from outreach.inbox.ingest import Context, ingest
@@ -311,36 +311,8 @@ def _replies_to_draft(store: Store, settings: Settings) -> list[tuple[dict[str, 
             )
             if any(d.status in queue.CANCELLABLE for d in open_):
                 continue  # a person's reply stands, held or made after the news
-            out.append(
-                (profile(candidate), _reply_spec(conversation, candidate, talk, latest, settings))
+            spec = replies.reply_spec(
+                session, conversation, candidate, settings, message_id=latest.id
             )
+            out.append((profile(candidate), spec))
     return out
-
-
-def _reply_spec(
-    conversation: Conversation,
-    candidate: Candidate,
-    talk: list[Message],
-    latest: Message,
-    settings: Settings,
-) -> DraftSpec:
-    history = [
-        {
-            "from_name": candidate.name if m.direction == "in" else settings.sender.name,
-            "date": m.date.isoformat() if m.date else "",
-            "subject": m.subject,
-            "text": m.reply_text,
-            "direction": m.direction,
-        }
-        for m in talk
-    ]
-    thread = [str(r) for r in latest.references]
-    if latest.message_id:
-        thread.append(latest.message_id)
-    return DraftSpec(
-        template="reply",
-        conversation=history,
-        conversation_id=conversation.id,
-        in_reply_to=latest.message_id,
-        references=thread,
-    )

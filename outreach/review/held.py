@@ -43,12 +43,12 @@ def _held(draft: Draft) -> None:
 
 
 def send_anyway(
-    session: Session, draft: Draft, *, actor: str, message_id: str, seen: int | None
+    session: Session, draft: Draft, *, actor: str, sender: str, seen: int | None
 ) -> None:
     """Approve a held draft as it is: the person read the news and wants it sent."""
     _held(draft)
     news = draft.hold_reason
-    queue.approve(session, draft, actor=actor, message_id=message_id, seen=seen)
+    queue.approve(session, draft, actor=actor, sender=sender, seen=seen)
     session.add(
         Event(
             actor=actor, action="draft.sent_anyway", subject_type="draft", subject_id=draft.id,

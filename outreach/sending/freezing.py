@@ -2,8 +2,9 @@
 
 ``freeze`` (``enqueue`` for one draft) refuses a draft whose approval does not cover what would
 be sent (``outreach.review.approval``), builds the bytes, parses them back, and keeps them with
-their own hash; a draft refused here goes back to pending with the reason. From ``queued`` on,
-the row follows the state machine of ``outreach.sending.outbox``.
+their own hash; a draft refused here goes back to pending with the reason. Each message frozen
+is put on its conversation in the same transaction (``outreach.sending.recorded``). From
+``queued`` on, the row follows the state machine of ``outreach.sending.outbox``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from outreach.config import Settings
 from outreach.errors import NotApproved, NotFound, OutreachError, SendError, StateError
 from outreach.mail.messages import Outgoing, digest, message_bytes
 from outreach.review import approval, queue
+from outreach.sending import recorded
 from outreach.sending.outbox import CANCELLED, QUEUED
 from outreach.store.models import Candidate, Draft, OutboxEntry, Revision
 
@@ -32,6 +34,7 @@ class Frozen:
     candidate_id: int
     entry_id: int | None  # a cancelled row of the same draft, reused
     values: dict[str, Any]
+    seen: approval.Visible  # what the recipient sees, for the conversation (``recorded``)
 
 
 def _rows(session: Session, draft_ids: Sequence[int]) -> dict[int, Row[Any]]:
@@ -56,7 +59,9 @@ def _rows(session: Session, draft_ids: Sequence[int]) -> dict[int, Row[Any]]:
     return {row.id: row for row in rows}
 
 
-def _build(session: Session, row: Row[Any], settings: Settings, now: datetime) -> bytes:
+def _build(
+    session: Session, row: Row[Any], settings: Settings, now: datetime
+) -> tuple[bytes, approval.Visible]:
     """The checked bytes of one approved draft; StateError or SendError says why not."""
     if row.status != queue.APPROVED:
         raise StateError(f"draft {row.id} is {row.status}; only approved drafts enter the outbox")
@@ -89,7 +94,7 @@ def _build(session: Session, row: Row[Any], settings: Settings, now: datetime) -
         raise NotApproved(
             f"{reason}; check it and approve it again (`outreach queue show {row.id}`)"
         )
-    return message_bytes(
+    raw = message_bytes(
         Outgoing(
             from_name=settings.sender.name,
             from_email=settings.sender.email,
@@ -104,6 +109,7 @@ def _build(session: Session, row: Row[Any], settings: Settings, now: datetime) -
             html=settings.sender.html,
         )
     )
+    return raw, seen
 
 
 def build_all(
@@ -118,7 +124,7 @@ def build_all(
         try:
             if row is None:
                 raise NotFound(f"no draft {draft_id}; see `outreach queue list`")
-            raw = _build(session, row, settings, now)
+            raw, seen = _build(session, row, settings, now)
         except OutreachError as exc:
             refused.append((draft_id, exc))
             continue
@@ -131,7 +137,7 @@ def build_all(
             "attempts": 0, "lease_until": None, "not_before": row.due_at if held else None,
             "wait_reason": "due later" if held else "", "last_reply": "", "updated_at": now,
         }  # fmt: skip
-        built.append(Frozen(row.id, row.candidate_id, row.entry_id, values))
+        built.append(Frozen(row.id, row.candidate_id, row.entry_id, values, seen))
     return built, refused
 
 
@@ -166,6 +172,10 @@ def freeze(
         actor=actor,
         now=now,
     )  # fmt: skip
+    mine = [
+        recorded.Outgoing.of(entries[i.draft_id], i.candidate_id, i.values, i.seen) for i in built
+    ]
+    recorded.record(session, mine, settings, actor=actor, now=now)
     return entries, refused
 
 

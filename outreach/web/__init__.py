@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import HTTPException
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.sessions import SessionMiddleware
 
 from outreach import __version__, users
 from outreach.config import Settings, database_password
+from outreach.conversations.reads import local_time
+from outreach.conversations.waiting import waiting
 from outreach.errors import InputError, LLMError, NotFound, OutreachError, StateError
-from outreach.jobs import health
+from outreach.jobs import health, watching
 from outreach.store import Store, open_store
 from outreach.store.models import utcnow
 from outreach.web import (
@@ -44,6 +47,8 @@ from outreach.web.auth import (
 
 __all__ = ["create_app"]
 
+log = logging.getLogger(__name__)
+
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
@@ -65,11 +70,18 @@ def _environment(timezone: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    zone = ZoneInfo(timezone)  # times show in the sender's zone, as the recruiter lives them
-    env.filters["when"] = lambda value: (
-        value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
-    )
+    # Times show in the sender's zone, named, as the recruiter lives them (the CLI does too).
+    env.filters["when"] = lambda value: local_time(value, timezone)
     return env
+
+
+def _waiting_count(store: Store, settings: Settings) -> int:
+    """How many wait on us, for the navigation; a store that fails here never breaks a page."""
+    try:
+        return len(waiting(store, settings, now=utcnow()))
+    except SQLAlchemyError:
+        log.warning("could not count who is waiting", exc_info=True)
+        return 0
 
 
 def create_app(
@@ -112,7 +124,14 @@ def create_app(
     secret = users.web_secret()
     env = _environment(settings.sender.timezone)
     # Every page shows the background loops' health and names the failing ones (one read).
-    env.globals["health_all"] = lambda: health.statuses(the_store, now=utcnow())
+    # The IDLE watcher exists only for an IMAP mailbox; a Maildir is polled by the sync.
+    idle = watching.watches(settings)
+    env.globals["health_all"] = lambda: [
+        status
+        for status in health.statuses(the_store, now=utcnow())
+        if idle or status.component != watching.COMPONENT or status.state != health.NEVER
+    ]
+    env.globals["waiting_count"] = lambda: _waiting_count(the_store, settings)
     app.state.ctx = WebContext(settings=settings, store=the_store, env=env, secret=secret)
 
     @app.middleware("http")

@@ -24,7 +24,6 @@ from outreach.campaigns import followups
 from outreach.candidates.records import profile
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import InputError, NotFound
-from outreach.mail.messages import new_message_id
 from outreach.review import queue
 from outreach.review import reads as review
 from outreach.store.models import Candidate, CandidateTag, Draft, utcnow
@@ -301,7 +300,7 @@ def approve(
                 session,
                 draft,
                 actor=user,
-                message_id=new_message_id(ctx.settings.sender.email),
+                sender=ctx.settings.sender.email,
                 seen=payload.revision,
             )
         except queue.ChangedSinceOpened as exc:
@@ -319,9 +318,7 @@ def bulk_approve(request: Request, payload: BulkApproveIn, user: Reviewer) -> Bu
     ctx = context(request)
     sender = ctx.settings.sender.email
     with ctx.store.session() as session:
-        approved, skipped = queue.approve_viewed(
-            session, payload.ids, actor=user, new_message_id=lambda: new_message_id(sender)
-        )
+        approved, skipped = queue.approve_viewed(session, payload.ids, actor=user, sender=sender)
     return BulkResult(approved=approved, skipped=skipped)
 
 

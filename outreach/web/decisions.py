@@ -17,7 +17,6 @@ from fastapi.responses import RedirectResponse, Response
 from outreach.campaigns import followups
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import InputError, OutreachError
-from outreach.mail.messages import new_message_id
 from outreach.review import held, queue
 from outreach.store.models import utcnow
 from outreach.web.auth import context, flash, page_user
@@ -88,7 +87,7 @@ def send_anyway(
             draft = queue.get_draft(session, draft_id, lock=True)
             held.send_anyway(
                 session, draft, actor=user, seen=int(revision),
-                message_id=new_message_id(ctx.settings.sender.email),
+                sender=ctx.settings.sender.email,
             )  # fmt: skip
     except OutreachError as exc:
         flash(request, str(exc), "error")

@@ -15,7 +15,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import OutreachError
-from outreach.mail.messages import new_message_id
 from outreach.review import held, queue
 from outreach.review import reads as review
 from outreach.web.auth import context, flash, page_user, render
@@ -99,9 +98,7 @@ async def bulk_approve(request: Request, user: Reviewer) -> Response:
     ids = [int(v) for v in form.getlist("ids") if isinstance(v, str) and v.isdigit()]
     sender = ctx.settings.sender.email
     with ctx.store.session() as session:
-        approved, skipped = queue.approve_viewed(
-            session, ids, actor=user, new_message_id=lambda: new_message_id(sender)
-        )
+        approved, skipped = queue.approve_viewed(session, ids, actor=user, sender=sender)
     if approved:
         flash(request, f"Approved {len(approved)} draft{'s' if len(approved) != 1 else ''}.")
     for reason in skipped:
@@ -167,7 +164,7 @@ def approve(
                 session,
                 draft,
                 actor=user,
-                message_id=new_message_id(ctx.settings.sender.email),
+                sender=ctx.settings.sender.email,
                 seen=int(revision),
             )
     except queue.ChangedSinceOpened as exc:
