@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from outreach.candidates import records as core
 from outreach.candidates import search
+from outreach.candidates.rows import Rows
 from outreach.errors import InputError, NotFound
 from outreach.store import Store
 from outreach.store.models import Candidate
@@ -120,3 +121,61 @@ def test_search_words_are_folded_names_addresses_tags_skills(store: Store, tmp_p
             select(Candidate.search_text).where(Candidate.email == "asa@fjallmark.example")
         )
     assert words == "asa oberg asa fjallmark example fjallmark frontend rust"
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["Jamie_Lind", "A.B-C", ""],  # ASCII: the byte-table path
+        ["Åsa Öberg", "Straße", "ﬁne İz", "Kim"],  # accents, ligatures, case folding
+        ["Kim\x00Berg", "Jamie"],  # the separator inside a record: one by one
+    ],
+)
+def test_an_import_folds_words_as_one_candidate_is_folded(names: list[str]) -> None:
+    emails = [f"p{i}@x.example" for i in range(len(names))]
+    tags = [("Back_End",) if i % 2 else () for i in range(len(names))]
+    skills = [("Go", "C++") if i % 2 else () for i in range(len(names))]
+    rows = Rows(
+        lines=list(range(2, 2 + len(names))),
+        emails=emails,
+        fields={"name": names, "company": ["Nordlys AB"] * len(names), "skills": skills},
+        extra=None,
+        tags=tags,
+    )
+    one_by_one = [
+        search.search_text(
+            email=emails[i], name=names[i], company="Nordlys AB", tags=tags[i], skills=skills[i]
+        )
+        for i in range(len(names))
+    ]
+    assert search.texts_of(rows) == one_by_one
+    assert one_by_one[0] != ""
+
+
+def test_a_rolled_back_import_leaves_no_index_and_single_inserts_still_indexed(
+    store: Store, tmp_path: Path
+) -> None:
+    report = load(store, tmp_path, dry_run=True)  # type: ignore[arg-type]
+    assert report.created == 3
+    assert find(store, "jamie") == []
+    with store.read() as session:
+        if session.get_bind().dialect.name == "sqlite":  # nothing left in the FTS index
+            fts_rows = session.scalar(text("SELECT count(*) FROM candidates_fts"))
+            assert fts_rows == 0
+    with store.session() as session:  # one at a time, as the web and the demo add them
+        session.add(Candidate(email="lena@ek.example", name="Lena Ek", search_text="lena ek"))
+    load(store, tmp_path)
+    assert find(store, "lena") == ["lena@ek.example"]
+    assert find(store, "jamie") == ["jamie.lind@paywise.example"]
+    with store.session() as session:
+        session.add(Candidate(email="sam@ek.example", name="Sam Ek", search_text="sam ek"))
+    assert find(store, "ek") == ["lena@ek.example", "sam@ek.example"]
+
+
+def test_words_too_long_to_find_anyone_are_left_out(store: Store, tmp_path: Path) -> None:
+    blob = "x" * 3000  # PostgreSQL takes no lexeme over 2,047 bytes
+    report = load(store, tmp_path, f"email,name,skills\nlena@ek.example,Lena,Go; {blob}\n")
+    assert report.created == 1 and not report.errors
+    assert find(store, "lena go") == ["lena@ek.example"]
+    assert find(store, "xxx") == []
+    assert search.terms(f"Åsa {blob} Öberg") == "asa oberg"
