@@ -84,6 +84,18 @@ def test_bad_rows_are_reported_and_valid_rows_imported(store: Store, tmp_path: P
     assert core.show_candidate(store, "quoted@example.com")["name"] == "Multi\nline"
 
 
+def test_values_longer_than_the_store_keeps_are_reported_by_line(
+    store: Store, tmp_path: Path
+) -> None:
+    long = "N" * 201
+    text = f"email,name,company\nok@example.com,Ok,{'C' * 200}\nlong@example.com,{long},Acme\n"
+    report = core.import_file(store, write(tmp_path, "long.csv", text))
+    assert [(e.line, e.reason) for e in report.errors] == [
+        (3, "name is 201 characters long; at most 200 are kept: shorten it")
+    ]
+    assert report.created == 1 and count(store, Candidate) == 1
+
+
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [

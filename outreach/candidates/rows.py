@@ -13,6 +13,7 @@ import operator
 import re
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import compress
 from typing import Any
 
@@ -22,6 +23,7 @@ from outreach.candidates.files import Table
 from outreach.config import check_timezone
 from outreach.errors import InputError
 
+MAX_LENGTHS = {"name": 200, "company": 200, "role": 200, "location": 200}
 TEXT_FIELDS = (
     "name",
     "headline",
@@ -143,6 +145,9 @@ def validate(table: Table, tags: Sequence[str]) -> tuple[Rows, list[RowError]]:
             fields[name] = _texts(column)
         elif name in LIST_SET:
             fields[name] = _each_distinct(column, _split)
+    for name, limit in MAX_LENGTHS.items():  # the store's column sizes
+        if name in fields and max(map(len, fields[name]), default=0) > limit:
+            _check(fields[name], partial(_length_problem, name, limit), problems)
     if "timezone" in fields:
         _check(fields["timezone"], _timezone_problem, problems)
     if "language" in fields:
@@ -220,6 +225,12 @@ def _check(
     if bad:
         for index in compress(range(len(column)), map(bad.__contains__, column)):
             problems.setdefault(index, bad[column[index]])
+
+
+def _length_problem(name: str, limit: int, value: str) -> str | None:
+    if len(value) <= limit:
+        return None
+    return f"{name} is {len(value)} characters long; at most {limit} are kept: shorten it"
 
 
 def _timezone_problem(value: str) -> str | None:
