@@ -198,10 +198,10 @@ def test_save_makes_a_revision_and_withdraws_an_approval(client: TestClient, sto
     draft = draft_row(store, 1)
     assert (draft.status, draft.current_revision, draft.approved_hash) == ("pending", 2, None)
     with store.session() as session:
-        assert queue.current(session, draft).body == "Hi Jamie,\n\nShort."
+        assert queue.current(session, draft).body == "Hi Jamie,\n\nShort.\n"
         assert queue.current(session, draft).author == "maria"
     page = client.get("/drafts/1").text
-    assert "<del>" in page and re.search(r"<ins>[^<]*Short\.</ins>", page)
+    assert "<del>" in page and re.search(r"<ins>[^<]*Short\.\s*</ins>", page)
     same = client.post(
         "/drafts/1/save",
         data={"csrf_token": token, "subject": "Kafka at Nordlys", "body": "Hi Jamie,\n\nShort."},

@@ -72,8 +72,8 @@ def test_draft_detail_revisions_and_reject(api: tuple[TestClient, str]) -> None:
     )
     assert saved.status_code == 201 and saved.json()["revision"] == 2
     detail = client.get("/api/drafts/1", headers=bearer(token)).json()
-    assert detail["body"] == "Hi Jamie,\nshort." and detail["changed"]
-    assert {"op": "insert", "text": "Jamie,\nshort."} in detail["diff_body"]
+    assert detail["body"] == "Hi Jamie,\nshort.\n" and detail["changed"]
+    assert {"op": "insert", "text": "Jamie,\nshort.\n"} in detail["diff_body"]
     bad = client.post(
         "/api/drafts/1/revisions", json={"subject": "a\nb", "body": ""}, headers=bearer(token)
     )

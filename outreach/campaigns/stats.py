@@ -6,7 +6,6 @@ A campaign whose sequences have all ended but that has failed or uncertain messa
 
 from __future__ import annotations
 
-import difflib
 import statistics
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from outreach.campaigns.lifecycle import get
 from outreach.review import queue
+from outreach.review.edits import edit_share
 from outreach.store import Store
 from outreach.store.models import (
     Candidate,
@@ -45,7 +45,7 @@ class StepStats:
     drafted: int = 0
     approved: int = 0
     edited: int = 0
-    edit_amount: float | None = None  # mean share of the text reviewers changed, 0..1
+    edit_amount: float | None = None  # mean share of the words reviewers changed, 0..1
     rejected: int = 0
     sent: int = 0
     failed: int = 0
@@ -77,11 +77,6 @@ class CampaignStats:
     def totals(self) -> dict[str, int]:
         keys = ("drafted", "approved", "rejected", "sent", "failed", "uncertain")
         return {k: sum(getattr(s, k) for s in self.steps) for k in keys}
-
-
-def edit_amount(original: str, final: str) -> float:
-    """The share of the text a reviewer changed (0 = untouched, 1 = rewritten)."""
-    return 1.0 - difflib.SequenceMatcher(None, original, final, autojunk=False).ratio()
 
 
 def collect(store: Store, name: str) -> CampaignStats:
@@ -133,7 +128,7 @@ def _steps(session: Session, campaign_id: int, steps: list[Any]) -> list[StepSta
         row.failed += status == queue.FAILED
         row.uncertain += status == queue.UNCERTAIN
         if status in APPROVED_ONCE:
-            amount = edit_amount(original, final) if current > 1 else 0.0
+            amount = edit_share(original, final) if current > 1 else 0.0
             row.edited += amount > 0
             amounts.setdefault(step, []).append(amount)
     for step, values in amounts.items():

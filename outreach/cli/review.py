@@ -14,6 +14,7 @@ from outreach.cli.context import App, pass_app, print_json
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import InputError
 from outreach.mail.messages import new_message_id
+from outreach.review import edits
 from outreach.review import queue as core
 from outreach.review import reads as review
 
@@ -146,10 +147,10 @@ def _show(app: App, detail: dict[str, Any]) -> None:
 
 def parse_edit(text: str) -> tuple[str, str]:
     """Subject and body from the editor's text: a `Subject:` line, a blank line, the body."""
-    match = HEADER.match(text.replace("\r\n", "\n"))
+    match = HEADER.match(re.sub(r"\r\n?", "\n", text))
     if match is None:
         raise InputError("the first line must be `Subject: ...`; nothing saved")
-    return match["subject"].strip(), match["body"]
+    return match["subject"], match["body"]
 
 
 @queue_group.command("edit")
@@ -171,21 +172,17 @@ def edit(app: App, draft_id: int, actor: str) -> None:
         before = f"Subject: {now.subject}\n\n{now.body}"
         core.mark_viewed(session, draft, actor)  # the editor shows this revision
     edited = click.edit(before, extension=".txt", require_save=True)
-    if edited is None or edited.rstrip("\n") == before.rstrip("\n"):
+    if edited is None:
         app.console.print(f"draft {draft_id}: nothing changed")
         return
     subject, body = parse_edit(edited)
-    if body.endswith("\n") and not now.body.endswith("\n"):
-        body = body.rstrip("\n")  # editors add a final newline; don't count it as an edit
     with app.store.session() as session:
-        draft = core.get_draft(session, draft_id, lock=True)
-        withdrawn = draft.status == core.APPROVED
-        revision = core.add_revision(
-            session, draft, subject=subject, body=body, author=actor, actor=actor
-        )
-        number = revision.number
-    note = "; its approval was withdrawn" if withdrawn else ""
-    app.console.print(f"draft {draft_id}: saved revision {number}{note}")
+        saved = edits.save_edit(session, draft_id, subject=subject, body=body, actor=actor)
+    if not saved.changed:
+        app.console.print(f"draft {draft_id}: nothing changed")
+        return
+    note = "; its approval was withdrawn" if saved.withdrawn else ""
+    app.console.print(f"draft {draft_id}: saved revision {saved.revision}{note}")
 
 
 @queue_group.command("approve")

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, aliased
 
 from outreach.candidates.records import profile
 from outreach.review import queue
+from outreach.review.edits import word_distance
 from outreach.store.models import (
     Campaign,
     Candidate,
@@ -187,16 +188,6 @@ def campaigns(session: Session) -> list[dict[str, Any]]:
     """Campaign ids and names, for the filter."""
     rows = session.execute(select(Campaign.id, Campaign.name).order_by(Campaign.name))
     return [{"id": cid, "name": name} for cid, name in rows]
-
-
-def word_distance(before: str, after: str) -> int:
-    """Edit distance in words: how many words a reviewer deleted, inserted or replaced."""
-    a, b = before.split(), after.split()
-    changed = 0
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if op != "equal":
-            changed += max(i2 - i1, j2 - j1)
-    return changed
 
 
 def metrics(

@@ -24,7 +24,7 @@ from outreach.candidates.records import profile
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import NotFound
 from outreach.mail.messages import new_message_id
-from outreach.review import queue
+from outreach.review import edits, queue
 from outreach.review import reads as review
 from outreach.store.models import Candidate, CandidateTag, Draft
 from outreach.web.auth import api_user, context
@@ -333,18 +333,10 @@ def reject(request: Request, draft_id: Id, payload: RejectIn, user: Reviewer) ->
     "/drafts/{draft_id}/revisions", response_model=DraftState, status_code=201, tags=["drafts"]
 )
 def add_revision(request: Request, draft_id: Id, payload: RevisionIn, user: Reviewer) -> DraftState:
-    """Save an edit as a new revision; an approved draft goes back to pending."""
+    """Save an edit as a new revision (none if it changes nothing); approved goes to pending."""
     with context(request).store.session() as session:
-        draft = queue.get_draft(session, draft_id, lock=True)
-        queue.add_revision(
-            session,
-            draft,
-            subject=payload.subject,
-            body=payload.body.replace("\r\n", "\n"),
-            author=user,
-            actor=user,
-        )
-        return _state(draft)
+        edits.save_edit(session, draft_id, subject=payload.subject, body=payload.body, actor=user)
+        return _state(queue.get_draft(session, draft_id))
 
 
 @router.post(

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import OutreachError
 from outreach.mail.messages import new_message_id
-from outreach.review import queue
+from outreach.review import edits, queue
 from outreach.review import reads as review
 from outreach.web.auth import context, flash, page_user, render
 
@@ -188,25 +188,18 @@ def save(
     body: Annotated[str, Form()] = "",
 ) -> Response:
     ctx = context(request)
-    body = body.replace("\r\n", "\n").replace("\r", "\n")
     back = _back(request, draft_id)
     try:
         with ctx.store.session() as session:
-            draft = queue.get_draft(session, draft_id, lock=True)
-            now = queue.current(session, draft)
-            if (now.subject, now.body) == (subject.strip(), body):
-                flash(request, "Nothing changed; no new revision.")
-                return RedirectResponse(back, status_code=303)
-            was_approved = draft.status == queue.APPROVED
-            revision = queue.add_revision(
-                session, draft, subject=subject.strip(), body=body, author=user, actor=user
-            )
-            number = revision.number
+            saved = edits.save_edit(session, draft_id, subject=subject, body=body, actor=user)
     except OutreachError as exc:
         flash(request, str(exc), "error")
         return RedirectResponse(back, status_code=303)
-    note = " Its approval was withdrawn; approve it again." if was_approved else ""
-    flash(request, f"Saved revision {number}.{note}")
+    if not saved.changed:
+        flash(request, "Nothing changed; no new revision.")
+    else:
+        note = " Its approval was withdrawn; approve it again." if saved.withdrawn else ""
+        flash(request, f"Saved revision {saved.revision}.{note}")
     return RedirectResponse(back, status_code=303)
 
 
