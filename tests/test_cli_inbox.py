@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy import select
 
+from outreach import users
 from outreach.config import load_config
 from outreach.inbox.sync import sync_lock
 from outreach.servers.configured import mailbox_name
@@ -46,6 +47,8 @@ def inbox(
     store = open_store(load_config(workspace / "config.toml").database_url)
     try:
         people = kit.add_people(store, ["ana@paywise.example", "kim@nope.example"])
+        with store.session() as session:  # the reviewer the command line acts as
+            users.add_user(session, "maria", "correct horse battery")
     finally:
         store.close()
     ana, kim = people["ana@paywise.example"], people["kim@nope.example"]

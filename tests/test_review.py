@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import select
 
 from outreach import users
 from outreach.cli import cli
@@ -23,7 +24,7 @@ from outreach.errors import InputError, OutreachError
 from outreach.review import edits, queue
 from outreach.review import reads as review
 from outreach.store import Store, open_store
-from outreach.store.models import Draft, utcnow
+from outreach.store.models import Draft, Event, utcnow
 from tests.llm_server import FakeLLMServer
 from tests.webutil import PASSWORD, free_port, seed, settings_for
 
@@ -182,13 +183,18 @@ def test_queue_commands_list_show_approve_reject(workspace: Path) -> None:
     assert json.loads(invoke("queue", "show", "1", "--json").output)["candidate"]["name"] == (
         "Jamie Lind"
     )
+    with store.session() as session:
+        users.add_user(session, "lena", PASSWORD)
     approved = invoke("queue", "approve", "1", "2", "--as", "lena", "--unread")
     assert approved.exit_code == 0 and approved.output.count("approved draft") == 2
-    rejected = invoke("queue", "reject", "3", "--reason", "wrong team")
+    unnamed = invoke("queue", "reject", "3", "--reason", "wrong team")
+    assert unnamed.exit_code == 1 and "several reviewers: say which you are" in unnamed.output
+    as_maria = {"OUTREACH_REVIEWER": "maria", "USER": "root"}
+    rejected = invoke("queue", "reject", "3", "--reason", "wrong team", env=as_maria)
     assert rejected.exit_code == 0
-    again = invoke("queue", "approve", "3", "--unread")
+    again = invoke("queue", "approve", "3", "--unread", env=as_maria)
     assert again.exit_code == 1 and "draft 3 is rejected" in again.output
-    missing = invoke("queue", "show", "42")
+    missing = invoke("queue", "show", "42", env=as_maria)
     assert missing.exit_code == 1 and "no draft 42" in missing.output
     no_reason = invoke("queue", "reject", "3")
     assert no_reason.exit_code == 2
@@ -196,6 +202,13 @@ def test_queue_commands_list_show_approve_reject(workspace: Path) -> None:
         one = queue.get_draft(session, 1)
         assert (one.approved_by, one.status) == ("lena", "approved")
         assert queue.get_draft(session, 3).reject_reason == "wrong team"
+        actors = session.execute(select(Event.action, Event.actor)).all()
+    # Every person's event names a reviewer; the operating system's login never appears.
+    assert ("draft.rejected", "maria") in actors and ("draft.approved", "lena") in actors
+    assert {actor for _, actor in actors} <= {"maria", "lena", "drafting", "cli"}
+    assert invoke("queue", "show", "1", "--as", "root").output.strip() == (
+        "error: no user root; add one with `outreach user add root`"
+    )
     store.close()
 
 
@@ -222,6 +235,8 @@ def test_queue_edit_uses_the_editor_and_withdraws_an_approval(workspace: Path) -
 def test_queue_approve_takes_the_revision_you_displayed(workspace: Path) -> None:
     store = workspace_store(workspace)
     seed(store, drafts=3)
+    with store.session() as session:
+        users.add_user(session, "lena", PASSWORD)
     unread = invoke("queue", "approve", "1", "--as", "maria")
     assert unread.exit_code == 1
     assert unread.output.strip() == (

@@ -14,6 +14,7 @@ from typing import Any
 import click
 from rich.console import Console
 
+from outreach import users
 from outreach.config import Settings, database_password, find_config, load_config
 from outreach.errors import InputError
 from outreach.store import Store, open_store
@@ -51,6 +52,20 @@ class App:
 
 
 pass_app = click.make_pass_decorator(App)
+
+
+actor_option = click.option(
+    "--as",
+    "named",
+    envvar="OUTREACH_REVIEWER",
+    help="Act as this reviewer (default: $OUTREACH_REVIEWER, else the only reviewer).",
+)
+
+
+def reviewer(app: App, named: str | None) -> str:
+    """The reviewer this command acts as (``users.acting_reviewer``)."""
+    with app.store.session() as session:
+        return users.acting_reviewer(session, named)
 
 
 def clock() -> Callable[[], datetime]:

@@ -154,7 +154,7 @@ def run_demo(app: App, directory: Path, *, serve: bool = True) -> None:
         asyncio.run(_story(settings, store, directory, capture, say))
         with store.session() as session:
             if users.count_users(session) == 0:
-                users.add_user(session, DEMO_USER, DEMO_PASSWORD, actor="demo")
+                users.add_user(session, DEMO_USER, DEMO_PASSWORD, actor=users.Automation.DEMO)
         if serve:
             _serve(app, settings, store, say)
     finally:
@@ -166,7 +166,7 @@ async def _story(
     settings: Settings, store: Store, directory: Path, capture: Capture, say: Any
 ) -> None:
     with resources.as_file(DEMO_DATA / "candidates.csv") as csv_path:
-        report = candidates.import_file(store, csv_path, tags=["demo"], actor="demo")
+        report = candidates.import_file(store, csv_path, tags=["demo"], actor=users.Automation.DEMO)
     say(f"[bold]1. Candidates[/]: {report.created} imported into {directory}", markup=True)
     for person in candidates.list_candidates(store, tag="demo"):
         say(f"   {person['name']} <{person['email']}> — {person['headline']}")
@@ -177,7 +177,9 @@ async def _story(
         if exists is None:
             with resources.as_file(DEMO_DATA / "campaign.toml") as spec_path:
                 campaigns.create(store, campaigns.load_campaign_file(spec_path), settings)
-            started = await campaigns.start(store, settings, drafter, CAMPAIGN, actor="demo")
+            started = await campaigns.start(
+                store, settings, drafter, CAMPAIGN, actor=users.Automation.DEMO
+            )
             say(
                 f"[bold]2. Campaign {CAMPAIGN}[/]: {started.enrolled} enrolled, step 1 drafted for "
                 "each into the review queue",
@@ -208,7 +210,10 @@ async def _send_and_reply(
         )
         for draft in chosen:
             queue.approve(
-                session, draft, actor="demo", message_id=new_message_id(settings.sender.email)
+                session,
+                draft,
+                actor=users.Automation.DEMO,
+                message_id=new_message_id(settings.sender.email),
             )
     if chosen:
         say(

@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from outreach.campaigns import followups
-from outreach.cli.context import App, clock, pass_app, print_json
+from outreach.cli.context import App, actor_option, clock, pass_app, print_json, reviewer
 from outreach.conversations import threads as core
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.inbox.sync import run_sync, suggest_replies
@@ -169,9 +169,15 @@ def _print_message(app: App, item: dict[str, Any], full: bool) -> None:
     "--conversation", "conversation_id", type=int, help="Conversation id (default: latest)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@actor_option
 @pass_app
 def mark(
-    app: App, email: str, sentiment: str | None, conversation_id: int | None, as_json: bool
+    app: App,
+    email: str,
+    sentiment: str | None,
+    conversation_id: int | None,
+    as_json: bool,
+    named: str | None,
 ) -> None:
     """Mark a candidate's reply positive or negative (their latest conversation by default).
 
@@ -181,7 +187,8 @@ def mark(
     """
     if sentiment is None:
         raise click.UsageError("say --positive, --negative or --clear")
-    row = core.mark(app.store, email, sentiment, actor="cli", conversation_id=conversation_id)
+    actor = reviewer(app, named)
+    row = core.mark(app.store, email, sentiment, actor=actor, conversation_id=conversation_id)
     if as_json:
         print_json(row)
         return

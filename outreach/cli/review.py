@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import re
 from typing import Any
 
 import click
 from rich.table import Table
 
-from outreach.cli.context import App, pass_app, print_json
+from outreach.cli.context import App, actor_option, pass_app, print_json, reviewer
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import InputError
 from outreach.mail.messages import new_message_id
@@ -19,19 +18,6 @@ from outreach.review import queue as core
 from outreach.review import reads as review
 
 HEADER = re.compile(r"\ASubject:[ \t]*(?P<subject>[^\n]*)\n(?:[ \t]*\n)?(?P<body>.*)\Z", re.DOTALL)
-
-
-def default_actor() -> str:
-    """Who the command line acts as unless --as says otherwise: the login name."""
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "cli"
-
-
-actor_option = click.option(
-    "--as", "actor", default=default_actor, help="Record this reviewer (default: your login name)."
-)
 
 
 @click.group("queue")
@@ -104,7 +90,7 @@ def list_(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @actor_option
 @pass_app
-def show(app: App, draft_id: int, as_json: bool, actor: str) -> None:
+def show(app: App, draft_id: int, as_json: bool, named: str | None) -> None:
     """Show a draft: candidate, flags, the text and what changed since the first revision.
 
     Showing a draft records that you opened it.
@@ -113,6 +99,7 @@ def show(app: App, draft_id: int, as_json: bool, actor: str) -> None:
     Example:
       outreach queue show 12
     """
+    actor = reviewer(app, named)
     with app.store.session() as session:
         draft = core.get_draft(session, draft_id)
         core.mark_viewed(session, draft, actor)
@@ -157,7 +144,7 @@ def parse_edit(text: str) -> tuple[str, str]:
 @click.argument("draft_id", type=int)
 @actor_option
 @pass_app
-def edit(app: App, draft_id: int, actor: str) -> None:
+def edit(app: App, draft_id: int, named: str | None) -> None:
     """Edit a draft's subject and body in $EDITOR; saving makes a new revision.
 
     Editing an approved draft withdraws its approval.
@@ -166,6 +153,7 @@ def edit(app: App, draft_id: int, actor: str) -> None:
     Example:
       EDITOR=nano outreach queue edit 12
     """
+    actor = reviewer(app, named)
     with app.store.session() as session:
         draft = core.get_draft(session, draft_id)
         now = core.current(session, draft)
@@ -192,7 +180,7 @@ def edit(app: App, draft_id: int, actor: str) -> None:
 )
 @actor_option
 @pass_app
-def approve(app: App, draft_ids: tuple[int, ...], unread: bool, actor: str) -> None:
+def approve(app: App, draft_ids: tuple[int, ...], unread: bool, named: str | None) -> None:
     """Approve drafts you have read: records who, when, the revision and a SHA-256 of the text.
 
     A draft is approved at the revision `queue show` or `queue edit` last displayed to you;
@@ -203,6 +191,7 @@ def approve(app: App, draft_ids: tuple[int, ...], unread: bool, actor: str) -> N
     Example:
       outreach queue show 12 && outreach queue approve 12 --as maria
     """
+    actor = reviewer(app, named)
     sender = app.settings.sender.email
     for draft_id in draft_ids:
         changed: core.ChangedSinceOpened | None = None
@@ -233,13 +222,14 @@ def approve(app: App, draft_ids: tuple[int, ...], unread: bool, actor: str) -> N
 @click.option("--reason", required=True, help="Why it must not be sent.")
 @actor_option
 @pass_app
-def reject(app: App, draft_id: int, reason: str, actor: str) -> None:
+def reject(app: App, draft_id: int, reason: str, named: str | None) -> None:
     """Reject a draft, with a reason.
 
     \b
     Example:
       outreach queue reject 12 --reason "wrong team"
     """
+    actor = reviewer(app, named)
     with app.store.session() as session:
         core.reject(
             session, core.get_draft(session, draft_id, lock=True), actor=actor, reason=reason
@@ -252,13 +242,14 @@ def reject(app: App, draft_id: int, reason: str, actor: str) -> None:
 @click.option("--instruction", default="", help="What to change, e.g. 'shorter, less formal'.")
 @actor_option
 @pass_app
-def regenerate(app: App, draft_id: int, instruction: str, actor: str) -> None:
+def regenerate(app: App, draft_id: int, instruction: str, named: str | None) -> None:
     """Rewrite a draft with the model as a new revision; earlier revisions are kept.
 
     \b
     Example:
       outreach queue regenerate 12 --instruction "shorter; mention the Kafka migration"
     """
+    actor = reviewer(app, named)
 
     async def run() -> int:
         drafter = Drafter(app.settings, app.store, llm=make_llm(app.settings))

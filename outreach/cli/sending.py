@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import click
 from rich.table import Table
 
-from outreach.cli.context import App, clock, pass_app, print_json
+from outreach.cli.context import App, actor_option, clock, pass_app, print_json, reviewer
 from outreach.errors import InputError
 from outreach.sending import outbox as sending
 from outreach.sending import sender as core
@@ -152,8 +151,9 @@ def list_(app: App, as_json: bool, show_all: bool) -> None:
 @click.argument("entry_id", metavar="ID", type=int)
 @click.option("--sent", "decision", flag_value="sent", help="It did go out: mark it sent.")
 @click.option("--resend", "decision", flag_value="resend", help="It did not: queue it again.")
+@actor_option
 @pass_app
-def resolve(app: App, entry_id: int, decision: str | None) -> None:
+def resolve(app: App, entry_id: int, decision: str | None, named: str | None) -> None:
     """Decide an uncertain send: it went out (--sent), or send it again (--resend).
 
     Check the candidate's inbox or your Sent folder first; a resend may arrive twice.
@@ -164,7 +164,7 @@ def resolve(app: App, entry_id: int, decision: str | None) -> None:
     """
     if decision is None:
         raise InputError("say what happened: --sent (it went out) or --resend (send it again)")
-    actor = os.environ.get("USER") or "cli"
+    actor = reviewer(app, named)
     with app.store.session() as session:
         state = sending.resolve(
             session, entry_id, sent=decision == "sent", actor=actor, now=clock()()
