@@ -21,10 +21,9 @@ from sqlalchemy import select, text
 
 from outreach import users
 from outreach.cli import cli
-from outreach.cli.web import background_jobs
 from outreach.config import Settings
 from outreach.jobs import health
-from outreach.jobs.loops import send_forever, sync_forever
+from outreach.jobs.loops import send_forever, serve_jobs, sync_forever
 from outreach.review import queue
 from outreach.store import Store
 from outreach.store.models import Draft, Message, OutboxEntry, Revision, utcnow
@@ -94,7 +93,7 @@ def test_the_sender_serve_runs_sends_approved_mail_only(
             )
         revision = session.scalars(select(Revision).where(Revision.draft_id == second)).one()
         revision.body = "Changed after approval."
-    app = create_app(settings, store, background=background_jobs(settings, store))
+    app = create_app(settings, store, background=serve_jobs(settings, store))
     with TestClient(app):
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not smtp_capture.messages:

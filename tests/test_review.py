@@ -19,9 +19,10 @@ from sqlalchemy import select
 
 from outreach import users
 from outreach.cli import cli
-from outreach.cli.web import background_jobs, check_bind
+from outreach.cli.web import check_bind
 from outreach.errors import InputError, OutreachError
-from outreach.review import edits, queue
+from outreach.jobs.loops import serve_jobs
+from outreach.review import edits, opened, queue
 from outreach.review import reads as review
 from outreach.store import Store, open_store
 from outreach.store.models import Draft, Event, utcnow
@@ -54,14 +55,14 @@ def test_listing_filters_pages_and_neighbours(store: Store) -> None:
     ids = seed(store, drafts=6)
     with store.session() as session:
         page = review.list_drafts(session, review.Filters(), page=2, per_page=4)
-        assert [row["id"] for row in page["items"]] == [5, 6]
-        assert (page["total"], page["pages"]) == (6, 2)
+        assert [row.id for row in page.items] == [5, 6]
+        assert (page.total, page.pages) == (6, 2)
         flagged = review.list_drafts(session, review.Filters(flagged=True))
-        assert [row["id"] for row in flagged["items"]] == [1, 3, 5]
+        assert [row.id for row in flagged.items] == [1, 3, 5]
         unflagged = review.list_drafts(session, review.Filters(flagged=False))
-        assert [row["id"] for row in unflagged["items"]] == [2, 4, 6]
+        assert [row.id for row in unflagged.items] == [2, 4, 6]
         in_campaign = review.list_drafts(session, review.Filters(campaign=ids["campaign"]))
-        assert [row["campaign"] for row in in_campaign["items"]] == ["backend-2026"] * 2
+        assert [row.campaign for row in in_campaign.items] == ["backend-2026"] * 2
         draft = queue.get_draft(session, 3)
         assert review.neighbours(session, draft, review.Filters()) == (2, 4)
         assert review.neighbours(session, draft, review.Filters(flagged=True)) == (1, 5)
@@ -74,7 +75,7 @@ def test_metrics_rate_review_time_and_edits_per_template(store: Store) -> None:
     now = utcnow()
     with store.session() as session:
         one = queue.get_draft(session, 1)
-        queue.mark_viewed(session, one, "maria")
+        opened.mark_viewed(session, one, "maria")
         one.viewed_at = now - timedelta(minutes=4)
         queue.add_revision(
             session, one, subject="Senior Backend Engineer 1", body="Hi Jamie, short.",
@@ -82,19 +83,20 @@ def test_metrics_rate_review_time_and_edits_per_template(store: Store) -> None:
         )  # fmt: skip
         queue.approve(session, one, actor="maria", message_id="<1@nordlys.example>")
         two = queue.get_draft(session, 2)
-        queue.mark_viewed(session, two, "maria")
+        opened.mark_viewed(session, two, "maria")
         two.viewed_at = now - timedelta(minutes=2)
         queue.approve(session, two, actor="maria", message_id="<2@nordlys.example>")
         queue.reject(session, queue.get_draft(session, 3), actor="maria", reason="no")
     cache: dict[tuple[int, int], tuple[int, int]] = {}
     with store.session() as session:
         figures = review.metrics(session, timezone="Europe/Stockholm", cache=cache)
-    assert figures["pending"] == 1 and figures["approved_today"] == 2
-    assert figures["approval_rate"] == round(2 / 3, 3) and figures["decided_30d"] == 3
-    assert 170 <= figures["median_review_seconds"] <= 250  # 4 and 2 minutes, approved just now
-    (intro,) = figures["edits"]
-    assert intro["template"] == "intro" and intro["approved"] == 2 and intro["unchanged"] == 1
-    assert intro["mean_words_changed"] > 0 and 0 < intro["changed_share"] < 1
+    assert figures.pending == 1 and figures.approved_today == 2
+    assert figures.approval_rate == round(2 / 3, 3) and figures.decided_30d == 3
+    assert figures.median_review_seconds is not None
+    assert 170 <= figures.median_review_seconds <= 250  # 4 and 2 minutes, approved just now
+    (intro,) = figures.edits
+    assert intro.template == "intro" and intro.approved == 2 and intro.unchanged == 1
+    assert intro.mean_words_changed > 0 and 0 < intro.changed_share < 1
     assert set(cache) == {(1, 2), (2, 1)} and cache[(2, 1)][0] == 0
 
 
@@ -120,7 +122,7 @@ def test_flags_are_marked_where_their_text_is() -> None:
 def test_bulk_approval_takes_only_opened_drafts(store: Store) -> None:
     seed(store, drafts=3)
     with store.session() as session:
-        queue.mark_viewed(session, queue.get_draft(session, 2), "maria")
+        opened.mark_viewed(session, queue.get_draft(session, 2), "maria")
         made = iter(["<a@x.example>", "<b@x.example>"])
         approved, skipped = queue.approve_viewed(
             session, [1, 2, 2, 99], actor="maria", new_message_id=lambda: next(made)
@@ -326,11 +328,11 @@ def test_serve_binds_loopback_unless_told_otherwise() -> None:
 def test_serve_runs_the_sync_when_a_mailbox_is_configured(workspace: Path) -> None:
     settings = settings_for(workspace)
     store = workspace_store(workspace)
-    assert len(background_jobs(settings, store)) == 2  # the sender and the campaign scheduler
+    assert len(serve_jobs(settings, store)) == 2  # the sender and the campaign scheduler
     with_maildir = settings.model_copy(
         update={"imap": settings.imap.model_copy(update={"maildir": str(workspace / "Maildir")})}
     )
-    assert len(background_jobs(with_maildir, store)) == 3
+    assert len(serve_jobs(with_maildir, store)) == 3
     store.close()
 
 

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from outreach.review import approval, queue
+from outreach.review import approval, opened, queue
 from outreach.store import Store
 from outreach.store.models import Draft, Event, Revision
 from outreach.web import create_app
@@ -174,7 +174,7 @@ def test_approve_records_the_approval_and_goes_to_the_next_draft(
     assert (draft.status, draft.approved_by, draft.approved_revision) == ("approved", "maria", 1)
     with store.session() as session:
         assert draft.approved_hash == approval.fingerprint(approval.visible_of(session, draft))
-        assert queue.approval_is_valid(session, draft) is None
+        assert approval.approval_is_valid(session, draft) is None
     assert draft.message_id and draft.message_id.endswith("@nordlys.example>") or draft.message_id
     # The last draft leads back to the queue.
     last = client.post(
@@ -364,7 +364,7 @@ def test_bulk_approval_takes_each_draft_at_the_revision_its_reviewer_opened(
     client.get("/drafts/1")
     client.get("/drafts/3")
     with store.session() as session:
-        queue.mark_viewed(session, queue.get_draft(session, 2), "lena")  # not maria's reading
+        opened.mark_viewed(session, queue.get_draft(session, 2), "lena")  # not maria's reading
         queue.add_revision(
             session,
             queue.get_draft(session, 3),

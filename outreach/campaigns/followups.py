@@ -16,12 +16,13 @@ from typing import Any
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
-from outreach.campaigns.lifecycle import ACTIVE, StartReport, domain_of, draft_step
+from outreach.campaigns.lifecycle import StartReport, domain_of, draft_step
 from outreach.config import Settings
 from outreach.drafting.drafter import Drafter
 from outreach.review import queue
 from outreach.store import Store
 from outreach.store.models import Campaign, Candidate, Draft, Enrolment, Event, OutboxEntry, utcnow
+from outreach.store.values import CampaignStatus, EnrolmentStatus
 
 # Business days -------------------------------------------------------------------------
 
@@ -80,9 +81,9 @@ def schedule(
         .join(Draft, and_(Draft.enrolment_id == Enrolment.id, Draft.step == Enrolment.step))
         .outerjoin(OutboxEntry, OutboxEntry.draft_id == Draft.id)
         .where(
-            Enrolment.status == ACTIVE,
+            Enrolment.status == EnrolmentStatus.ACTIVE,
             Enrolment.next_due_at.is_(None),
-            Campaign.status == ACTIVE,
+            Campaign.status == CampaignStatus.ACTIVE,
             Draft.status.in_((queue.SENT, queue.REJECTED)),
             *([Draft.id.in_(list(draft_ids))] if draft_ids is not None else []),
         )
@@ -117,9 +118,9 @@ def due(session: Session, *, now: datetime) -> list[tuple[int, int, int]]:
         select(Enrolment.campaign_id, Enrolment.id, Enrolment.step)
         .join(Campaign, Campaign.id == Enrolment.campaign_id)
         .where(
-            Enrolment.status == ACTIVE,
+            Enrolment.status == EnrolmentStatus.ACTIVE,
             Enrolment.next_due_at <= now,
-            Campaign.status == ACTIVE,
+            Campaign.status == CampaignStatus.ACTIVE,
         )
     ).all()
     return [(c, e, s + 1) for c, e, s in rows]
@@ -166,7 +167,7 @@ def reschedule_for_absence(
     enrolments = list(
         session.scalars(
             select(Enrolment).where(
-                Enrolment.candidate_id == candidate_id, Enrolment.status == ACTIVE
+                Enrolment.candidate_id == candidate_id, Enrolment.status == EnrolmentStatus.ACTIVE
             )
         )
     )
@@ -191,14 +192,14 @@ def hold_colleagues(session: Session, candidate_id: int, *, actor: str = "sync")
         .join(Candidate, Candidate.id == Enrolment.candidate_id)
         .where(
             Enrolment.campaign_id.in_(campaigns),
-            Enrolment.status == ACTIVE,
+            Enrolment.status == EnrolmentStatus.ACTIVE,
             Enrolment.candidate_id != candidate_id,
             func.lower(Candidate.email).like(f"%@{domain}"),
         )
     ).all()
     held = []
     for enrolment, email in rows:
-        enrolment.status = "held"
+        enrolment.status = EnrolmentStatus.HELD
         enrolment.stop_reason = f"a colleague at {domain} replied; decide whether to continue"
         held.append(email)
         session.add(

@@ -27,6 +27,7 @@ from outreach.store.models import (
     OutboxEntry,
     Revision,
 )
+from outreach.store.values import CampaignStatus, EnrolmentStatus
 
 APPROVED_ONCE = (
     queue.APPROVED,
@@ -92,14 +93,19 @@ def collect(store: Store, name: str) -> CampaignStats:
             ).all()
         )
         stats.enrolled = sum(counts.values())
-        stats.active = counts.get("active", 0)
-        stats.held = counts.get("held", 0)
-        stats.bounced = counts.get("bounced", 0)
-        stats.opted_out = counts.get("opted_out", 0)
+        stats.active = counts.get(EnrolmentStatus.ACTIVE, 0)
+        stats.held = counts.get(EnrolmentStatus.HELD, 0)
+        stats.bounced = counts.get(EnrolmentStatus.BOUNCED, 0)
+        stats.opted_out = counts.get(EnrolmentStatus.OPTED_OUT, 0)
         stats.steps = _steps(session, campaign.id, campaign.steps)
         _replies(session, campaign.id, campaign.created_at, stats)
         stats.problems = _problems(session, campaign.id)
-        if campaign.status == "active" and stats.enrolled and not stats.active and not stats.held:
+        if (
+            campaign.status == CampaignStatus.ACTIVE
+            and stats.enrolled
+            and not stats.active
+            and not stats.held
+        ):
             stats.status = "completed with errors" if stats.problems else "completed"
         return stats
 

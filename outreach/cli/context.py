@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +12,8 @@ import click
 from rich.console import Console
 
 from outreach import users
-from outreach.config import Settings, database_password, find_config, load_config
-from outreach.errors import InputError
+from outreach.config import Clock, Settings, database_password, find_config, from_env, load_config
 from outreach.store import Store, open_store
-from outreach.store.models import utcnow
 
 
 @dataclass
@@ -36,6 +31,11 @@ class App:
         if self._settings is None:
             self._settings = load_config(find_config(self.config_path))
         return self._settings
+
+    @property
+    def clock(self) -> Clock:
+        """The clock: a fixed $OUTREACH_NOW, else real time (``config.clock``)."""
+        return from_env()
 
     @property
     def store(self) -> Store:
@@ -66,21 +66,6 @@ def reviewer(app: App, named: str | None) -> str:
     """The reviewer this command acts as (``users.acting_reviewer``)."""
     with app.store.session() as session:
         return users.acting_reviewer(session, named)
-
-
-def clock() -> Callable[[], datetime]:
-    """The clock: $OUTREACH_NOW (ISO 8601, fixed; UTC when it has no offset), else real time."""
-    fixed = os.environ.get("OUTREACH_NOW", "").strip()
-    if not fixed:
-        return utcnow
-    try:
-        at = datetime.fromisoformat(fixed)
-    except ValueError:
-        raise InputError(
-            f"OUTREACH_NOW={fixed!r} is not an ISO 8601 time; write it like 2026-03-02T09:30+01:00"
-        ) from None
-    at = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return lambda: at
 
 
 def print_json(data: Any) -> None:

@@ -275,7 +275,7 @@ def _replies(directory: Path, capture: Capture) -> None:
 def _serve(app: App, settings: Settings, store: Store, say: Any) -> None:
     import uvicorn
 
-    from outreach.cli.web import background_jobs
+    from outreach.jobs.loops import serve_jobs
     from outreach.web import create_app
 
     host, port = settings.web.host, settings.web.port
@@ -285,7 +285,7 @@ def _serve(app: App, settings: Settings, store: Store, say: Any) -> None:
         "the capture server by the background sender.",
         markup=True,
     )
-    web = create_app(settings, store, background=background_jobs(settings, store))
+    web = create_app(settings, store, background=serve_jobs(settings, store))
     uvicorn.run(
         web, host=host, port=port, log_level="warning", server_header=False, proxy_headers=False
     )

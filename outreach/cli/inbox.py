@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from outreach.campaigns import followups
-from outreach.cli.context import App, actor_option, clock, pass_app, print_json, reviewer
+from outreach.cli.context import App, actor_option, pass_app, print_json, reviewer
 from outreach.conversations import threads as core
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.inbox.sync import run_sync, suggest_replies
@@ -31,7 +31,7 @@ def sync(app: App, as_json: bool) -> None:
       outreach sync
       */15 * * * *  cd ~/recruiting && outreach sync   (crontab)
     """
-    now = clock()
+    now = app.clock
     report = run_sync(app.settings, app.store, now=now)
 
     async def after() -> tuple[list[int], int]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
 
 import click
 from rich.table import Table
@@ -13,9 +12,11 @@ from outreach.cli.context import App, actor_option, pass_app, print_json, review
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import InputError
 from outreach.mail.messages import new_message_id
-from outreach.review import edits
+from outreach.review import edits, opened
 from outreach.review import queue as core
 from outreach.review import reads as review
+from outreach.review.models import DraftDetail
+from outreach.store.values import DraftKind
 
 HEADER = re.compile(r"\ASubject:[ \t]*(?P<subject>[^\n]*)\n(?:[ \t]*\n)?(?P<body>.*)\Z", re.DOTALL)
 
@@ -39,7 +40,7 @@ def queue_group() -> None:
     show_default=True,
     help="Drafts in this status.",
 )
-@click.option("--kind", type=click.Choice(core.KINDS), help="Only this kind of draft.")
+@click.option("--kind", type=click.Choice(tuple(DraftKind)), help="Only this kind of draft.")
 @click.option("--campaign", type=int, help="Only drafts of this campaign id.")
 @click.option("--flagged/--not-flagged", default=None, help="Only drafts with (or without) flags.")
 @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
@@ -64,25 +65,23 @@ def list_(
     with app.store.session() as session:
         listing = review.list_drafts(session, filters, page=page)
     if as_json:
-        print_json(listing)
+        print_json(listing.model_dump(exclude={"counts"}))
         return
     table = Table("id", "candidate", "subject", "template", "flags", "due")
-    for row in listing["items"]:
+    for row in listing.items:
         table.add_row(
-            str(row["id"]),
-            row["candidate_name"] or row["candidate_email"],
-            row["subject"] + (" (held)" if row["hold_reason"] else ""),
-            row["template"],
-            str(row["flags"] or ""),
-            row["due_at"].strftime("%Y-%m-%d %H:%M"),
+            str(row.id),
+            row.candidate_name or row.candidate_email,
+            row.subject + (" (held)" if row.hold_reason else ""),
+            row.template,
+            str(row.flags or ""),
+            row.due_at.strftime("%Y-%m-%d %H:%M"),
         )
     app.console.print(table)
-    for row in listing["items"]:
-        if row["hold_reason"]:
-            app.console.print(f"draft {row['id']} held: {row['hold_reason']}", markup=False)
-    app.console.print(
-        f"{listing['total']} {status} drafts; page {listing['page']} of {listing['pages']}"
-    )
+    for row in listing.items:
+        if row.hold_reason:
+            app.console.print(f"draft {row.id} held: {row.hold_reason}", markup=False)
+    app.console.print(f"{listing.total} {status} drafts; page {listing.page} of {listing.pages}")
 
 
 @queue_group.command("show")
@@ -102,33 +101,33 @@ def show(app: App, draft_id: int, as_json: bool, named: str | None) -> None:
     actor = reviewer(app, named)
     with app.store.session() as session:
         draft = core.get_draft(session, draft_id)
-        core.mark_viewed(session, draft, actor)
+        opened.mark_viewed(session, draft, actor, now=app.clock())
         detail = review.draft_detail(session, draft)
     if as_json:
-        print_json(detail)
+        print_json(detail.model_dump())
         return
     _show(app, detail)
 
 
-def _show(app: App, detail: dict[str, Any]) -> None:
-    person = detail["candidate"]
+def _show(app: App, detail: DraftDetail) -> None:
+    person = detail.candidate
     echo = app.console.print
-    echo(f"[bold]draft {detail['id']}[/] · {detail['status']} · {detail['kind']} · "
-         f"{detail['template']} · revision {detail['revision']} by {detail['author']}",
+    echo(f"[bold]draft {detail.id}[/] · {detail.status} · {detail.kind} · "
+         f"{detail.template} · revision {detail.revision} by {detail.author}",
          markup=True)  # fmt: skip
     echo(f"to: {person['name']} <{person['email']}>", markup=False)
-    if detail["hold_reason"] and detail["status"] == core.PENDING:
-        echo(f"held: {detail['hold_reason']}", markup=False)
-    for flag in detail["flags"]:
+    if detail.hold_reason and detail.status == core.PENDING:
+        echo(f"held: {detail.hold_reason}", markup=False)
+    for flag in detail.flags:
         echo(f"flag {flag.get('code', '')}: {flag.get('message', '')}", markup=False)
-    if detail["error"]:  # e.g. why an approval was withdrawn
-        echo(f"note: {detail['error']}", markup=False)
+    if detail.error:  # e.g. why an approval was withdrawn
+        echo(f"note: {detail.error}", markup=False)
     echo("")
-    echo(f"Subject: {detail['subject']}", markup=False)
+    echo(f"Subject: {detail.subject}", markup=False)
     echo("")
-    echo(detail["body"], markup=False)
-    if detail["changed"]:
-        changes = sum(1 for s in detail["diff_body"] if s["op"] != "equal")
+    echo(detail.body, markup=False)
+    if detail.changed:
+        changes = sum(1 for s in detail.diff_body if s.op != "equal")
         echo(f"\n({changes} changes since revision 1)", markup=False)
 
 
@@ -158,14 +157,16 @@ def edit(app: App, draft_id: int, named: str | None) -> None:
         draft = core.get_draft(session, draft_id)
         now = core.current(session, draft)
         before = f"Subject: {now.subject}\n\n{now.body}"
-        core.mark_viewed(session, draft, actor)  # the editor shows this revision
+        opened.mark_viewed(session, draft, actor, now=app.clock())  # the editor shows it
     edited = click.edit(before, extension=".txt", require_save=True)
     if edited is None:
         app.console.print(f"draft {draft_id}: nothing changed")
         return
     subject, body = parse_edit(edited)
     with app.store.session() as session:
-        saved = edits.save_edit(session, draft_id, subject=subject, body=body, actor=actor)
+        saved = edits.save_edit(
+            session, draft_id, subject=subject, body=body, actor=actor, now=app.clock()
+        )
     if not saved.changed:
         app.console.print(f"draft {draft_id}: nothing changed")
         return
@@ -197,7 +198,7 @@ def approve(app: App, draft_ids: tuple[int, ...], unread: bool, named: str | Non
         changed: core.ChangedSinceOpened | None = None
         with app.store.session() as session:
             draft = core.get_draft(session, draft_id, lock=True)
-            seen = None if unread else core.seen_revision(session, draft_id, actor)
+            seen = None if unread else opened.seen_revision(session, draft_id, actor)
             if seen is None and not unread:
                 raise InputError(
                     f"draft {draft_id}: {actor} has not read it; run `outreach queue show "
@@ -205,11 +206,16 @@ def approve(app: App, draft_ids: tuple[int, ...], unread: bool, named: str | Non
                 )
             try:
                 core.approve(
-                    session, draft, actor=actor, message_id=new_message_id(sender), seen=seen
+                    session,
+                    draft,
+                    actor=actor,
+                    message_id=new_message_id(sender),
+                    seen=seen,
+                    now=app.clock(),
                 )
             except core.ChangedSinceOpened as exc:
                 changed, detail = exc, review.draft_detail(session, draft)
-                core.mark_viewed(session, draft, actor)  # displayed below
+                opened.mark_viewed(session, draft, actor, now=app.clock())  # displayed below
             digest = draft.approved_hash or ""
         if changed is not None:
             _show(app, detail)
@@ -232,7 +238,11 @@ def reject(app: App, draft_id: int, reason: str, named: str | None) -> None:
     actor = reviewer(app, named)
     with app.store.session() as session:
         core.reject(
-            session, core.get_draft(session, draft_id, lock=True), actor=actor, reason=reason
+            session,
+            core.get_draft(session, draft_id, lock=True),
+            actor=actor,
+            reason=reason,
+            now=app.clock(),
         )
     app.console.print(f"rejected draft {draft_id}")
 

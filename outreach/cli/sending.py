@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from outreach.cli.context import App, actor_option, clock, pass_app, print_json, reviewer
+from outreach.cli.context import App, actor_option, pass_app, print_json, reviewer
 from outreach.errors import InputError
 from outreach.sending import outbox as sending
 from outreach.sending import sender as core
@@ -83,7 +83,7 @@ def send(
     Example:
       outreach send --dry-run --limit 5
     """
-    now = clock()
+    now = app.clock
     if dry_run:
         folder = out or Path(f"dry-run-{now():%Y%m%d-%H%M%S}")
         written = core.dry_run(app.store, app.settings, folder, now=now(), limit=limit)
@@ -129,7 +129,7 @@ def list_(app: App, as_json: bool, show_all: bool) -> None:
     states = [sending.QUEUED, sending.SENDING, sending.UNCERTAIN, sending.FAILED]
     if show_all:
         states += [sending.SENT, sending.CANCELLED]
-    rows = core.outbox_listing(app.store, app.settings, now=clock()(), states=states)
+    rows = core.outbox_listing(app.store, app.settings, now=app.clock(), states=states)
     if as_json:
         print_json(rows)
         return
@@ -167,6 +167,6 @@ def resolve(app: App, entry_id: int, decision: str | None, named: str | None) ->
     actor = reviewer(app, named)
     with app.store.session() as session:
         state = sending.resolve(
-            session, entry_id, sent=decision == "sent", actor=actor, now=clock()()
+            session, entry_id, sent=decision == "sent", actor=actor, now=app.clock()
         )
     app.console.print(f"outbox entry {entry_id} is now {state}")

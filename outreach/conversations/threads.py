@@ -29,13 +29,13 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.followups import hold_colleagues
-from outreach.campaigns.lifecycle import LIVE
 from outreach.candidates.records import get_candidate, suppress
 from outreach.errors import InputError, NotFound
 from outreach.review import queue
 from outreach.sending import outbox as sending
 from outreach.store import Store
 from outreach.store.models import Candidate, Conversation, Draft, Enrolment, Event, Message, utcnow
+from outreach.store.values import LIVE_ENROLMENTS
 
 OPEN, NEEDS_RESPONSE, CLOSED = "open", "needs_response", "closed"
 SENTIMENTS = ("positive", "negative", "")
@@ -124,7 +124,7 @@ def stop_enrolments(
 ) -> int:
     """End the candidate's active enrolments with ``status``; returns how many."""
     query = select(Enrolment).where(
-        Enrolment.candidate_id == candidate_id, Enrolment.status.in_(LIVE)
+        Enrolment.candidate_id == candidate_id, Enrolment.status.in_(LIVE_ENROLMENTS)
     )
     stopped = 0
     for enrolment in session.scalars(query):

@@ -26,6 +26,7 @@ from outreach.errors import InputError, LLMError, StateError, TemplateError
 from outreach.review import queue
 from outreach.store import Store
 from outreach.store.models import AICall, Candidate, CandidateTag, Draft, Revision
+from outreach.store.values import CandidateStatus
 
 Rendered = tuple[EmailTemplate, Prepared]  # a template and its render with the slots open
 
@@ -331,7 +332,7 @@ class Drafter:
                     report.skipped.append(f"{email}: not a candidate; import them first")
                     continue
                 reason = suppressed.get(email)
-                if reason or candidate.status != "active":
+                if reason or candidate.status != CandidateStatus.ACTIVE:
                     report.skipped.append(f"{email}: {reason or candidate.status}")
                     continue
                 existing = list(

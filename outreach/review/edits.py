@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -47,16 +48,24 @@ class Saved:
     withdrawn: bool  # the draft was approved, and the edit withdrew that approval
 
 
-def save_edit(session: Session, draft_id: int, *, subject: str, body: str, actor: str) -> Saved:
+def save_edit(
+    session: Session,
+    draft_id: int,
+    *,
+    subject: str,
+    body: str,
+    actor: str,
+    now: datetime | None = None,
+) -> Saved:
     """Save a person's subject and body as a new revision, unless they change nothing."""
     draft = queue.get_draft(session, draft_id, lock=True)
-    now = queue.current(session, draft)
+    latest = queue.current(session, draft)
     subject, body = normalise_subject(subject), normalise_body(body)
-    if (subject, body) == (now.subject, now.body):
-        return Saved(revision=now.number, changed=False, withdrawn=False)
+    if (subject, body) == (latest.subject, latest.body):
+        return Saved(revision=latest.number, changed=False, withdrawn=False)
     withdrawn = draft.status == queue.APPROVED
     revision = queue.add_revision(
-        session, draft, subject=subject, body=body, author=actor, actor=actor
+        session, draft, subject=subject, body=body, author=actor, actor=actor, now=now
     )
     return Saved(revision=revision.number, changed=True, withdrawn=withdrawn)
 

@@ -2,7 +2,8 @@
 
 Every listing is one query (drafts joined with their candidate, current revision and
 campaign) bounded by a page, ordered newest due first along ``ix_drafts_status_due``.
-State changes live in ``queue.py``; nothing here writes.
+State changes live in ``queue.py``; nothing here writes. What these functions return are the
+typed models of ``models.py``, which the JSON API serves as they are.
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ from sqlalchemy.orm import Session, aliased
 from outreach.candidates.records import profile
 from outreach.review import queue
 from outreach.review.edits import word_distance
+from outreach.review.models import (
+    CampaignOption,
+    DraftDetail,
+    DraftPage,
+    DraftRow,
+    EditStat,
+    Metrics,
+)
 from outreach.store.models import (
     Campaign,
     Candidate,
@@ -114,7 +123,7 @@ def list_drafts(
     per_page: int = PER_PAGE,
     status_counts: Mapping[str, int] | None = None,
     viewer: str | None = None,
-) -> dict[str, Any]:
+) -> DraftPage:
     """One page of drafts with their candidate and current subject, newest due first.
 
     ``status_counts`` (from ``counts``) saves counting again when only the status filters.
@@ -161,13 +170,13 @@ def list_drafts(
         total = status_counts[filters.status]
     else:
         total = session.scalar(filters.apply(select(func.count(Draft.id)))) or 0
-    return {
-        "items": [{**row, "viewed": bool(row["viewed"])} for row in rows],
-        "total": total,
-        "page": page,
-        "per_page": per_page,
-        "pages": max((total + per_page - 1) // per_page, 1),
-    }
+    return DraftPage(
+        items=[DraftRow.model_validate({**row, "viewed": bool(row["viewed"])}) for row in rows],
+        total=total,
+        page=page,
+        per_page=per_page,
+        pages=max((total + per_page - 1) // per_page, 1),
+    )
 
 
 def counts(session: Session, *, archive: bool = True) -> dict[str, int]:
@@ -184,10 +193,10 @@ def counts(session: Session, *, archive: bool = True) -> dict[str, int]:
     return {status: found.get(status, 0) for status in wanted}
 
 
-def campaigns(session: Session) -> list[dict[str, Any]]:
+def campaigns(session: Session) -> list[CampaignOption]:
     """Campaign ids and names, for the filter."""
     rows = session.execute(select(Campaign.id, Campaign.name).order_by(Campaign.name))
-    return [{"id": cid, "name": name} for cid, name in rows]
+    return [CampaignOption(id=cid, name=name) for cid, name in rows]
 
 
 def metrics(
@@ -197,7 +206,7 @@ def metrics(
     now: datetime | None = None,
     cache: MutableMapping[tuple[int, int], tuple[int, int]] | None = None,
     status_counts: Mapping[str, int] | None = None,
-) -> dict[str, Any]:
+) -> Metrics:
     """Pending, approved today, approval rate, median review time and edits per template.
 
     Review time runs from the first time a reviewer opened a draft to its approval; approvals
@@ -243,27 +252,28 @@ def metrics(
         for stale in set(cache) - set(keys):
             del cache[stale]
     edits = [
-        {
-            "template": name,
-            "approved": len(pairs),
-            "mean_words_changed": round(statistics.fmean(d for d, _ in pairs), 1),
-            "changed_share": round(sum(d for d, _ in pairs) / max(sum(w for _, w in pairs), 1), 3),
-            "unchanged": sum(1 for d, _ in pairs if d == 0),
-        }
+        EditStat(
+            template=name,
+            approved=len(pairs),
+            mean_words_changed=round(statistics.fmean(d for d, _ in pairs), 1),
+            changed_share=round(sum(d for d, _ in pairs) / max(sum(w for _, w in pairs), 1), 3),
+            unchanged=sum(1 for d, _ in pairs if d == 0),
+        )
         for name, pairs in sorted(per_template.items())
     ]
-    return {
-        "pending": (
-            status_counts[queue.PENDING]
-            if status_counts is not None
-            else session.scalar(select(func.count(Draft.id)).where(Draft.status == queue.PENDING))
-        ),
-        "approved_today": approved_today or 0,
-        "approval_rate": round((approved_month or 0) / decided, 3) if decided else None,
-        "decided_30d": decided,
-        "median_review_seconds": round(statistics.median(waits), 1) if waits else None,
-        "edits": edits,
-    }
+    pending = (
+        status_counts[queue.PENDING]
+        if status_counts is not None
+        else session.scalar(select(func.count(Draft.id)).where(Draft.status == queue.PENDING))
+    )
+    return Metrics(
+        pending=pending or 0,
+        approved_today=approved_today or 0,
+        approval_rate=round((approved_month or 0) / decided, 3) if decided else None,
+        decided_30d=decided,
+        median_review_seconds=round(statistics.median(waits), 1) if waits else None,
+        edits=edits,
+    )
 
 
 def _measure_edits(
@@ -355,7 +365,7 @@ def mark_flags(text: str, flags: Sequence[Mapping[str, Any]]) -> list[dict[str, 
     return segments
 
 
-def draft_detail(session: Session, draft: Draft, filters: Filters = Filters()) -> dict[str, Any]:
+def draft_detail(session: Session, draft: Draft, filters: Filters = Filters()) -> DraftDetail:
     """Everything the draft page shows: profile, conversation, revisions, flags and the diff."""
     candidate = session.get(Candidate, draft.candidate_id)
     assert candidate is not None  # the foreign key guarantees it
@@ -375,54 +385,56 @@ def draft_detail(session: Session, draft: Draft, filters: Filters = Filters()) -
     previous, following = neighbours(session, draft, filters)
     flags = [dict(f) for f in draft.flags or ()]
     found = [f for f in flags if f.get("text") and str(f["text"]) in now.body]
-    return {
-        "id": draft.id,
-        "status": draft.status,
-        "kind": draft.kind,
-        "template": draft.template,
-        "campaign": campaign.name if campaign else None,
-        "campaign_id": draft.campaign_id,
-        "due_at": draft.due_at,
-        "created_at": draft.created_at,
-        "viewed_at": draft.viewed_at,
-        "approved_by": draft.approved_by,
-        "approved_at": draft.approved_at,
-        "approved_revision": draft.approved_revision,
-        "approved_hash": draft.approved_hash,
-        "reject_reason": draft.reject_reason,
-        "hold_reason": draft.hold_reason,
-        "error": draft.error,
-        "candidate": profile(candidate, tags),
-        "subject": now.subject,
-        "body": now.body,
-        "revision": now.number,
-        "author": now.author,
-        "revisions": [
-            {
-                "number": r.number,
-                "author": r.author,
-                "instruction": r.instruction,
-                "created_at": r.created_at,
-            }
-            for r in history
-        ],
-        "flags": flags,
-        "flags_elsewhere": [f for f in flags if f not in found],
-        "marked_body": mark_flags(now.body, found),
-        "diff_subject": diff(original.subject, now.subject),
-        "diff_body": diff(original.body, now.body),
-        "changed": (original.subject, original.body) != (now.subject, now.body),
-        "conversation": [
-            {
-                "direction": m.direction,
-                "date": m.date,
-                "subject": m.subject,
-                "from_addr": m.from_addr,
-                "classification": m.classification,
-                "text": m.reply_text,
-            }
-            for m in reversed(messages)
-        ],
-        "previous_id": previous,
-        "next_id": following,
-    }
+    return DraftDetail.model_validate(
+        {
+            "id": draft.id,
+            "status": draft.status,
+            "kind": draft.kind,
+            "template": draft.template,
+            "campaign": campaign.name if campaign else None,
+            "campaign_id": draft.campaign_id,
+            "due_at": draft.due_at,
+            "created_at": draft.created_at,
+            "viewed_at": draft.viewed_at,
+            "approved_by": draft.approved_by,
+            "approved_at": draft.approved_at,
+            "approved_revision": draft.approved_revision,
+            "approved_hash": draft.approved_hash,
+            "reject_reason": draft.reject_reason,
+            "hold_reason": draft.hold_reason,
+            "error": draft.error,
+            "candidate": profile(candidate, tags),
+            "subject": now.subject,
+            "body": now.body,
+            "revision": now.number,
+            "author": now.author,
+            "revisions": [
+                {
+                    "number": r.number,
+                    "author": r.author,
+                    "instruction": r.instruction,
+                    "created_at": r.created_at,
+                }
+                for r in history
+            ],
+            "flags": flags,
+            "flags_elsewhere": [f for f in flags if f not in found],
+            "marked_body": mark_flags(now.body, found),
+            "diff_subject": diff(original.subject, now.subject),
+            "diff_body": diff(original.body, now.body),
+            "changed": (original.subject, original.body) != (now.subject, now.body),
+            "conversation": [
+                {
+                    "direction": m.direction,
+                    "date": m.date,
+                    "subject": m.subject,
+                    "from_addr": m.from_addr,
+                    "classification": m.classification,
+                    "text": m.reply_text,
+                }
+                for m in reversed(messages)
+            ],
+            "previous_id": previous,
+            "next_id": following,
+        }
+    )

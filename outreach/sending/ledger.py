@@ -53,6 +53,7 @@ from outreach.sending.outbox import (
 )
 from outreach.servers.smtp import Accepted, Outcome, Permanent, Transient, Uncertain
 from outreach.store.models import Candidate, Draft, OutboxEntry, Revision
+from outreach.store.values import CandidateStatus, DraftKind
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class Skipped:
 
 
 def approval_refusal(row: Row[Any]) -> str | None:
-    """``queue.approval_problem`` over a joined row: does the approval cover what is sent now?"""
+    """``approval.approval_problem`` over a joined row: does the approval cover what is sent now?"""
     fingerprint = None
     if row.subject is not None:
         seen = approval.visible(
@@ -86,7 +87,7 @@ def approval_refusal(row: Row[Any]) -> str | None:
             references=row.references,
         )  # fmt: skip
         fingerprint = approval.fingerprint(seen)
-    return queue.approval_problem(
+    return approval.approval_problem(
         draft_id=row.draft_id,
         approved_at=row.approved_at,
         approved_by=row.approved_by,
@@ -175,7 +176,7 @@ def claim(
     """
     rows = {row.id: row for row in _load(session, ids)}
     suppressed = suppression_reasons(session, salt, [row.to_email for row in rows.values()])
-    firsts = [row.candidate_id for row in rows.values() if row.kind == "outreach"]
+    firsts = [row.candidate_id for row in rows.values() if row.kind == DraftKind.OUTREACH]
     contacts = first_contacts(session, firsts, settings, now=now)
     ready: list[Row[Any]] = []
     skipped: list[Skipped] = []
@@ -197,7 +198,7 @@ def claim(
             _fail(session, row, f"refused: {problem}", actor, now)
             skipped.append(Skipped(row.id, FAILED, f"refused: {problem}"))
             continue
-        elif row.candidate_status != "active":
+        elif row.candidate_status != CandidateStatus.ACTIVE:
             reason = f"suppressed: {row.to_email} is {row.candidate_status}"
         elif row.to_email in suppressed:
             why = suppressed[row.to_email]
@@ -206,7 +207,7 @@ def claim(
             cancel_entry(session, row.id, reason, actor=actor, now=now)
             skipped.append(Skipped(row.id, CANCELLED, reason))
             continue
-        if row.kind == "outreach":
+        if row.kind == DraftKind.OUTREACH:
             times = contacts.setdefault(row.candidate_id, [])
             until = cap_hold(times, settings, now=now)
             if until is not None:

@@ -107,7 +107,7 @@ def _build(session: Session, row: Row[Any], settings: Settings, now: datetime) -
             kind=row.kind, to_name=row.name, to_email=row.email, subject=row.subject,
             body=row.body, in_reply_to=in_reply_to, references=references,
         )  # fmt: skip
-    reason = queue.approval_problem(
+    reason = approval.approval_problem(
         draft_id=row.id,
         approved_at=row.approved_at,
         approved_by=row.approved_by,

@@ -45,7 +45,7 @@ from typing import TypeVar
 from sqlalchemy import select
 
 from outreach.campaigns import followups
-from outreach.config import Settings, smtp_password
+from outreach.config import Clock, Settings, smtp_password
 from outreach.sending import ledger
 from outreach.sending import outbox as sending
 from outreach.sending.lanes import Journal, send_lanes
@@ -63,7 +63,6 @@ from outreach.servers.smtp import SmtpConnection, SmtpSettings
 from outreach.store import Store
 from outreach.store.models import OutboxEntry
 
-Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 ACTOR = "sender"
 _T = TypeVar("_T")

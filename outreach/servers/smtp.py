@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import ipaddress
 import re
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,6 +30,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_
 from tenacity.stop import stop_base
 from tenacity.wait import wait_random_exponential
 
+from outreach.config import is_loopback
 from outreach.errors import ConfigError, SendError, SignInUnavailable
 from outreach.servers.refusals import basic_auth_refused
 from outreach.servers.tokens import CommandToken, TokenSource
@@ -121,16 +121,6 @@ def _refusal(code: int, message: str, step: str) -> Transient | Permanent:
     return Transient(f"{code} {message} (at {step})")
 
 
-def _is_loopback(host: str) -> bool:
-    """Tell whether a host name or address is on this machine's loopback."""
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_security(settings: SmtpSettings) -> None:
     """Refuse settings that would send credentials or mail in plaintext over the network."""
     try:
@@ -139,12 +129,12 @@ def check_security(settings: SmtpSettings) -> None:
         raise ConfigError(
             f"smtp.security is {settings.security!r}; use one of tls, starttls, none"
         ) from None
-    if security is Security.NONE and not _is_loopback(settings.host):
+    if security is Security.NONE and not is_loopback(settings.host):
         raise ConfigError(
             f'smtp.security = "none" would send mail to {settings.host} in plaintext; '
             'use "tls" (usually port 465) or "starttls" (usually port 587)'
         )
-    if not settings.tls_verify and not _is_loopback(settings.host):
+    if not settings.tls_verify and not is_loopback(settings.host):
         raise ConfigError("smtp.tls_verify may be false only for a server on loopback")
     if settings.password is not None and settings.token_source() is not None:
         raise ConfigError("set either an SMTP password or smtp.oauth2_token_command, not both")

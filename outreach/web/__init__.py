@@ -18,11 +18,10 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from starlette.middleware.sessions import SessionMiddleware
 
 from outreach import __version__, users
-from outreach.config import Settings, database_password
+from outreach.config import Clock, Settings, database_password, real_time
 from outreach.errors import InputError, LLMError, NotFound, OutreachError, StateError
 from outreach.jobs import health
 from outreach.store import Store, open_store
-from outreach.store.models import utcnow
 from outreach.web import api, auth, campaigns, conversations, outbox, views
 from outreach.web.auth import (
     SESSION_COOKIE,
@@ -69,12 +68,14 @@ def create_app(
     *,
     secure_cookies: bool = False,
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
+    clock: Clock = real_time,
 ) -> FastAPI:
     """Build the web app over a store (opened from the settings when none is given).
 
     ``secure_cookies`` marks the session cookie Secure (for a server behind HTTPS).
+    ``clock`` is "now" for every state change and page (a fixed ``OUTREACH_NOW`` in demos).
     ``background`` jobs (the sender loop, the inbox sync) run while the server runs and are
-    cancelled when it stops; see ``outreach.cli.web.background_jobs``.
+    cancelled when it stops; see ``outreach.jobs.loops.serve_jobs``.
     """
     owned = store is None
     the_store = store or open_store(settings.database_url, password=database_password())
@@ -103,8 +104,10 @@ def create_app(
     secret = users.web_secret()
     env = _environment(settings.sender.timezone)
     # Every page names the background loops that are failing (a read that never waits).
-    env.globals["health_problems"] = lambda: health.problems(the_store, now=utcnow())
-    app.state.ctx = WebContext(settings=settings, store=the_store, env=env, secret=secret)
+    env.globals["health_problems"] = lambda: health.problems(the_store, now=clock())
+    app.state.ctx = WebContext(
+        settings=settings, store=the_store, env=env, secret=secret, clock=clock
+    )
 
     @app.middleware("http")
     async def headers(

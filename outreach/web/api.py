@@ -24,9 +24,11 @@ from outreach.candidates.records import profile
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import NotFound
 from outreach.mail.messages import new_message_id
-from outreach.review import edits, queue
+from outreach.review import edits, opened, queue
 from outreach.review import reads as review
+from outreach.review.models import DraftDetail, DraftPage, Metrics
 from outreach.store.models import Candidate, CandidateTag, Draft
+from outreach.store.values import DraftKind
 from outreach.web.auth import api_user, context
 
 Status = Literal[
@@ -40,7 +42,6 @@ Status = Literal[
     "rejected",
     "cancelled",
 ]
-Kind = Literal["outreach", "follow_up", "feedback", "reply"]
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Reviewer = Annotated[str, Depends(api_user)]
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -100,93 +101,6 @@ class BulkApproveIn(BaseModel):
     ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(max_length=500)
 
 
-class DraftSummary(BaseModel):
-    id: int
-    status: str
-    kind: str
-    template: str
-    campaign_id: int | None
-    campaign: str | None
-    candidate_id: int
-    candidate_name: str
-    candidate_email: str
-    subject: str
-    flags: int
-    viewed: bool
-    due_at: datetime
-    created_at: datetime
-    approved_by: str | None
-    hold_reason: str
-
-
-class DraftPage(BaseModel):
-    items: list[DraftSummary]
-    total: int
-    page: int
-    per_page: int
-    pages: int
-    counts: dict[str, int]
-
-
-class RevisionInfo(BaseModel):
-    number: int
-    author: str
-    instruction: str
-    created_at: datetime
-
-
-class DiffSegment(BaseModel):
-    op: Literal["equal", "insert", "delete"]
-    text: str
-
-
-class MarkedSegment(BaseModel):
-    text: str
-    flags: list[str]
-
-
-class ConversationMessage(BaseModel):
-    direction: str
-    date: datetime | None
-    subject: str
-    from_addr: str
-    classification: str
-    text: str
-
-
-class DraftDetail(BaseModel):
-    id: int
-    status: str
-    kind: str
-    template: str
-    campaign: str | None
-    campaign_id: int | None
-    due_at: datetime
-    created_at: datetime
-    viewed_at: datetime | None
-    approved_by: str | None
-    approved_at: datetime | None
-    approved_revision: int | None
-    approved_hash: str | None
-    reject_reason: str
-    hold_reason: str
-    error: str
-    candidate: dict[str, Any]
-    subject: str
-    body: str
-    revision: int
-    author: str
-    revisions: list[RevisionInfo]
-    flags: list[dict[str, Any]]
-    marked_body: list[MarkedSegment]
-    diff_subject: list[DiffSegment]
-    diff_body: list[DiffSegment]
-    changed: bool
-    conversation: list[ConversationMessage]
-    previous_id: int | None
-    next_id: int | None
-
-
 class DraftState(BaseModel):
     id: int
     status: str
@@ -201,23 +115,6 @@ class DraftState(BaseModel):
 class BulkResult(BaseModel):
     approved: list[int]
     skipped: list[str]
-
-
-class EditStat(BaseModel):
-    template: str
-    approved: int
-    mean_words_changed: float
-    changed_share: float
-    unchanged: int
-
-
-class Metrics(BaseModel):
-    pending: int
-    approved_today: int
-    approval_rate: float | None
-    decided_30d: int
-    median_review_seconds: float | None
-    edits: list[EditStat]
 
 
 class CandidatePage(BaseModel):
@@ -248,11 +145,11 @@ def list_drafts(
     user: Reviewer,
     status: Status = "pending",
     campaign: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    kind: Kind | None = None,
+    kind: DraftKind | None = None,
     flagged: bool | None = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = review.PER_PAGE,
-) -> dict[str, Any]:
+) -> DraftPage:
     """Drafts in a status, newest due first, one page at a time, with counts per status."""
     filters = review.Filters(status=status, campaign=campaign, kind=kind, flagged=flagged)
     with context(request).store.session() as session:
@@ -260,16 +157,17 @@ def list_drafts(
         listing = review.list_drafts(
             session, filters, page=page, per_page=per_page, status_counts=counts, viewer=user
         )
-        listing["counts"] = counts
+        listing.counts = counts
     return listing
 
 
 @router.get("/drafts/{draft_id}", response_model=DraftDetail, tags=["drafts"])
-def get_draft(request: Request, draft_id: Id, user: Reviewer) -> dict[str, Any]:
+def get_draft(request: Request, draft_id: Id, user: Reviewer) -> DraftDetail:
     """One draft with its profile, conversation, flags and diff; records that it was opened."""
-    with context(request).store.session() as session:
+    ctx = context(request)
+    with ctx.store.session() as session:
         draft = queue.get_draft(session, draft_id)
-        queue.mark_viewed(session, draft, user)
+        opened.mark_viewed(session, draft, user, now=ctx.clock())
         return review.draft_detail(session, draft)
 
 
@@ -298,6 +196,7 @@ def approve(
                 actor=user,
                 message_id=new_message_id(ctx.settings.sender.email),
                 seen=payload.revision,
+                now=ctx.clock(),
             )
         except queue.ChangedSinceOpened as exc:
             now = queue.current(session, draft)
@@ -315,7 +214,11 @@ def bulk_approve(request: Request, payload: BulkApproveIn, user: Reviewer) -> Bu
     sender = ctx.settings.sender.email
     with ctx.store.session() as session:
         approved, skipped = queue.approve_viewed(
-            session, payload.ids, actor=user, new_message_id=lambda: new_message_id(sender)
+            session,
+            payload.ids,
+            actor=user,
+            new_message_id=lambda: new_message_id(sender),
+            now=ctx.clock(),
         )
     return BulkResult(approved=approved, skipped=skipped)
 
@@ -323,9 +226,10 @@ def bulk_approve(request: Request, payload: BulkApproveIn, user: Reviewer) -> Bu
 @router.post("/drafts/{draft_id}/reject", response_model=DraftState, tags=["drafts"])
 def reject(request: Request, draft_id: Id, payload: RejectIn, user: Reviewer) -> DraftState:
     """Reject the draft with a reason."""
-    with context(request).store.session() as session:
+    ctx = context(request)
+    with ctx.store.session() as session:
         draft = queue.get_draft(session, draft_id, lock=True)
-        queue.reject(session, draft, actor=user, reason=payload.reason)
+        queue.reject(session, draft, actor=user, reason=payload.reason, now=ctx.clock())
         return _state(draft)
 
 
@@ -334,8 +238,16 @@ def reject(request: Request, draft_id: Id, payload: RejectIn, user: Reviewer) ->
 )
 def add_revision(request: Request, draft_id: Id, payload: RevisionIn, user: Reviewer) -> DraftState:
     """Save an edit as a new revision (none if it changes nothing); approved goes to pending."""
-    with context(request).store.session() as session:
-        edits.save_edit(session, draft_id, subject=payload.subject, body=payload.body, actor=user)
+    ctx = context(request)
+    with ctx.store.session() as session:
+        edits.save_edit(
+            session,
+            draft_id,
+            subject=payload.subject,
+            body=payload.body,
+            actor=user,
+            now=ctx.clock(),
+        )
         return _state(queue.get_draft(session, draft_id))
 
 
@@ -361,11 +273,13 @@ async def regenerate(
 
 
 @router.get("/metrics", response_model=Metrics, tags=["drafts"])
-def metrics(request: Request, user: Reviewer) -> dict[str, Any]:
+def metrics(request: Request, user: Reviewer) -> Metrics:
     """Review metrics: pending, approved today, approval rate, review time, edits per template."""
     ctx = context(request)
     with ctx.store.session() as session:
-        return review.metrics(session, timezone=ctx.settings.sender.timezone, cache=ctx.edit_cache)
+        return review.metrics(
+            session, timezone=ctx.settings.sender.timezone, now=ctx.clock(), cache=ctx.edit_cache
+        )
 
 
 @router.get("/candidates", response_model=CandidatePage, tags=["candidates"])

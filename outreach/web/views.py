@@ -16,8 +16,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import OutreachError
 from outreach.mail.messages import new_message_id
-from outreach.review import edits, queue
+from outreach.review import edits, opened, queue
 from outreach.review import reads as review
+from outreach.store.values import DraftKind
 from outreach.web.auth import context, flash, page_user, render
 
 router = APIRouter(include_in_schema=False)
@@ -33,7 +34,7 @@ def parse_filters(params: Mapping[str, str]) -> review.Filters:
     return review.Filters(
         status=status if status in review.STATUSES else queue.PENDING,
         campaign=int(campaign) if campaign.isdigit() and len(campaign) < 10 else None,
-        kind=kind if kind in queue.KINDS else None,
+        kind=kind if kind in tuple(DraftKind) else None,
         flagged={"true": True, "false": False}.get(flagged),
     )
 
@@ -73,6 +74,7 @@ def queue_page(request: Request, user: Reviewer, page: str = "1") -> Response:
             "metrics": review.metrics(
                 session,
                 timezone=ctx.settings.sender.timezone,
+                now=ctx.clock(),
                 cache=ctx.edit_cache,
                 status_counts=counts,
             ),
@@ -85,7 +87,7 @@ def queue_page(request: Request, user: Reviewer, page: str = "1") -> Response:
         filters=filters,
         qs=_qs(filters),
         page_qs=lambda n: _qs(filters, page=n),
-        kinds=queue.KINDS,
+        kinds=tuple(DraftKind),
         statuses=review.STATUSES,
         **data,
     )
@@ -100,7 +102,11 @@ async def bulk_approve(request: Request, user: Reviewer) -> Response:
     sender = ctx.settings.sender.email
     with ctx.store.session() as session:
         approved, skipped = queue.approve_viewed(
-            session, ids, actor=user, new_message_id=lambda: new_message_id(sender)
+            session,
+            ids,
+            actor=user,
+            new_message_id=lambda: new_message_id(sender),
+            now=ctx.clock(),
         )
     if approved:
         flash(request, f"Approved {len(approved)} draft{'s' if len(approved) != 1 else ''}.")
@@ -124,7 +130,7 @@ def _draft_page(
     filters = parse_filters(request.query_params)
     with ctx.store.session() as session:
         draft = queue.get_draft(session, draft_id)
-        queue.mark_viewed(session, draft, user)
+        opened.mark_viewed(session, draft, user, now=ctx.clock())
         detail = review.draft_detail(session, draft, filters)
     return render(
         request,
@@ -134,8 +140,8 @@ def _draft_page(
         d=detail,
         filters=filters,
         qs=_qs(filters),
-        next_url=_draft_url(detail["next_id"], filters),
-        previous_url=_draft_url(detail["previous_id"], filters) if detail["previous_id"] else "",
+        next_url=_draft_url(detail.next_id, filters),
+        previous_url=_draft_url(detail.previous_id, filters) if detail.previous_id else "",
         llm=ctx.settings.llm.provider != "none",
     )
 
@@ -168,6 +174,7 @@ def approve(
                 actor=user,
                 message_id=new_message_id(ctx.settings.sender.email),
                 seen=int(revision),
+                now=ctx.clock(),
             )
     except queue.ChangedSinceOpened as exc:
         # The page again, with the new text: what the reviewer sees now is what they approve.
@@ -191,7 +198,9 @@ def save(
     back = _back(request, draft_id)
     try:
         with ctx.store.session() as session:
-            saved = edits.save_edit(session, draft_id, subject=subject, body=body, actor=user)
+            saved = edits.save_edit(
+                session, draft_id, subject=subject, body=body, actor=user, now=ctx.clock()
+            )
     except OutreachError as exc:
         flash(request, str(exc), "error")
         return RedirectResponse(back, status_code=303)
@@ -211,7 +220,7 @@ def reject(
     try:
         with ctx.store.session() as session:
             draft = queue.get_draft(session, draft_id, lock=True)
-            queue.reject(session, draft, actor=user, reason=reason)
+            queue.reject(session, draft, actor=user, reason=reason, now=ctx.clock())
     except OutreachError as exc:
         flash(request, str(exc), "error")
         return RedirectResponse(_back(request, draft_id), status_code=303)
