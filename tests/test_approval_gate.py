@@ -30,7 +30,8 @@ from outreach.inbox.sync import run_sync, suggest_replies
 from outreach.mail.messages import new_message_id
 from outreach.review import queue
 from outreach.sending import outbox as sending
-from outreach.sending.sender import RunReport, outbox_listing, run_sender
+from outreach.sending.preview import outbox_listing
+from outreach.sending.sender import RunReport, run_sender
 from outreach.store import Store
 from outreach.store.models import Candidate, Draft, OutboxEntry, Revision
 from tests import inbox_kit

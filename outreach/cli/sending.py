@@ -11,6 +11,7 @@ from rich.table import Table
 from outreach.cli.context import App, actor_option, pass_app, print_json, reviewer
 from outreach.errors import InputError
 from outreach.sending import outbox as sending
+from outreach.sending import preview
 from outreach.sending import sender as core
 from outreach.sending.sent_folder import imap_factory
 
@@ -86,7 +87,7 @@ def send(
     now = app.clock
     if dry_run:
         folder = out or Path(f"dry-run-{now():%Y%m%d-%H%M%S}")
-        written = core.dry_run(app.store, app.settings, folder, now=now(), limit=limit)
+        written = preview.dry_run(app.store, app.settings, folder, now=now(), limit=limit)
         for path, why in written:
             app.console.print(f"{path}  ({why})", markup=False)
         app.console.print(f"wrote {len(written)} messages to {folder}; nothing was sent")
@@ -129,7 +130,7 @@ def list_(app: App, as_json: bool, show_all: bool) -> None:
     states = [sending.QUEUED, sending.SENDING, sending.UNCERTAIN, sending.FAILED]
     if show_all:
         states += [sending.SENT, sending.CANCELLED]
-    rows = core.outbox_listing(app.store, app.settings, now=app.clock(), states=states)
+    rows = preview.outbox_listing(app.store, app.settings, now=app.clock(), states=states)
     if as_json:
         print_json(rows)
         return

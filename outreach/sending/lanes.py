@@ -31,8 +31,8 @@ from outreach.servers.smtp import (
     SmtpConnection,
     Transient,
     Uncertain,
-    send_with_retry,
 )
+from outreach.servers.smtp_retry import send_with_retry
 from outreach.store import Store
 
 _T = TypeVar("_T")

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from outreach.review import queue
 from outreach.sending import outbox as sending
-from outreach.sending.sender import outbox_listing
+from outreach.sending.preview import outbox_listing
 from outreach.store.models import utcnow
 from outreach.web.auth import api_user, context
 
