@@ -66,7 +66,7 @@ def test_listing_filters_pages_and_neighbours(store: Store) -> None:
         draft = queue.get_draft(session, 3)
         assert review.neighbours(session, draft, review.Filters()) == (2, 4)
         assert review.neighbours(session, draft, review.Filters(flagged=True)) == (1, 5)
-        assert review.first_draft(session, review.Filters(kind="follow_up")) == 3
+        assert review.list_drafts(session, review.Filters(kind="follow_up")).items[0].id == 3
         assert review.counts(session)["pending"] == 6
 
 

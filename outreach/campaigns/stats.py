@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.lifecycle import get
-from outreach.review import queue
+from outreach.review import queue, reads
 from outreach.review.edits import edit_share
 from outreach.store import Store
 from outreach.store.models import (
@@ -29,13 +29,11 @@ from outreach.store.models import (
 )
 from outreach.store.values import CampaignStatus, EnrolmentStatus
 
-APPROVED_ONCE = (
-    queue.APPROVED,
-    queue.QUEUED,
-    queue.SENDING,
-    queue.SENT,
-    queue.FAILED,
-    queue.UNCERTAIN,
+# A draft in any of these was approved by a person at some point.
+APPROVED_ONCE = tuple(
+    status
+    for status in reads.STATUSES
+    if status not in (queue.PENDING, queue.REJECTED, queue.CANCELLED)
 )
 
 

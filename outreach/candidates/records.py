@@ -219,29 +219,6 @@ def _new_ids(session: Session, before: int, emails: Sequence[str]) -> list[int]:
     return [by_email[email] for email in emails]
 
 
-def _existing(session: Session, emails: Sequence[str]) -> dict[str, Candidate]:
-    wanted = set(emails)
-    total = session.scalar(select(func.count()).select_from(Candidate)) or 0
-    if total <= 4 * len(wanted):  # one scan of (id, email) beats many IN (...) lookups
-        ids = [
-            cid
-            for cid, email in session.execute(select(Candidate.id, Candidate.email))
-            if email in wanted
-        ]
-        found = [
-            c
-            for chunk in _chunks(ids)
-            for c in session.scalars(select(Candidate).where(Candidate.id.in_(chunk)))
-        ]
-    else:
-        found = [
-            c
-            for chunk in _chunks(emails)
-            for c in session.scalars(select(Candidate).where(Candidate.email.in_(chunk)))
-        ]
-    return {c.email: c for c in found}
-
-
 def _changes(candidate: Candidate, values: Mapping[str, Any]) -> dict[str, Any]:
     """Fields the new row changes; empty values in the file never erase what we have."""
     changes: dict[str, Any] = {}

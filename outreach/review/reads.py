@@ -311,12 +311,6 @@ def neighbours(session: Session, draft: Draft, filters: Filters) -> tuple[int | 
     return previous, following
 
 
-def first_draft(session: Session, filters: Filters) -> int | None:
-    """The first draft in the queue's order, or None when the queue is empty."""
-    query = filters.apply(select(Draft.id)).order_by(Draft.due_at.desc(), Draft.id.desc())
-    return session.scalar(query.limit(1))
-
-
 def diff(before: str, after: str) -> list[dict[str, str]]:
     """Word-level diff as segments: {"op": "equal"|"insert"|"delete", "text": ...}."""
     a, b = WORDS.findall(before), WORDS.findall(after)

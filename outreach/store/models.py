@@ -1,4 +1,4 @@
-"""The tables: SQLAlchemy 2 typed models for every record of DESIGN.md §4.
+"""The tables: SQLAlchemy 2 typed models for every record the store keeps (docs/architecture.md).
 
 Times are stored as UTC and come back timezone-aware. Everything a candidate owns hangs off
 ``candidates.id`` with ON DELETE CASCADE, so forgetting a person erases all of it at once.
