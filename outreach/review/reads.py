@@ -215,21 +215,7 @@ def metrics(
     distance of each (draft, revision) pair, which never changes, between calls.
     """
     now = now or utcnow()
-    local = now.astimezone(ZoneInfo(timezone))
-    today = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    month = now - timedelta(days=30)
-    today_n, month_n = session.execute(
-        select(func.count(case((Draft.approved_at >= today, 1))), func.count(Draft.id)).where(
-            Draft.approved_at >= month
-        )
-    ).one()
-    approved_today, approved_month = int(today_n), int(month_n)
-    rejected_month = session.scalar(
-        select(func.count(Draft.id)).where(
-            Draft.status == queue.REJECTED, Draft.updated_at >= month
-        )
-    )
-    decided = (approved_month or 0) + (rejected_month or 0)
+    approved_today, approved_month, decided = _decisions(session, now, ZoneInfo(timezone))
     latest = session.execute(
         select(
             Draft.id, Draft.template, Draft.approved_revision, Draft.viewed_at, Draft.approved_at
@@ -251,16 +237,7 @@ def metrics(
     if len(cache) > 4 * METRIC_WINDOW:  # keep only the window's pairs
         for stale in set(cache) - set(keys):
             del cache[stale]
-    edits = [
-        EditStat(
-            template=name,
-            approved=len(pairs),
-            mean_words_changed=round(statistics.fmean(d for d, _ in pairs), 1),
-            changed_share=round(sum(d for d, _ in pairs) / max(sum(w for _, w in pairs), 1), 3),
-            unchanged=sum(1 for d, _ in pairs if d == 0),
-        )
-        for name, pairs in sorted(per_template.items())
-    ]
+    edits = [_edit_stat(name, pairs) for name, pairs in sorted(per_template.items())]
     pending = (
         status_counts[queue.PENDING]
         if status_counts is not None
@@ -268,11 +245,39 @@ def metrics(
     )
     return Metrics(
         pending=pending or 0,
-        approved_today=approved_today or 0,
-        approval_rate=round((approved_month or 0) / decided, 3) if decided else None,
+        approved_today=approved_today,
+        approval_rate=round(approved_month / decided, 3) if decided else None,
         decided_30d=decided,
         median_review_seconds=round(statistics.median(waits), 1) if waits else None,
         edits=edits,
+    )
+
+
+def _decisions(session: Session, now: datetime, zone: ZoneInfo) -> tuple[int, int, int]:
+    """Approvals today (in the sender's zone) and in 30 days, and decisions in 30 days."""
+    today = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    month = now - timedelta(days=30)
+    today_n, month_n = session.execute(
+        select(func.count(case((Draft.approved_at >= today, 1))), func.count(Draft.id)).where(
+            Draft.approved_at >= month
+        )
+    ).one()
+    rejected = session.scalar(
+        select(func.count(Draft.id)).where(
+            Draft.status == queue.REJECTED, Draft.updated_at >= month
+        )
+    )
+    return int(today_n), int(month_n), int(month_n) + (rejected or 0)
+
+
+def _edit_stat(template: str, pairs: Sequence[tuple[int, int]]) -> EditStat:
+    """One template's figures from (words changed, words in revision 1) per approved draft."""
+    return EditStat(
+        template=template,
+        approved=len(pairs),
+        mean_words_changed=round(statistics.fmean(d for d, _ in pairs), 1),
+        changed_share=round(sum(d for d, _ in pairs) / max(sum(w for _, w in pairs), 1), 3),
+        unchanged=sum(1 for d, _ in pairs if d == 0),
     )
 
 

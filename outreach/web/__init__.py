@@ -62,6 +62,46 @@ def _environment(timezone: str) -> Environment:
     return env
 
 
+async def _security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Time the request (Server-Timing) and set the security headers of every response."""
+    start = time.perf_counter()
+    response = await call_next(request)
+    elapsed = (time.perf_counter() - start) * 1000
+    response.headers["Server-Timing"] = f"app;dur={elapsed:.2f}"
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if not request.url.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def _login_required(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    return login_redirect(exc)
+
+
+async def _outreach_error(request: Request, exc: Exception) -> Response:
+    """One of our errors: JSON under /api, the error page elsewhere, with its status code."""
+    code = next((c for kind, c in STATUS_OF if isinstance(exc, kind)), 400)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+    return render(request, "error.html", status_code=code, message=str(exc))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's errors: JSON, except the 403 and 404 of pages, which get the error page."""
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/api/") or exc.status_code not in (403, 404):
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+    return render(request, "error.html", status_code=exc.status_code, message=str(exc.detail))
+
+
 def create_app(
     settings: Settings,
     store: Store | None = None,
@@ -109,22 +149,7 @@ def create_app(
         settings=settings, store=the_store, env=env, secret=secret, clock=clock
     )
 
-    @app.middleware("http")
-    async def headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        elapsed = (time.perf_counter() - start) * 1000
-        response.headers["Server-Timing"] = f"app;dur={elapsed:.2f}"
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
-        if not request.url.path.startswith("/static/"):
-            response.headers["Cache-Control"] = "no-store"
-        return response
-
+    app.middleware("http")(_security_headers)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,
@@ -133,25 +158,9 @@ def create_app(
         same_site="lax",
         https_only=secure_cookies,
     )
-
-    @app.exception_handler(LoginRequired)
-    async def _login(_: Request, exc: LoginRequired) -> Response:
-        return login_redirect(exc)
-
-    @app.exception_handler(OutreachError)
-    async def _outreach(request: Request, exc: OutreachError) -> Response:
-        code = next((c for kind, c in STATUS_OF if isinstance(exc, kind)), 400)
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": str(exc)}, status_code=code)
-        return render(request, "error.html", status_code=code, message=str(exc))
-
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> Response:
-        if request.url.path.startswith("/api/") or exc.status_code not in (403, 404):
-            return JSONResponse(
-                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-            )
-        return render(request, "error.html", status_code=exc.status_code, message=str(exc.detail))
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(OutreachError, _outreach_error)
+    app.add_exception_handler(HTTPException, _http_error)
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(_: Annotated[str, Depends(auth.api_user)]) -> JSONResponse:
