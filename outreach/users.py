@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from outreach.config import outreach_home, secret
 from outreach.errors import ConfigError, InputError, NotFound
+from outreach.store import Store
 from outreach.store.models import Event, User, WebSession, utcnow
 
 
@@ -156,16 +157,31 @@ def count_users(session: Session) -> int:
     return int(session.scalar(select(func.count(User.id))) or 0)
 
 
-def authenticate(session: Session, name: str, password: str) -> User | None:
-    """The user when the password is right, else None (same work either way)."""
-    user = session.scalar(select(User).where(User.username == name))
+def sign_in(store: Store, name: str, password: str, *, hours: int) -> str | None:
+    """Check the password and open a session; its id, or None when they do not match.
+
+    The hash is checked outside any transaction: argon2 takes a core for a second or more at
+    high cost settings, and on SQLite a write transaction would hold the store's write lock
+    (and every writer behind it) for that long.
+    """
+    with store.read() as session:
+        known = session.execute(
+            select(User.id, User.password_hash).where(User.username == name)
+        ).first()
+    stored = known.password_hash if known else _DUMMY_HASH
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return None
-    if user is not None and _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-    return user
+    if known is None:
+        return None
+    with store.session() as session:
+        user = session.get(User, known.id)
+        if user is None or user.password_hash != stored:  # removed or changed meanwhile
+            return None
+        if _hasher.check_needs_rehash(stored):
+            user.password_hash = _hasher.hash(password)
+        return start_session(session, user, hours=hours)
 
 
 def _session_key(session_id: str) -> str:

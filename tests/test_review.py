@@ -147,10 +147,9 @@ def test_users_are_stored_with_argon2_and_authenticate(store: Store) -> None:
             users.add_user(session, "short", "x")
         with pytest.raises(InputError, match="username"):
             users.add_user(session, "<b>", PASSWORD)
-    with store.session() as session:
-        assert users.authenticate(session, "lena", PASSWORD) is not None
-        assert users.authenticate(session, "lena", "wrong password") is None
-        assert users.authenticate(session, "nobody", PASSWORD) is None
+    assert users.sign_in(store, "lena", PASSWORD, hours=1) is not None
+    assert users.sign_in(store, "lena", "wrong password", hours=1) is None
+    assert users.sign_in(store, "nobody", PASSWORD, hours=1) is None
     assert users.web_secret() == users.web_secret()
 
 
@@ -163,8 +162,7 @@ def test_init_creates_the_first_user_once(tmp_path: Path) -> None:
     password = re.search(r"web login: maria / (\S+)", first.output)
     assert password
     store = open_store(f"sqlite:///{tmp_path / 'ws' / 'outreach.db'}")
-    with store.session() as session:
-        assert users.authenticate(session, "maria", password.group(1)) is not None
+    assert users.sign_in(store, "maria", password.group(1), hours=1) is not None
     store.close()
     again = invoke("init", str(tmp_path / "ws"))
     assert "web login" not in again.output
@@ -311,7 +309,7 @@ def test_user_commands(workspace: Path) -> None:
     with store.session() as session:
         user = users.user_for_token(session, users.web_secret(), token)
         assert user is not None and user.username == "olle"
-        assert users.authenticate(session, "olle", PASSWORD) is not None
+    assert users.sign_in(store, "olle", PASSWORD, hours=1) is not None
     store.close()
     assert invoke("user", "token", "nobody").exit_code == 1
 

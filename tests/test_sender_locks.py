@@ -9,11 +9,12 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from sqlalchemy import create_engine, select, text
 
 from outreach.errors import StateError
-from outreach.review import queue
+from outreach.review import approval, queue
 from outreach.sending.sender import run_sender
 from outreach.store import Store, open_store
 from outreach.store.models import OutboxEntry, Revision, utcnow
@@ -132,7 +133,11 @@ def test_approving_and_editing_while_the_sender_runs(
             assert entry.state == "sent"
             body = mail.get_content().replace("\r\n", "\n").rstrip("\n")
             texts = session.scalars(select(Revision).where(Revision.draft_id == entry.draft_id))
+            seen = approval.visible_of(session, queue.get_draft(session, entry.draft_id))
             approved = [
-                r for r in texts if queue.text_hash(r.subject, r.body) == entry.approved_hash
+                r
+                for r in texts
+                if approval.fingerprint(replace(seen, subject=r.subject, body=r.body))
+                == entry.approved_hash
             ]
             assert [r.body.rstrip("\n") for r in approved] == [body]

@@ -96,8 +96,9 @@ def configure(directory: Path, port: int) -> Settings:
         }.get((section, key))
         lines.append(f"{key} = {value}" if value is not None else line)
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    for folder in ("cur", "new", "tmp"):
-        (directory / "Maildir" / folder).mkdir(parents=True, exist_ok=True)
+    for box in ("Maildir", "Maildir/.Sent"):  # the sender files a copy of what it sends
+        for folder in ("cur", "new", "tmp"):
+            (directory / box / folder).mkdir(parents=True, exist_ok=True)
     return load_config(config)
 
 

@@ -280,6 +280,10 @@ class SmtpConnection:
                 raise
         response = await protocol.read_response(timeout=self.settings.timeout)
         if response.code != 250:
+            explained = basic_auth_refused(response.code, response.message)
+            if explained:  # the account's sign-in is wrong, not this message: nothing goes out
+                self._drop()
+                raise ConfigError(explained)
             raise _Stop(_refusal(response.code, response.message, "MAIL"))
 
     async def _body(self, smtp: aiosmtplib.SMTP, data: bytes) -> Outcome:

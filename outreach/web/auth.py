@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -202,11 +203,7 @@ async def login(
         response.headers["Retry-After"] = str(int(wait) + 1)
         return response
 
-    def check() -> str | None:
-        with ctx.store.session() as session:
-            user = users.authenticate(session, account, password)
-            return users.start_session(session, user, hours=SESSION_HOURS) if user else None
-
+    check = partial(users.sign_in, ctx.store, account, password, hours=SESSION_HOURS)
     session_id = await to_thread.run_sync(check, limiter=ctx.password_checks)
     if session_id is None:
         return render(
