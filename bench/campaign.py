@@ -29,7 +29,6 @@ from outreach.cli.workspace import write_workspace
 from outreach.config import load_config
 from outreach.drafting.drafter import Drafter
 from outreach.drafting.templates import TemplateLibrary, candidate_context
-from outreach.mail.messages import new_message_id
 from outreach.review import queue
 from outreach.sending.sender import run_sender
 from outreach.store import open_store
@@ -131,7 +130,7 @@ async def main_async(count: int) -> None:
                         session,
                         draft,
                         actor="bench",
-                        message_id=new_message_id(settings.sender.email),
+                        sender=settings.sender.email,
                     )
             sent = await run_sender(store, settings, clock=lambda: MONDAY, batch_size=200)
             assert len(sent.sent) == 3 * count, (len(sent.sent), sent.warnings[:3])

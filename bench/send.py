@@ -27,7 +27,6 @@ from pathlib import Path
 from sqlalchemy import select
 
 from outreach.config import settings_from_dict
-from outreach.mail.messages import new_message_id
 from outreach.review import queue
 from outreach.sending.pacing import Pacing
 from outreach.sending.sender import RunReport, enqueue_approved, run_sender
@@ -77,7 +76,7 @@ def prepare(url: str, count: int) -> None:
                     body=BODY.format(name=f"Candidate {n}"), author="template",
                 ),
             )  # fmt: skip
-            queue.approve(session, draft, actor="maria", message_id=new_message_id(SENDER))
+            queue.approve(session, draft, actor="maria", sender=SENDER)
     store.close()
 
 

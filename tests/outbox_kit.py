@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import select
 
 from outreach.config import Settings, settings_from_dict
-from outreach.mail.messages import new_message_id
 from outreach.review import queue
 from outreach.store import Store
 from outreach.store.models import Candidate, OutboxEntry
@@ -89,7 +88,7 @@ def add_draft(
             ),
         )
         if approve:
-            queue.approve(session, draft, actor="maria", message_id=new_message_id(SENDER))
+            queue.approve(session, draft, actor="maria", sender=SENDER)
         return draft.id
 
 

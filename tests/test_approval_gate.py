@@ -27,9 +27,8 @@ from outreach.candidates.records import import_file
 from outreach.config import Settings, settings_from_dict
 from outreach.drafting.drafter import Drafter, DraftSpec, make_llm
 from outreach.inbox.sync import run_sync, suggest_replies
-from outreach.mail.messages import new_message_id
 from outreach.review import queue
-from outreach.sending import outbox as sending
+from outreach.sending import freezing
 from outreach.sending.preview import outbox_listing
 from outreach.sending.sender import RunReport, run_sender
 from outreach.store import Store
@@ -68,7 +67,7 @@ async def send(store: Store, server: CaptureServer, settings: Settings | None = 
 def approve_again(store: Store, draft_id: int) -> None:
     with store.session() as session:
         draft = queue.get_draft(session, draft_id)
-        queue.approve(session, draft, actor="maria", message_id=new_message_id(kit.SENDER))
+        queue.approve(session, draft, actor="maria", sender=kit.SENDER)
 
 
 def draft_row(store: Store, draft_id: int) -> Draft:
@@ -97,7 +96,7 @@ async def test_a_name_reimported_after_approval_withdraws_it_and_then_stays_data
     draft_id = kit.add_draft(store, "ivan@example.com", name="Ivan Petrov", body=BODY)
     if frozen:  # already in the outbox when the candidate changes
         with store.session() as session:
-            sending.enqueue(
+            freezing.enqueue(
                 session, queue.get_draft(session, draft_id), kit.settings(), actor="maria",
                 now=kit.MONDAY,
             )  # fmt: skip
@@ -235,7 +234,7 @@ async def test_any_change_after_approval_is_refused(
     if frozen:
         with store.session() as session:
             draft = queue.get_draft(session, draft_id)
-            sending.enqueue(session, draft, kit.settings(), actor="maria", now=kit.MONDAY)
+            freezing.enqueue(session, draft, kit.settings(), actor="maria", now=kit.MONDAY)
     model, column, value = CHANGES[change]
     with store.session() as session:  # behind the reviewer's back, straight in the store
         session.execute(update(model).values({column: value}))
@@ -251,7 +250,7 @@ async def test_bytes_changed_in_the_outbox_fail_loudly_and_are_not_sent(
     draft_id = kit.add_draft(store, "ivan@example.com", name="Ivan Petrov", body=BODY)
     with store.session() as session:
         draft = queue.get_draft(session, draft_id)
-        entry = sending.enqueue(session, draft, kit.settings(), actor="maria", now=kit.MONDAY)
+        entry = freezing.enqueue(session, draft, kit.settings(), actor="maria", now=kit.MONDAY)
         entry.raw = entry.raw.replace(b"Would you like", b"Send your password")
     report = await send(store, smtp_capture)
     assert smtp_capture.messages == [] and report.failed == [entry.id]
@@ -272,7 +271,7 @@ async def test_a_restamped_message_goes_out_with_its_new_hash(
     with store.session() as session:
         draft = queue.get_draft(session, draft_id)
         queued_at = kit.MONDAY - timedelta(hours=3)
-        entry = sending.enqueue(session, draft, kit.settings(), actor="maria", now=queued_at)
+        entry = freezing.enqueue(session, draft, kit.settings(), actor="maria", now=queued_at)
         assert entry.raw_hash == hashlib.sha256(entry.raw).hexdigest()
     await send(store, smtp_capture)
     (arrived,) = smtp_capture.messages
@@ -284,7 +283,7 @@ async def test_a_restamped_message_goes_out_with_its_new_hash(
 def test_every_frozen_row_keeps_the_hash_of_its_bytes(store: Store) -> None:
     ids = kit.add_drafts(store, 3)
     with store.session() as session:
-        entries, refused = sending.freeze(
+        entries, refused = freezing.freeze(
             session, ids, kit.settings(), actor="maria", now=kit.MONDAY
         )
     assert refused == [] and sorted(entries) == sorted(ids)

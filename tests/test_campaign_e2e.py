@@ -21,7 +21,6 @@ from outreach.candidates.records import import_file, is_suppressed
 from outreach.config import Settings, settings_from_dict
 from outreach.drafting.drafter import Drafter
 from outreach.inbox.sync import run_sync
-from outreach.mail.messages import new_message_id
 from outreach.review import queue
 from outreach.sending.sender import run_sender
 from outreach.sending.sent_folder import imap_factory
@@ -70,7 +69,7 @@ def approve_pending(store: Store, settings: Settings) -> list[str]:
             select(Draft, Candidate.email).join(Candidate).where(Draft.status == queue.PENDING)
         ).all()
         for draft, email in rows:
-            queue.approve(session, draft, actor="maria", message_id=new_message_id(kit.RECRUITER))
+            queue.approve(session, draft, actor="maria", sender=kit.RECRUITER)
             emails.append(email)
     return sorted(emails)
 

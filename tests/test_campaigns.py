@@ -15,10 +15,9 @@ from outreach.campaigns import lifecycle as campaigns
 from outreach.campaigns import stats as campaign_stats
 from outreach.candidates.records import forget, import_file
 from outreach.config import Settings, settings_from_dict
-from outreach.conversations import threads as conversations
+from outreach.conversations import stops
 from outreach.drafting.drafter import Drafter
 from outreach.errors import InputError, StateError
-from outreach.mail.messages import new_message_id
 from outreach.review import queue
 from outreach.sending.sender import run_sender
 from outreach.store import Store
@@ -90,9 +89,7 @@ def drafts_by_step(store: Store) -> dict[int, list[Draft]]:
 def approve_all(store: Store, settings: Settings) -> None:
     with store.session() as session:
         for draft in session.scalars(select(Draft).where(Draft.status == "pending")):
-            queue.approve(
-                session, draft, actor="maria", message_id=new_message_id(settings.sender.email)
-            )
+            queue.approve(session, draft, actor="maria", sender=settings.sender.email)
 
 
 @pytest.mark.parametrize(
@@ -105,7 +102,7 @@ def approve_all(store: Store, settings: Settings) -> None:
         (CAMPAIGN + "[pacing]\ndaily_limit = 3\n", "pacing.daily_limit is not a pacing setting"),
         (
             'name = "x"\ncandidates = "tag:a"\nsteps = [{ template = "intro" }]\nrole = { salary = "1" }\n',
-            "role takes",
+            "role: unknown role key .salary.",
         ),
     ],
 )
@@ -219,15 +216,15 @@ async def test_stop_rules(store: Store, world: dict[str, Any]) -> None:
         ids = {e.candidate_id: e for e in session.scalars(select(Enrolment))}
         ann = next(cid for cid, e in ids.items() if e.candidate_id == min(ids))
         assert (
-            conversations.stop_enrolments(
+            stops.stop_enrolments(
                 session, ann, status="replied", reason="Ann replied", actor="sync"
             )
             == 1
         )
-        conversations.cancel_pending(
-            session, ann, reason="Ann replied", actor="sync", kinds=conversations.FOLLOW_UPS
+        stops.cancel_pending(
+            session, ann, reason="Ann replied", actor="sync", kinds=stops.FOLLOW_UPS
         )
-        held = followups.hold_colleagues(session, ann)
+        held = stops.hold_colleagues(session, ann)
         assert sorted(held) == ["bob@acme.example", "cid@acme.example"]
     with store.session() as session:
         statuses = {e.candidate_id: e.status for e in session.scalars(select(Enrolment))}
@@ -244,9 +241,9 @@ async def test_stop_rules(store: Store, world: dict[str, Any]) -> None:
         )
         assert eve is not None
         eve.next_due_at = MONDAY + timedelta(days=20)
-        followups.reschedule_for_absence(session, eve.candidate_id, date(2027, 3, 10))
+        stops.record_absence(session, eve.candidate_id, date(2027, 3, 10))
         assert eve.next_due_at == MONDAY + timedelta(days=20)  # never earlier than planned
-        followups.reschedule_for_absence(session, eve.candidate_id, date(2027, 4, 2))
+        stops.record_absence(session, eve.candidate_id, date(2027, 4, 2))
         assert eve.next_due_at == datetime(2027, 4, 5, 9, 0, tzinfo=UTC)  # Friday → Monday
 
 

@@ -115,7 +115,7 @@ def test_config_check_reports_database_and_templates(
 ) -> None:
     code, out, _ = run(["config", "check", "--offline"], capsys)
     assert "config: ok" in out and "database: ok (sqlite)" in out
-    assert "templates: 6 in" in out and code == 0
+    assert "templates: 8 in" in out and code == 0
 
 
 def test_config_check_reaches_smtp_imap_and_the_model(

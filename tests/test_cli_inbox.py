@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from outreach.config import load_config
 from outreach.inbox.sync import sync_lock
 from outreach.servers.configured import mailbox_name
 from outreach.store import Store, open_store
-from outreach.store.models import Draft, Revision
+from outreach.store.models import Draft, OutboxEntry, Revision
 from tests import inbox_kit as kit
 from tests.config_kit import configure as configure_toml
 from tests.test_cli import run
@@ -167,3 +168,85 @@ def test_suggest_replies_drafts_one_reply_for_approval(
         store.close()
     code, out, _ = run(["sync"], capsys)  # nothing new: no second draft
     assert code == 0 and "reply drafts" not in out
+
+
+def test_waiting_draft_reply_reply_interviewed_and_no_answer(
+    inbox: tuple[str, dict[str, kit.Person]],
+    workspace: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, people = inbox
+    ana = people["ana@paywise.example"]
+    code, out, err = run(["sync"], capsys)
+    assert code == 0 and re.search(r"; 1 candidate waiting for an answer, oldest \d+ days$", out)
+    code, out, _ = run(["conversations", "list", "--waiting"], capsys)
+    assert "overdue" in out and re.search(
+        r"\n1 candidate waiting for an answer, oldest \d+ days\n$", out
+    )
+    code, out, _ = run(["conversations", "list", "--waiting", "--json"], capsys)
+    (row,) = json.loads(out)
+    assert (row["kind"], row["email"], row["overdue"]) == ("answer", ana.email, True)
+
+    # `draft --template reply` answers in the thread (it used to write "Re: Your message").
+    chosen = workspace / "chosen.csv"
+    chosen.write_text("email\nana@paywise.example\nkim@nope.example\n")
+    code, out, err = run(["draft", "--template", "reply", "--candidates", str(chosen)], capsys)
+    assert code == 0, err
+    assert (
+        "drafted 1 into the review queue, skipped 1" in out and "kim@nope.example: opted_out" in err
+    )
+    store: Store = open_store(load_config(workspace / "config.toml").database_url)
+    try:
+        with store.read() as session:
+            (draft,) = session.scalars(select(Draft).where(Draft.kind == "reply")).all()
+            revision = session.scalars(select(Revision).where(Revision.draft_id == draft.id)).one()
+        assert draft.in_reply_to == "<g1@x>" and draft.references == [ana.message_id, "<g1@x>"]
+        assert revision.subject == f"Re: {kit.SUBJECT}"
+        assert "wrote:\n> Thanks Maria, yes I'd love to hear more." in revision.body
+    finally:
+        store.close()
+
+    # `outreach reply` sends the person's own words from that draft, approved as theirs.
+    code, out, err = run(
+        [
+            "reply",
+            ana.email,
+            "--message",
+            "Great, Tuesday at 10?\n\nMaria",
+            "--yes",
+            "--as",
+            "maria",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert "approved and queued for ana@paywise.example" in out and f"Re: {kit.SUBJECT}" in out
+    store = open_store(load_config(workspace / "config.toml").database_url)
+    try:
+        with store.read() as session:
+            draft = session.get_one(Draft, draft.id)
+            raw = session.scalars(select(OutboxEntry.raw)).one()
+        assert (draft.status, draft.approved_by, draft.approved_revision) == ("queued", "maria", 2)
+        assert b"In-Reply-To: <g1@x>\r\n" in raw and b"Great, Tuesday at 10?" in raw
+    finally:
+        store.close()
+    code, out, _ = run(["conversations", "list", "--waiting"], capsys)
+    assert "nobody is waiting for you" in out
+    code, out, _ = run(["conversations", "show", ana.email], capsys)
+    assert "[queued]" in out and "1 in / 1 out" in out
+    assert re.search(r"← 2026-03-02 10:15 CET ana@paywise.example \[human\]", out)  # one zone
+
+    code, out, _ = run(["conversations", "interviewed", ana.email, "--on", "2026-03-01"], capsys)
+    assert code == 0 and "interviewed on 2026-03-01" in out
+    code, out, _ = run(["conversations", "list", "--waiting", "--json"], capsys)
+    assert [(r["kind"], r["overdue"]) for r in json.loads(out)] == [("feedback", True)]
+    code, out, _ = run(["conversations", "interviewed", ana.email, "--clear"], capsys)
+    assert code == 0 and "cleared" in out
+    code, _, err = run(["conversations", "interviewed", ana.email, "--on", "tuesday"], capsys)
+    assert code == 1 and err.count("\n") == 1 and "write it like 2026-03-02" in err
+    code, _, err = run(["conversations", "interviewed", ana.email], capsys)
+    assert code == 2
+    code, out, _ = run(["conversations", "no-answer", ana.email, "--reason", "said thanks"], capsys)
+    assert code == 0 and "no answer needed (said thanks)" in out
+    code, _, err = run(["reply", "nobody@example.org", "--message", "x", "--yes"], capsys)
+    assert code == 1 and "no candidate with email" in err

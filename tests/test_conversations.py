@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from outreach.conversations import reads, stops
 from outreach.conversations import threads as conv
 from outreach.errors import InputError, NotFound
 from outreach.review import queue
@@ -55,16 +56,16 @@ def test_reply_stops_the_sequence_and_our_answer_reopens(store: Store) -> None:
     with store.session() as session:
         conversation = session.get(Conversation, conversation_id)
         assert conversation is not None
-        conv.record_reply(session, conversation, actor="sync")
-        conv.record_reply(session, conversation, actor="sync")  # idempotent
+        stops.record_reply(session, conversation, actor="sync")
+        stops.record_reply(session, conversation, actor="sync")  # idempotent
     assert kit.draft_status(store, ana.follow_up_id) == queue.CANCELLED
     assert kit.draft_status(store, people["ben@corp.example"].follow_up_id) == queue.PENDING
-    assert conv.status_counts(store) == {"needs_response": 1, "open": 0, "closed": 0}
+    assert reads.status_counts(store) == {"needs_response": 1, "open": 0, "closed": 0}
     with store.session() as session:
         conversation = session.get(Conversation, conversation_id)
         assert conversation is not None
         conv.record_answered(session, conversation, actor="sync")
-    assert conv.status_counts(store)["open"] == 1
+    assert reads.status_counts(store)["open"] == 1
 
 
 def test_hard_bounce_and_opt_out_suppress_once(store: Store) -> None:
@@ -76,8 +77,8 @@ def test_hard_bounce_and_opt_out_suppress_once(store: Store) -> None:
         ).one()
         kim = session.scalars(select(Candidate).where(Candidate.email == "kim@nope.example")).one()
         for _ in range(2):
-            conv.record_hard_bounce(session, salt, hugo, actor="sync", reason="550 5.1.1")
-            conv.record_opt_out(session, salt, kim, None, actor="sync", reason="stop")
+            stops.record_hard_bounce(session, salt, hugo, actor="sync", reason="550 5.1.1")
+            stops.record_opt_out(session, salt, kim, None, actor="sync", reason="stop")
     with store.session() as session:
         assert session.scalar(select(func.count(Suppression.id))) == 2
         statuses = dict(session.execute(select(Candidate.email, Candidate.status)).all())
@@ -93,19 +94,20 @@ def test_list_show_and_mark(store: Store) -> None:
     add_message(store, "ana@paywise.example", "out", 1, "Hi Ana")
     add_message(store, "ana@paywise.example", "in", 5, "Yes, interested.")
     add_message(store, "ben@corp.example", "in", 9, "Tell me more.")
-    rows = conv.list_conversations(store)
-    assert [r["email"] for r in rows] == ["ben@corp.example", "ana@paywise.example"]
-    assert (rows[1]["messages"], rows[1]["incoming"]) == (2, 1)
-    assert conv.list_conversations(store, status="closed") == []
+    rows = reads.list_conversations(store)
+    assert [r.email for r in rows] == ["ben@corp.example", "ana@paywise.example"]
+    assert (rows[1].messages, rows[1].incoming, rows[1].outgoing) == (2, 1, 1)
+    assert reads.list_conversations(store, status="closed") == []
 
-    shown = conv.show_conversation(store, "ANA@paywise.example")
-    (thread,) = shown["conversations"]
-    assert [i["text"] for i in thread["items"]] == ["Hi Ana", "Yes, interested."]
-    assert thread["items"][1]["elided"] == "> quoted"
+    shown = reads.show_conversation(store, "ANA@paywise.example")
+    (thread,) = shown.conversations
+    assert [i.text for i in thread.items] == ["Hi Ana", "Yes, interested."]
+    assert [i.state for i in thread.items] == ["sent", "received"]  # ours from another client
+    assert thread.items[1].elided == "> quoted"
 
     marked = conv.mark(store, "ana@paywise.example", "negative", actor="maria")
-    assert marked["sentiment"] == "negative" and marked["messages"] == 2
-    assert conv.list_conversations(store)[1]["sentiment"] == "negative"
+    assert marked.sentiment == "negative" and marked.messages == 2
+    assert reads.list_conversations(store)[1].sentiment == "negative"
     with pytest.raises(InputError, match="use positive, negative"):
         conv.mark(store, "ana@paywise.example", "meh", actor="maria")
     with pytest.raises(NotFound, match="no conversation 999"):

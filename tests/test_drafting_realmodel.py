@@ -49,6 +49,8 @@ def test_real_model_draft_is_stored_and_its_inventions_flagged(
     store.close()
     assert draft.status == "pending"  # a person still has to approve it
     assert call.error is None and (call.tokens_out or 0) > 0
+    sent = " ".join(m["content"] for m in call.messages)
+    assert "jamie@paywise.example" not in sent and "{{" not in sent  # only what slots need
     assert revision.author.startswith("ai:")
     ai_text = " ".join(revision.ai_text.values())
     assert ai_text.strip() and ai_text.split()[0] in revision.body

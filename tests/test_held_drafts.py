@@ -20,6 +20,7 @@ from sqlalchemy import select
 from outreach import users
 from outreach.config import load_config
 from outreach.review import queue
+from outreach.sending import freezing
 from outreach.sending import outbox as sending
 from outreach.store import Store, open_store
 from outreach.store.models import Candidate, Draft, OutboxEntry, Revision, utcnow
@@ -135,7 +136,7 @@ def test_a_reply_a_person_approved_is_held_with_the_news_not_cancelled(
     with workspace_store(workspace) as store, store.session() as session:
         approved = queue.get_draft(session, draft.id)
         queue.approve(session, approved, actor="maria", message_id="<reply-1@nordlys.example>")
-        sending.enqueue(session, approved, settings, actor="maria", now=utcnow())  # waits its turn
+        freezing.enqueue(session, approved, settings, actor="maria", now=utcnow())  # waits its turn
     jamie_writes(dovecot, mailbox, 1, "<jamie-1-1002@paywise.example>", "10:14", "Also: remote?")
     sync(capsys)
 
@@ -217,7 +218,7 @@ def test_a_follow_up_a_person_approved_is_held_when_the_candidate_replies(
             for _ in range(3)
         ]
         queue.approve(session, follow_ups[0], actor="maria", message_id="<f1@nordlys.example>")
-        sending.enqueue(session, follow_ups[0], settings, actor="maria", now=utcnow())
+        freezing.enqueue(session, follow_ups[0], settings, actor="maria", now=utcnow())
         queue.add_revision(
             session, follow_ups[1], subject="Re: Role 1", body="Mine", author="maria", actor="maria"
         )
@@ -251,5 +252,7 @@ def test_the_web_queue_and_draft_page_show_why_a_draft_is_held(
         log_in(client)
         assert f"Held: {reason}" in html.unescape(client.get("/queue").text)
         page = html.unescape(client.get("/drafts/1").text)
-        assert f"Held: {reason}. Read the new mail, then approve it again" in page
+        held = page.split('id="held"')[1].split("</section>")[0]
+        assert reason in held and "Read the new mail, then choose" in held
+        assert all(choice in held for choice in ("Send anyway", "Rewrite", "Drop"))
         assert client.get("/api/drafts/1").json()["hold_reason"] == reason

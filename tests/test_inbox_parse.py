@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from outreach.inbox.parse import normalise_subject, parse_message
+from outreach.inbox.parse import parse_message
+from outreach.mail.subjects import normalise_subject
 
 
 def crlf(text: str, charset: str = "utf-8") -> bytes:

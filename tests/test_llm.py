@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from outreach.drafting.llm import LLMCallError, LLMClient, retry_after_seconds
-from outreach.drafting.prompts import slot_messages, slot_schema
+from outreach.drafting.prompts import slot_prompt, slot_schema
 from outreach.errors import LLMError
 from tests.llm_server import (
     FakeLLMServer,
@@ -376,21 +376,22 @@ def test_openai_without_key_is_a_clear_error() -> None:
 
 @pytest.mark.realmodel
 async def test_real_small_model_returns_schema_valid_slots(llama_server: str) -> None:
-    messages = slot_messages(
-        template_name="first-contact",
-        template_source="Hi {{ candidate.first_name }},\n\n{{ ai.hook }}\n\n{{ ai.closing }}",
+    messages = slot_prompt(
+        kind="outreach",
         slots=[
             ("hook", "One sentence on a detail of the profile that fits the role.", 30),
             ("closing", "One sentence asking whether they are open to a short call.", 20),
         ],
-        sender={"name": "Maria Berg", "company": "Northwind"},
-        role={"title": "Senior Backend Engineer", "company": "Northwind"},
-        candidate={
+        sender={"name": "Maria Berg"},
+        role={"title": "Senior Backend Engineer"},
+        company={"name": "Northwind"},
+        person={
             "name": "Jamie Lind",
             "headline": "Led an ML platform handling millions of transactions daily at Paywise",
             "language": "en",
         },
-    )
+        language="en",
+    ).messages
     client = LLMClient(model="smollm2", base_url=llama_server, api_key=None, max_tokens=300)
     try:
         result = await client.complete_json(

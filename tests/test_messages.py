@@ -19,9 +19,9 @@ from outreach.mail.messages import (
     checked,
     message_bytes,
     new_message_id,
-    reply_subject,
     restamp,
 )
+from outreach.mail.subjects import reply_subject
 from outreach.servers.smtp import Accepted, SmtpConnection
 from tests.services import smtp as services
 from tests.services.smtp import CaptureServer

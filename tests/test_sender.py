@@ -11,6 +11,7 @@ import pytest
 from outreach.config import Settings
 from outreach.errors import ConfigError
 from outreach.inbox.sync import run_sync
+from outreach.sending import freezing
 from outreach.sending import outbox as sending
 from outreach.sending.sender import RunReport, run_sender
 from outreach.sending.sent_folder import server_files_sent
@@ -57,7 +58,7 @@ async def test_a_message_that_waited_goes_out_dated_when_it_is_sent(
         for draft_id, queued_at in ((waited, timedelta(hours=3)), (fresh, timedelta(minutes=1))):
             draft = session.get(Draft, draft_id)
             assert draft is not None
-            sending.enqueue(session, draft, settings, actor="maria", now=kit.MONDAY - queued_at)
+            freezing.enqueue(session, draft, settings, actor="maria", now=kit.MONDAY - queued_at)
     frozen = {entry.to_email: entry.raw for entry in kit.entries(store)}
     await run(store, smtp_capture.settings())
     arrived = {received.rcpt_tos[0]: received.data for received in smtp_capture.messages}
@@ -271,7 +272,7 @@ async def test_a_store_restored_from_a_backup_does_not_send_again_what_the_sent_
     )
     with store.session() as session:
         for draft_id in (went, waiting):
-            sending.enqueue(session, session.get_one(Draft, draft_id), settings, actor="maria",
+            freezing.enqueue(session, session.get_one(Draft, draft_id), settings, actor="maria",
                             now=utcnow())  # fmt: skip
     gone = next(entry for entry in kit.entries(store) if entry.draft_id == went)
     # The backup was taken here. Later `went` was sent and filed in the Sent folder, the mailbox

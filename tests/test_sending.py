@@ -10,8 +10,8 @@ from sqlalchemy import select
 from outreach.candidates.records import suppress
 from outreach.errors import NotFound, SendError, StateError
 from outreach.review import approval, queue
+from outreach.sending import freezing, recovery
 from outreach.sending import outbox as sending
-from outreach.sending import recovery
 from outreach.sending.sender import RunReport, run_sender
 from outreach.store import Store
 from outreach.store.models import Draft, Event, OutboxEntry, Revision
@@ -35,7 +35,7 @@ async def send_all(store: Store, server: CaptureServer, **kwargs: object) -> Run
 def enqueue(store: Store, draft_id: int) -> int:
     with store.session() as session:
         draft = queue.get_draft(session, draft_id)
-        return sending.enqueue(session, draft, kit.settings(), actor="maria", now=kit.MONDAY).id
+        return freezing.enqueue(session, draft, kit.settings(), actor="maria", now=kit.MONDAY).id
 
 
 def test_enqueue_refuses_a_draft_without_a_valid_approval(store: Store) -> None:
@@ -70,7 +70,13 @@ async def test_approved_drafts_are_sent_once_with_the_servers_reply(
     assert {m.mail_from for m in smtp_capture.messages} == {kit.SENDER}
     with store.session() as session:
         assert {queue.get_draft(session, i).status for i in ids} == {"sent"}
-        actions = list(session.scalars(select(Event.action).where(Event.subject_id == ids[0])))
+        actions = list(
+            session.scalars(
+                select(Event.action).where(
+                    Event.subject_type == "draft", Event.subject_id == ids[0]
+                )
+            )
+        )
     assert actions[-3:] == ["draft.queued", "draft.sending", "draft.sent"]
     again = await send_all(store, smtp_capture)
     assert again.sent == [] and len(smtp_capture.messages) == 3

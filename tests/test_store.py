@@ -18,7 +18,7 @@ from sqlalchemy import select, text, update
 from outreach.cli import main
 from outreach.errors import StoreError
 from outreach.review import queue
-from outreach.sending import outbox as sending
+from outreach.sending import freezing
 from outreach.store import Store, open_store
 from outreach.store.engine import alembic_config
 from outreach.store.locks import exclusive
@@ -174,7 +174,7 @@ def test_upgrade_to_0005_asks_again_for_approvals_that_did_not_cover_the_recipie
     store = open_store(db_url)
     sent, queued, approved = (kit.add_draft(store, f"{n}@example.com") for n in "abc")
     with store.session() as session:
-        entries, _ = sending.freeze(
+        entries, _ = freezing.freeze(
             session, [sent, queued], kit.settings(), actor="t", now=kit.MONDAY
         )
         session.execute(
@@ -204,7 +204,7 @@ def test_upgrade_to_0005_asks_again_for_approvals_that_did_not_cover_the_recipie
     with upgraded.session() as session:
         draft = session.get_one(Draft, queued)
         queue.approve(session, draft, actor="maria", message_id="<unused@nordlys.example>")
-        entries, refused = sending.freeze(
+        entries, refused = freezing.freeze(
             session, [queued], kit.settings(), actor="t", now=kit.MONDAY
         )
     assert refused == [] and entries == {queued: rows[queued].id}

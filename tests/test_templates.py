@@ -88,7 +88,16 @@ def write(tmp_path: Path, name: str, text: str) -> TemplateLibrary:
 
 # --- the starter templates -------------------------------------------------------------
 
-STARTER_NAMES = ["feedback_advance", "feedback_reject", "follow_up", "intro", "intro_sv", "reply"]
+STARTER_NAMES = [
+    "feedback_advance",
+    "feedback_advance_sv",
+    "feedback_reject",
+    "feedback_reject_sv",
+    "follow_up",
+    "intro",
+    "intro_sv",
+    "reply",
+]
 
 
 def test_starter_set_is_complete(starters: TemplateLibrary) -> None:
@@ -96,20 +105,26 @@ def test_starter_set_is_complete(starters: TemplateLibrary) -> None:
     kinds = {name: starters.get(name).kind for name in STARTER_NAMES}
     assert kinds == {
         "feedback_advance": "feedback",
+        "feedback_advance_sv": "feedback",
         "feedback_reject": "feedback",
+        "feedback_reject_sv": "feedback",
         "follow_up": "follow_up",
         "intro": "outreach",
         "intro_sv": "outreach",
         "reply": "reply",
     }
-    assert starters.get("intro_sv").language == "sv"
+    assert {n for n in STARTER_NAMES if starters.get(n).language == "sv"} == {
+        "intro_sv",
+        "feedback_advance_sv",
+        "feedback_reject_sv",
+    }
     assert all(starters.get(n).description for n in STARTER_NAMES)
 
 
 @pytest.mark.parametrize("name", STARTER_NAMES)
 def test_starter_renders_usable_draft_without_model(starters: TemplateLibrary, name: str) -> None:
     rendered = starters.render(name, context())
-    greeting = "Hej Anna!" if name == "intro_sv" else "Hi Anna,"
+    greeting = "Hej Anna!" if name.endswith("_sv") else "Hi Anna,"
     assert rendered.body.startswith(greeting + "\n\n")
     assert rendered.body.endswith("Maria Berg\nTech Recruiter, Nordlys AB\n")
     assert "\n\n\n" not in rendered.body

@@ -14,7 +14,6 @@ from outreach import users
 from outreach.campaigns import lifecycle as campaigns
 from outreach.candidates.records import import_file
 from outreach.drafting.drafter import Drafter
-from outreach.mail.messages import new_message_id
 from outreach.review import queue
 from outreach.sending.sender import run_sender
 from outreach.store import Store
@@ -81,9 +80,7 @@ async def test_pause_resume_and_retry_failed(
     settings = settings_for(workspace)
     with store.session() as session:
         for draft in session.scalars(select(Draft)):
-            queue.approve(
-                session, draft, actor="maria", message_id=new_message_id("maria@nordlys.example")
-            )
+            queue.approve(session, draft, actor="maria", sender="maria@nordlys.example")
     report = await run_sender(store, settings, clock=lambda: MONDAY)
     assert len(report.failed) == 2
     page = client.get(f"/campaigns/{name}")

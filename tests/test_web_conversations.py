@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -10,10 +11,20 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from outreach.conversations import stops
 from outreach.conversations import threads as core
 from outreach.store import Store
-from outreach.store.models import Candidate, Conversation, Message, utcnow
+from outreach.store.models import (
+    Candidate,
+    Conversation,
+    Draft,
+    Message,
+    OutboxEntry,
+    Revision,
+    utcnow,
+)
 from outreach.web import create_app
+from tests.llm_server import FakeLLMServer, ok
 from tests.webutil import log_in, seed, settings_for
 
 JAMIE = "jamie@paywise.example"
@@ -49,7 +60,7 @@ def client(store: Store, workspace: Path) -> Iterator[TestClient]:
                 )
             )
         core.touch(thread, now)
-        core.record_reply(session, thread, actor="sync")
+        stops.record_reply(session, thread, actor="sync")
     with TestClient(create_app(settings_for(workspace), store)) as test_client:
         yield test_client
 
@@ -87,8 +98,106 @@ def test_list_show_and_mark(client: TestClient, store: Store) -> None:
     assert "Marked the conversation positive." in client.get(done.headers["location"]).text
 
     rows = client.get("/api/conversations").json()
-    assert [(r["email"], r["sentiment"], r["messages"]) for r in rows] == [(JAMIE, "positive", 2)]
+    assert [(r["email"], r["sentiment"], r["incoming"], r["outgoing"]) for r in rows] == [
+        (JAMIE, "positive", 1, 1)
+    ]
     shown = client.get(f"/api/conversations/{JAMIE}").json()
     items = shown["conversations"][0]["items"]
     assert [i["direction"] for i in items] == ["out", "in"] and items[1]["elided"]
     assert client.get("/api/conversations/nobody@example.org").status_code == 404
+
+
+@pytest.fixture
+def model_client(
+    store: Store, workspace: Path, client: TestClient, llm_server: FakeLLMServer
+) -> Iterator[TestClient]:
+    """The same seeded store, served with the model at the fake LLM server."""
+    with TestClient(create_app(settings_for(workspace, llm_server.base_url), store)) as other:
+        yield other
+
+
+def test_answer_from_the_page_draft_edit_send(
+    model_client: TestClient, store: Store, llm_server: FakeLLMServer
+) -> None:
+    client = model_client
+    csrf = log_in(client)
+    page = client.get(f"/conversations/{JAMIE}").text
+    assert 'class="count" aria-label="1 waiting"' in page  # the navigation counts Jamie
+    assert "Draft with the model" in page and "Your reply ends with their message" in page
+    llm_server.push(ok(json.dumps({"reply": "Thursday at 10 suits us; I will send an invite."})))
+    drafted = client.post(
+        f"/conversations/{JAMIE}/reply",
+        data={"action": "draft", "instruction": "offer Thursday at 10", "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert drafted.status_code == 303 and drafted.headers["location"].endswith("#reply-")
+    prompt = json.dumps(llm_server.completions[-1].body["messages"])
+    assert "offer Thursday at 10" in prompt and "Hi Jamie, would you like to talk?" in prompt
+    page = client.get(f"/conversations/{JAMIE}").text
+    assert "Thursday at 10 suits us; I will send an invite." in page
+    with store.read() as session:
+        (draft,) = session.scalars(select(Draft).where(Draft.kind == "reply")).all()
+    assert f'name="draft_id" value="{draft.id}"' in page and 'name="revision" value="1"' in page
+    sent = client.post(
+        f"/conversations/{JAMIE}/reply",
+        data={"action": "send", "draft_id": str(draft.id), "revision": "1", "csrf_token": csrf,
+              "text": "Hi Jamie,\n\nThursday at 10 it is.\n\nMaria"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert sent.status_code == 303
+    page = client.get(f"/conversations/{JAMIE}").text
+    assert "is approved and in the outbox" in page and 'data-state="queued"' in page
+    with store.read() as session:
+        draft = session.get_one(Draft, draft.id)
+        raw = session.scalars(select(OutboxEntry.raw)).one()
+        authors = session.scalars(select(Revision.author).order_by(Revision.number)).all()
+    assert (draft.status, draft.approved_by, draft.approved_revision) == ("queued", "maria", 2)
+    assert list(authors)[-2:] == ["ai:test-model", "maria"]
+    assert b"In-Reply-To: <2@x>\r\nReferences: <2@x>\r\n" in raw  # theirs named no earlier ids
+    assert b"Subject: Re: Backend role\r\n" in raw
+    assert client.get("/api/waiting").json() == []
+    assert 'aria-label="1 waiting"' not in page
+
+
+def test_no_answer_needed_interview_and_the_api(client: TestClient, store: Store) -> None:
+    csrf = log_in(client)
+    (row,) = client.get("/api/waiting").json()
+    assert (row["kind"], row["email"], row["excerpt"]) == (
+        "answer", JAMIE, "Yes! <script>alert(1)</script> Thursday works."
+    )  # fmt: skip
+    page = client.get("/waiting").text
+    assert "&lt;script&gt;alert(1)" in page and "<script>alert(1)" not in page
+    refused = client.post(f"/conversations/{JAMIE}/no-answer", data={"reason": "thanks"})
+    assert refused.status_code == 403
+    empty = client.post(
+        f"/conversations/{JAMIE}/no-answer", data={"reason": "", "csrf_token": csrf}
+    )  # followed to the page, which shows why
+    assert "say why no answer is needed" in empty.text
+    client.post(
+        f"/conversations/{JAMIE}/no-answer", data={"reason": "said thanks", "csrf_token": csrf}
+    )
+    assert client.get("/api/waiting").json() == []
+    assert "Nobody is waiting for you" in client.get("/waiting").text
+    client.post(
+        f"/conversations/{JAMIE}/interviewed", data={"on": "2026-01-05", "csrf_token": csrf}
+    )
+    (row,) = client.get("/api/waiting").json()
+    assert (row["kind"], row["overdue"]) == ("feedback", True)
+    assert "feedback owed" in client.get("/waiting").text
+    client.post(f"/conversations/{JAMIE}/interviewed", data={"on": "", "csrf_token": csrf})
+    assert client.get("/api/waiting").json() == []
+
+    answered = client.post(
+        f"/api/conversations/{JAMIE}/reply",
+        json={"text": "Thanks, Jamie!"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert answered.status_code == 200, answered.text
+    body = answered.json()
+    assert body["to"] == JAMIE and body["message_id"].endswith("@nordlys.example>")
+    assert client.post(f"/api/conversations/{JAMIE}/reply", json={"text": "x"}).status_code == 403
+    shown = client.get(f"/api/conversations/{JAMIE}").json()
+    # (the seeded messages are dated minutes ahead, so ours sorts first by date)
+    assert sorted(i["state"] for i in shown["conversations"][0]["items"]) == [
+        "queued", "received", "sent"
+    ]  # fmt: skip

@@ -2,26 +2,27 @@
 
 A follow-up is due when the previous step was sent and its wait has passed. ``advance``
 drafts it into the review queue as a reply in the same thread; nothing is ever sent without
-approval. The inbox sync calls the stop rules: a reply stops a sequence, an absence moves it,
-a bounce or opt-out stops it, and a colleague's reply holds the others at that company.
+approval. What stops or moves a sequence (a reply, an absence, a bounce, an opt-out, a
+colleague's reply) is in ``outreach.conversations.stops``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
-from outreach.campaigns.lifecycle import StartReport, domain_of, draft_step
+from outreach.campaigns.lifecycle import StartReport, draft_step
 from outreach.config import Settings
 from outreach.drafting.drafter import Drafter
+from outreach.errors import InputError
 from outreach.review import queue
 from outreach.store import Store
-from outreach.store.models import Campaign, Candidate, Draft, Enrolment, Event, OutboxEntry, utcnow
+from outreach.store.models import Campaign, Draft, Enrolment, Event, OutboxEntry, utcnow
 from outreach.store.values import CampaignStatus, EnrolmentStatus
 
 # Business days -------------------------------------------------------------------------
@@ -155,61 +156,63 @@ async def advance(
     return report
 
 
-# Stop rules ----------------------------------------------------------------
+# A reviewer rejects a step ------------------------------------------------------------
+
+THEN = ("skip", "stop", "rewrite")  # what follows a rejected campaign step
 
 
-def reschedule_for_absence(
-    session: Session, candidate_id: int, return_date: date, holidays: Iterable[date] = ()
-) -> int:
-    """Hold follow-ups until a business day after a stated return date; never move them earlier."""
-    back = add_business_days(return_date, 1, holidays)
-    moment = datetime.combine(back, time(9, 0), tzinfo=UTC)
-    enrolments = list(
-        session.scalars(
-            select(Enrolment).where(
-                Enrolment.candidate_id == candidate_id, Enrolment.status == EnrolmentStatus.ACTIVE
-            )
+def is_step(draft: Draft) -> bool:
+    """Whether the draft is a step of a campaign sequence (rejecting it asks what next)."""
+    return None not in (draft.campaign_id, draft.enrolment_id, draft.step)
+
+
+def reject_step(
+    session: Session,
+    draft: Draft,
+    *,
+    then: str,
+    reason: str,
+    actor: str,
+    settings: Settings,
+    now: datetime,
+) -> str:
+    """Reject a campaign step and go on as the reviewer chose: ``skip`` it (the next step is
+    drafted when its wait has passed since our last mail) or ``stop`` this person's sequence.
+
+    ``rewrite`` is no rejection: the caller regenerates the draft with the reason as the
+    instruction. Returns what became of the enrolment, in words.
+    """
+    if then not in ("skip", "stop"):
+        raise InputError(f"after rejecting a step: skip, stop or rewrite, not {then!r}")
+    enrolment = session.get(Enrolment, draft.enrolment_id) if draft.enrolment_id else None
+    campaign = session.get(Campaign, draft.campaign_id) if draft.campaign_id else None
+    if enrolment is None or campaign is None or draft.step is None:
+        raise InputError(f"draft {draft.id} is no campaign step; reject it without --then")
+    if then == "skip" and draft.step == 0:
+        raise InputError(
+            f"draft {draft.id} is the first email of {campaign.name}: it cannot be skipped "
+            "(stop the sequence, or rewrite it)"
         )
-    )
-    for enrolment in enrolments:
-        if enrolment.away_until is None or enrolment.away_until < moment:
-            enrolment.away_until = moment
-        # Already scheduled: move it; not yet scheduled: `schedule` will respect away_until.
-        if enrolment.next_due_at is not None and enrolment.next_due_at < moment:
-            enrolment.next_due_at = moment
-    return len(enrolments)
-
-
-def hold_colleagues(session: Session, candidate_id: int, *, actor: str = "sync") -> list[str]:
-    """A reply from one person holds the others at the same company in their campaigns."""
-    candidate = session.get(Candidate, candidate_id)
-    domain = domain_of(candidate.email) if candidate else ""
-    if not domain:
-        return []
-    campaigns = select(Enrolment.campaign_id).where(Enrolment.candidate_id == candidate_id)
-    rows = session.execute(
-        select(Enrolment, Candidate.email)
-        .join(Candidate, Candidate.id == Enrolment.candidate_id)
-        .where(
-            Enrolment.campaign_id.in_(campaigns),
-            Enrolment.status == EnrolmentStatus.ACTIVE,
-            Enrolment.candidate_id != candidate_id,
-            func.lower(Candidate.email).like(f"%@{domain}"),
+    queue.reject(session, draft, actor=actor, reason=reason, now=now)
+    if then == "stop" or enrolment.status != EnrolmentStatus.ACTIVE:
+        why = f"step {draft.step + 1} rejected by {actor}: {reason.strip()}"
+        if enrolment.status == EnrolmentStatus.ACTIVE:
+            enrolment.status, enrolment.stop_reason = EnrolmentStatus.STOPPED, why
+            enrolment.next_due_at = None
+        outcome = f"{campaign.name}: the sequence stopped"
+    elif draft.step + 1 >= len(campaign.steps):
+        enrolment.status, enrolment.next_due_at = EnrolmentStatus.COMPLETED, None
+        outcome = f"{campaign.name}: that was the last step; the sequence is complete"
+    else:
+        since = enrolment.last_sent_at or now
+        wait = int(campaign.steps[draft.step + 1].get("wait_days", 1))
+        enrolment.next_due_at = max(due_after(since, wait, settings.campaigns.holidays), now)
+        outcome = f"{campaign.name}: step {draft.step + 2} is drafted when due"
+    session.add(
+        Event(
+            actor=actor, action=f"enrolment.step_{then}ped", subject_type="enrolment",
+            subject_id=enrolment.id, candidate_id=enrolment.candidate_id,
+            details={"draft": draft.id, "step": draft.step, "reason": reason.strip()},
         )
-    ).all()
-    held = []
-    for enrolment, email in rows:
-        enrolment.status = EnrolmentStatus.HELD
-        enrolment.stop_reason = f"a colleague at {domain} replied; decide whether to continue"
-        held.append(email)
-        session.add(
-            Event(
-                actor=actor,
-                action="enrolment.held",
-                subject_type="enrolment",
-                subject_id=enrolment.id,
-                candidate_id=enrolment.candidate_id,
-                details={"domain": domain},
-            )
-        )
-    return held
+    )  # fmt: skip
+    return outcome

@@ -3,8 +3,8 @@
 Step 1 is drafted for every enrolled candidate when the campaign starts. When a step has
 been sent and its wait (in business days) has passed, ``advance`` drafts the next step as a
 reply in the same thread. Nothing is sent without approval: each step is a draft in the queue.
-Stop rules (a reply, an absence, a bounce, an opt-out, a colleague's reply) change
-enrolments here, called from the inbox sync.
+What stops a sequence (a reply, an absence, a bounce, an opt-out, a colleague's reply) is
+in ``outreach.conversations.stops``.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from outreach.candidates.records import by_email, select_emails, suppression_reasons
 from outreach.config import PacingSettings, Settings
 from outreach.drafting.drafter import Drafter, DraftSpec
-from outreach.drafting.inputs import ROLE_KEYS
+from outreach.drafting.inputs import check_role
 from outreach.errors import InputError, NotFound, StateError
-from outreach.review import queue
+from outreach.review import approval, queue
 from outreach.store import Store
 from outreach.store.models import (
     Campaign,
@@ -83,9 +83,7 @@ def load_campaign_file(path: Path) -> CampaignSpec:
         raise InputError(
             f"{path}: name {data['name']!r}: use letters, digits, '-', '_' or '.' (up to 100)"
         )
-    role = data.get("role", {})
-    if not isinstance(role, dict) or set(role) - set(ROLE_KEYS):
-        raise InputError(f"{path}: role takes {', '.join(ROLE_KEYS)}")
+    role = check_role(data.get("role", {}), f"{path}: role")
     steps = []
     for number, raw in enumerate(data["steps"], start=1):
         if not isinstance(raw, dict) or not raw.get("template"):
@@ -105,7 +103,7 @@ def load_campaign_file(path: Path) -> CampaignSpec:
     return CampaignSpec(
         name=str(data["name"]).strip(),
         selection=str(data["candidates"]),
-        role={k: str(role.get(k, "")) for k in ROLE_KEYS},
+        role=role,
         steps=tuple(steps),
         pacing=dict(pacing),
         sender=str(data.get("sender", "")),
@@ -237,6 +235,65 @@ async def start(
     return report
 
 
+async def enrol(
+    store: Store,
+    drafter: Drafter,
+    name: str,
+    email: str,
+    *,
+    actor: str = "cli",
+    now: datetime | None = None,
+) -> StartReport:
+    """Enrol one more candidate in an active campaign and draft its first step for them."""
+    now = now or utcnow()
+    report = StartReport()
+    salt = store.salt()
+    with store.session() as session:
+        campaign = get(session, name)
+        if campaign.status != CampaignStatus.ACTIVE:
+            raise StateError(
+                f"campaign {name!r} is {campaign.status}; enrol people in an active one"
+            )
+        candidate = by_email(session, [email]).get(email)
+        here = set(
+            session.scalars(
+                select(Enrolment.candidate_id).where(Enrolment.campaign_id == campaign.id)
+            )
+        )
+        why = _not_enrollable(
+            candidate,
+            suppression_reasons(session, salt, [email]).get(email),
+            here,
+            _other_active_for_role(session, campaign),
+            campaign,
+        )
+        if why or candidate is None:
+            raise StateError(f"{email} cannot join {name!r}: {why}")
+        enrolment = Enrolment(
+            campaign_id=campaign.id,
+            candidate_id=candidate.id,
+            step=0,
+            status=EnrolmentStatus.ACTIVE,
+        )
+        session.add(enrolment)
+        session.flush()
+        session.add(
+            Event(
+                actor=actor,
+                action="campaign.enrolled",
+                subject_type="campaign",
+                subject_id=campaign.id,
+                candidate_id=candidate.id,
+                details={"campaign": name},
+            )
+        )
+        ids, role, first = [enrolment.id], dict(campaign.role), campaign.steps[0]["template"]
+        campaign_id = campaign.id
+    report.enrolled = 1
+    await draft_step(store, drafter, campaign_id, 0, first, role, report, None, now, ids)
+    return report
+
+
 def _selection(store: Store, name: str) -> str:
     with store.session() as session:
         return get(session, name).selection
@@ -351,7 +408,7 @@ async def draft_step(
             items.append((profile(candidate), spec))
     result = await drafter.draft_items(items, progress=progress)
     report.drafted += len(result.drafted)
-    report.problems += result.failed
+    report.problems += result.failed + ([result.stopped] if result.stopped else [])
 
 
 # Pause and resume ---------------------------------------------------------------------
@@ -372,22 +429,21 @@ def set_status(store: Store, name: str, status: CampaignStatus, *, actor: str = 
 def thread_of(
     session: Session, enrolment_ids: list[int]
 ) -> dict[int, tuple[str | None, list[str], str]]:
-    """For each enrolment, the thread so far: last Message-ID, all of them, first subject."""
-    threads: dict[int, tuple[str | None, list[str], str]] = {}
+    """For each enrolment, the thread so far: In-Reply-To and References of an answer to its
+    last message sent (``approval.sequence_threads``), and the first message's subject."""
     if not enrolment_ids:
-        return threads
+        return {}
+    headers = approval.sequence_threads(session, enrolment_ids)
     rows = session.execute(
-        select(Draft.enrolment_id, Draft.message_id, Revision.subject)
+        select(Draft.enrolment_id, Revision.subject)
         .join(
             Revision, and_(Revision.draft_id == Draft.id, Revision.number == Draft.current_revision)
         )
         .where(Draft.enrolment_id.in_(enrolment_ids), Draft.status == queue.SENT)
-        .order_by(Draft.enrolment_id, Draft.step)
+        .order_by(Draft.enrolment_id, Draft.step.desc())
     )
-    for enrolment_id, message_id, subject in rows:
-        if enrolment_id is None:
-            continue
-        _, refs, first = threads.get(enrolment_id, (None, [], ""))
-        refs = [*refs, message_id] if message_id else refs
-        threads[enrolment_id] = (refs[-1] if refs else None, refs, first or subject)
-    return threads
+    first = {enrolment_id: subject for enrolment_id, subject in rows if enrolment_id is not None}
+    return {
+        enrolment_id: (in_reply_to, refs, first.get(enrolment_id, ""))
+        for enrolment_id, (in_reply_to, refs) in headers.items()
+    }

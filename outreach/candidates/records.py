@@ -19,12 +19,14 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from outreach.candidates import search
 from outreach.candidates.files import read_table
 from outreach.candidates.rows import (
     LIST_FIELDS,
     TEXT_FIELDS,
     RowError,
     Rows,
+    normalise_email,
     normalise_emails,
     validate,
 )
@@ -62,6 +64,7 @@ def import_file(
     path: Path,
     *,
     tags: Sequence[str] = (),
+    source: str = "",
     dry_run: bool = False,
     actor: str = "cli",
 ) -> ImportReport:
@@ -69,7 +72,7 @@ def import_file(
     # A large file makes hundreds of thousands of small objects that all live until the end;
     # the cyclic collector would walk them again and again (it made imports 2-3x slower).
     with _collector_paused():
-        return _import(store, path, tags=tags, dry_run=dry_run, actor=actor)
+        return _import(store, path, tags=tags, source=source, dry_run=dry_run, actor=actor)
 
 
 @contextlib.contextmanager
@@ -84,12 +87,15 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _import(
-    store: Store, path: Path, *, tags: Sequence[str], dry_run: bool, actor: str
+    store: Store, path: Path, *, tags: Sequence[str], source: str, dry_run: bool, actor: str
 ) -> ImportReport:
     table, warnings = read_table(path)
     if not len(table):
         raise InputError(f"{path}: no candidate rows after the header")
     rows, errors = validate(table, [t.strip() for t in tags if t.strip()])
+    if source.strip():  # --source names where rows without their own `source` came from
+        given = rows.fields.get("source") or [""] * len(rows)
+        rows.fields["source"] = [value or source.strip() for value in given]
     report = ImportReport(str(path), errors=errors, warnings=warnings, dry_run=dry_run)
     salt = store.salt()
     with store.session() as session:
@@ -137,6 +143,7 @@ def _write_rows(session: Session, rows: Rows, report: ImportReport, actor: str) 
     if len(new):
         before = session.scalar(select(func.max(Candidate.id))) or 0
         columns: dict[str, Sequence[Any]] = {"email": new.emails, **new.fields}
+        columns["search_text"] = search.texts_of(new)
         if new.extra is not None:
             columns["extra"] = new.extra
         # What the file has no column for is the same, empty, for every new candidate.
@@ -145,7 +152,8 @@ def _write_rows(session: Session, rows: Rows, report: ImportReport, actor: str) 
         same.update((name, []) for name in LIST_FIELDS if name not in columns)
         if "extra" not in columns:
             same["extra"] = {}
-        bulk_insert(session, Candidate.metadata.tables["candidates"], columns, same)
+        with search.indexed_in_bulk(session, before):
+            bulk_insert(session, Candidate.metadata.tables["candidates"], columns, same)
         ids = _new_ids(session, before, new.emails)
         bulk_insert(
             session,
@@ -169,6 +177,14 @@ def _write_rows(session: Session, rows: Rows, report: ImportReport, actor: str) 
             report.unchanged += 1
             continue
         report.updated += 1
+        if missing_tags or {"name", "company", "skills"} & changes.keys():
+            changes["search_text"] = search.search_text(
+                email=candidate.email,
+                name=changes.get("name", candidate.name),
+                company=changes.get("company", candidate.company),
+                tags=[*current_tags.get(candidate.id, ()), *missing_tags],
+                skills=changes.get("skills", candidate.skills),
+            )
         if changes:
             updates.append({"id": candidate.id, **changes, "updated_at": now})
         events.append(
@@ -179,7 +195,7 @@ def _write_rows(session: Session, rows: Rows, report: ImportReport, actor: str) 
                 "subject_id": candidate.id,
                 "candidate_id": candidate.id,
                 "details": {
-                    "fields": sorted(changes),
+                    "fields": sorted(changes.keys() - {"search_text"}),
                     "tags_added": missing_tags,
                     "line": rows.lines[index],
                 },
@@ -268,7 +284,7 @@ def list_candidates(store: Store, *, tag: str | None = None) -> list[dict[str, A
 
 
 def select_emails(store: Store, selector: str) -> list[str]:
-    """Addresses chosen by `tag:NAME` or by a CSV/JSON file with an email column."""
+    """Addresses chosen by `tag:NAME`, an address (or several, comma-separated) or a file."""
     if selector.startswith("tag:"):
         tag = selector[4:].strip()
         with store.session() as session:
@@ -283,9 +299,12 @@ def select_emails(store: Store, selector: str) -> list[str]:
             raise InputError(f"no candidates tagged {tag!r}; see `outreach candidates list`")
         return emails
     path = Path(selector)
+    if not path.exists() and "@" in selector:
+        return _known_addresses(store, selector)
     if not path.exists():
         raise InputError(
-            f"--candidates {selector!r}: no such file; use tag:NAME or a CSV/JSON file"
+            f"--candidates {selector!r}: no such file; use tag:NAME, an email address "
+            "or a CSV/JSON file"
         )
     table, _ = read_table(path)
     problems: dict[int, str] = {}
@@ -294,6 +313,17 @@ def select_emails(store: Store, selector: str) -> list[str]:
         first = min(problems)
         raise InputError(f"{path}, line {table.lines[first]}: {problems[first]}")
     return list(dict.fromkeys(emails))
+
+
+def _known_addresses(store: Store, selector: str) -> list[str]:
+    """Addresses given as `a@x.example` or `a@x.example,b@y.example`, each a known candidate."""
+    wanted = [normalise_email(part) for part in selector.split(",") if part.strip()]
+    with store.read() as session:
+        known = set(by_email(session, wanted))
+    for email in wanted:
+        if email not in known:
+            raise NotFound(f"--candidates: no candidate with email {email}; import them first")
+    return list(dict.fromkeys(wanted))
 
 
 def get_candidate(session: Session, email: str) -> Candidate:
@@ -374,32 +404,37 @@ def suppress(session: Session, salt: str, email: str, reason: str, actor: str) -
         )
 
 
-def forget(store: Store, email: str, *, actor: str = "cli") -> bool:
-    """Erase a candidate and everything linked to them; keep only the address hash, suppressed.
+def forget(store: Store, email: str, *, actor: str = "cli", request: str = "") -> bool:
+    """Erase a person and all linked to them, keeping only the address hash (suppressed).
 
-    Returns whether a candidate record existed. The address is suppressed either way.
+    Whether a candidate record existed; `request` notes the person asked ("erasure").
     """
-    address = email.strip().lower()
-    salt = store.salt()
     with store.session() as session:
-        candidate = session.scalar(select(Candidate).where(Candidate.email == address))
-        existed = candidate is not None
-        if candidate is not None:
-            # ON DELETE CASCADE removes tags, drafts, revisions, AI calls, outbox rows,
-            # messages, conversations, enrolments and the events that name the person.
-            session.execute(delete(Candidate).where(Candidate.id == candidate.id))
-        digest = address_hash(salt, address)
-        existing = session.scalar(select(Suppression).where(Suppression.address_hash == digest))
-        if existing is None:
-            session.add(Suppression(address_hash=digest, reason="forgotten"))
-        else:
-            existing.reason = "forgotten"
-        session.add(
-            Event(
-                actor=actor,
-                action="candidate.forgotten",
-                subject_type="address",
-                details={"address_hash": digest},
-            )
-        )
-    return existed
+        return erase(session, store.salt(), email, actor=actor, request=request)
+
+
+def erase(
+    session: Session,
+    salt: str,
+    email: str,
+    *,
+    actor: str,
+    why: str = "candidate.forgotten",
+    request: str = "",
+) -> bool:
+    """Erase one person in this transaction (see `forget`); `why` is the audit event's action."""
+    address = email.strip().lower()
+    candidate = session.scalar(select(Candidate.id).where(Candidate.email == address))
+    if candidate is not None:
+        # ON DELETE CASCADE removes tags, drafts, revisions, AI calls, outbox rows,
+        # messages, conversations, enrolments and the events that name the person.
+        session.execute(delete(Candidate).where(Candidate.id == candidate))
+    digest = address_hash(salt, address)
+    existing = session.scalar(select(Suppression).where(Suppression.address_hash == digest))
+    if existing is None:
+        session.add(Suppression(address_hash=digest, reason="forgotten"))
+    else:
+        existing.reason = "forgotten"
+    details = {"address_hash": digest, **({"on_request": request} if request else {})}
+    session.add(Event(actor=actor, action=why, subject_type="address", details=details))
+    return candidate is not None

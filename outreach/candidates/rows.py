@@ -22,7 +22,17 @@ from outreach.candidates.files import Table
 from outreach.config import check_timezone
 from outreach.errors import InputError
 
-TEXT_FIELDS = ("name", "headline", "company", "role", "location", "timezone", "language", "notes")
+TEXT_FIELDS = (
+    "name",
+    "headline",
+    "company",
+    "role",
+    "location",
+    "timezone",
+    "language",
+    "notes",
+    "source",
+)
 LIST_FIELDS = ("skills", "achievements", "links")
 TEXT_SET, LIST_SET = frozenset(TEXT_FIELDS), frozenset(LIST_FIELDS)
 ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"

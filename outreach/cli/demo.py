@@ -33,10 +33,9 @@ from outreach.campaigns import lifecycle as campaigns
 from outreach.candidates import records as candidates
 from outreach.cli.context import App
 from outreach.config import CONFIG_NAME, Settings, load_config
-from outreach.conversations import threads as conversations
+from outreach.conversations import reads
 from outreach.drafting.drafter import Drafter, DraftSpec, make_llm
 from outreach.inbox.sync import run_sync
-from outreach.mail.messages import new_message_id
 from outreach.review import queue
 from outreach.sending.sender import run_sender
 from outreach.store import Store, open_store
@@ -46,9 +45,11 @@ DEMO_DATA = resources.files("outreach") / "starter" / "demo"
 CAMPAIGN = "backend-demo"
 DEMO_USER, DEMO_PASSWORD = "demo", "demo-password"
 NOTES = """Interview 2026-11-20, system design and pairing.
+Went well:
 - Designed the ledger sharding cleanly; explained the trade-offs of hash vs range keys well.
 - Pairing: wrote tests first, talked through each step.
-- Weaker on SQL window functions; needed hints for the running-balance query.
+To work on:
+- SQL window functions; needed hints for the running-balance query.
 """
 
 
@@ -93,6 +94,9 @@ def configure(directory: Path, port: int) -> Settings:
             ("pacing", "jitter_seconds"): "1",
             ("pacing", "working_hours"): '"always"',
             ("sync", "interval_minutes"): "1",
+            ("privacy", "controller"): '"Nordlys AB"',  # first contacts carry the notice
+            ("privacy", "contact"): '"privacy@nordlys.example"',
+            ("privacy", "retain_months"): "12",
         }.get((section, key))
         lines.append(f"{key} = {value}" if value is not None else line)
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -210,12 +214,7 @@ async def _send_and_reply(
             )
         )
         for draft in chosen:
-            queue.approve(
-                session,
-                draft,
-                actor=users.Automation.DEMO,
-                message_id=new_message_id(settings.sender.email),
-            )
+            queue.approve(session, draft, actor=users.Automation.DEMO, sender=settings.sender.email)
     if chosen:
         say(
             f"[bold]4. Review[/]: the demo approves {len(chosen)} drafts on your behalf (in real "
@@ -234,8 +233,11 @@ async def _send_and_reply(
         _replies(directory, capture)
     report = run_sync(settings, store)
     say(f"[bold]6. Replies[/]: {report.summary()}", markup=True)
-    for row in conversations.list_conversations(store):
-        say(f"   {row['name']}: {row['status'].replace('_', ' ')} — {row['subject']}")
+    for row in reads.list_conversations(store):
+        say(
+            f"   {row.name}: {row.status.replace('_', ' ')} — {row.subject} "
+            f"({row.incoming} in / {row.outgoing} out)"
+        )
     later = utcnow() + timedelta(days=8)
     advanced = await followups.advance(store, settings, drafter, now=later)
     say(

@@ -1,4 +1,4 @@
-"""`outreach queue …`: list, show, edit, approve, reject and regenerate drafts."""
+"""`outreach queue …`: list, show, edit, approve, reject and regenerate drafts; decide held ones."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import re
 import click
 from rich.table import Table
 
+from outreach.campaigns import followups
 from outreach.cli.context import App, actor_option, pass_app, print_json, reviewer
+from outreach.drafting import flagging
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import InputError
-from outreach.mail.messages import new_message_id
-from outreach.review import edits, opened
+from outreach.review import edits, held, opened
 from outreach.review import queue as core
 from outreach.review import reads as review
 from outreach.review.models import DraftDetail
@@ -119,7 +120,8 @@ def _show(app: App, detail: DraftDetail) -> None:
     if detail.hold_reason and detail.status == core.PENDING:
         echo(f"held: {detail.hold_reason}", markup=False)
     for flag in detail.flags:
-        echo(f"flag {flag.get('code', '')}: {flag.get('message', '')}", markup=False)
+        words = flag.get("label") or flagging.label(str(flag.get("code", "")))
+        echo(f"flag: {words}: {flag.get('message', '')}", markup=False)
     if detail.error:  # e.g. why an approval was withdrawn
         echo(f"note: {detail.error}", markup=False)
     echo("")
@@ -205,14 +207,7 @@ def approve(app: App, draft_ids: tuple[int, ...], unread: bool, named: str | Non
                     f"{draft_id}` first (or pass --unread)"
                 )
             try:
-                core.approve(
-                    session,
-                    draft,
-                    actor=actor,
-                    message_id=new_message_id(sender),
-                    seen=seen,
-                    now=app.clock(),
-                )
+                core.approve(session, draft, actor=actor, sender=sender, seen=seen, now=app.clock())
             except core.ChangedSinceOpened as exc:
                 changed, detail = exc, review.draft_detail(session, draft)
                 opened.mark_viewed(session, draft, actor, now=app.clock())  # displayed below
@@ -226,25 +221,115 @@ def approve(app: App, draft_ids: tuple[int, ...], unread: bool, named: str | Non
 @queue_group.command("reject")
 @click.argument("draft_id", type=int)
 @click.option("--reason", required=True, help="Why it must not be sent.")
+@click.option(
+    "--then",
+    type=click.Choice(["skip", "stop", "rewrite"]),
+    help="For a campaign step: skip it, stop the person's sequence, or rewrite it (the reason "
+    "is the instruction; nothing is rejected).",
+)
 @actor_option
 @pass_app
-def reject(app: App, draft_id: int, reason: str, named: str | None) -> None:
-    """Reject a draft, with a reason.
+def reject(app: App, draft_id: int, reason: str, then: str | None, named: str | None) -> None:
+    """Reject a draft, with a reason; for a campaign step, say what comes next (--then).
 
     \b
     Example:
       outreach queue reject 12 --reason "wrong team"
+      outreach queue reject 14 --reason "too pushy" --then rewrite
+    """
+    actor = reviewer(app, named)
+    if then == "rewrite":
+        number = _regenerate(app, draft_id, reason, actor)
+        app.console.print(f"draft {draft_id}: rewritten as revision {number}; read and approve it")
+        return
+    with app.store.session() as session:
+        draft = core.get_draft(session, draft_id, lock=True)
+        if followups.is_step(draft) and draft.status in core.OPEN:
+            if then is None:
+                raise InputError(
+                    f"draft {draft_id} is a campaign step: say what comes next with "
+                    "--then skip|stop|rewrite"
+                )
+            outcome = followups.reject_step(
+                session, draft, then=then, reason=reason, actor=actor, settings=app.settings,
+                now=app.clock(),
+            )  # fmt: skip
+        else:
+            core.reject(session, draft, actor=actor, reason=reason, now=app.clock())
+            outcome = ""
+    app.console.print(f"rejected draft {draft_id}" + (f"; {outcome}" if outcome else ""))
+
+
+def _regenerate(app: App, draft_id: int, instruction: str, actor: str) -> int:
+    async def run() -> int:
+        drafter = Drafter(app.settings, app.store, llm=make_llm(app.settings))
+        try:
+            revision = await drafter.regenerate(draft_id, instruction, actor=actor)
+            return revision.number
+        finally:
+            await drafter.aclose()
+
+    return asyncio.run(run())
+
+
+@queue_group.command("held")
+@pass_app
+def held_list(app: App) -> None:
+    """List drafts held because the candidate wrote after you edited or approved them.
+
+    Decide each: `queue send-anyway`, `queue regenerate` (rewrite) or `queue drop`.
+
+    \b
+    Example:
+      outreach queue held
+    """
+    with app.store.read() as session:
+        rows = [(d.id, d.kind, d.hold_reason) for d in held.held_drafts(session)]
+    for draft_id, kind, reason in rows:
+        app.console.print(f"draft {draft_id} ({kind.replace('_', ' ')}): {reason}", markup=False)
+    app.console.print(f"{len(rows)} held")
+
+
+@queue_group.command("send-anyway")
+@click.argument("draft_id", type=int)
+@actor_option
+@pass_app
+def send_anyway(app: App, draft_id: int, named: str | None) -> None:
+    """Approve a held draft as it is, after reading the news: it is sent in its turn.
+
+    \b
+    Example:
+      outreach queue show 12 && outreach queue send-anyway 12
     """
     actor = reviewer(app, named)
     with app.store.session() as session:
-        core.reject(
-            session,
-            core.get_draft(session, draft_id, lock=True),
-            actor=actor,
-            reason=reason,
+        draft = core.get_draft(session, draft_id, lock=True)
+        seen = opened.seen_revision(session, draft_id, actor)
+        if seen is None:
+            raise InputError(f"draft {draft_id}: run `outreach queue show {draft_id}` first")
+        held.send_anyway(
+            session, draft, actor=actor, sender=app.settings.sender.email, seen=seen,
             now=app.clock(),
-        )
-    app.console.print(f"rejected draft {draft_id}")
+        )  # fmt: skip
+    app.console.print(f"approved held draft {draft_id} as {actor}; it goes out in its turn")
+
+
+@queue_group.command("drop")
+@click.argument("draft_id", type=int)
+@actor_option
+@pass_app
+def drop(app: App, draft_id: int, named: str | None) -> None:
+    """Drop a held draft: after the candidate's news it is not sent.
+
+    \b
+    Example:
+      outreach queue drop 12
+    """
+    actor = reviewer(app, named)
+    with app.store.session() as session:
+        draft = core.get_draft(session, draft_id, lock=True)
+        held.drop(session, draft, actor=actor, now=app.clock())
+    app.console.print(f"dropped draft {draft_id}")
 
 
 @queue_group.command("regenerate")
@@ -255,19 +340,16 @@ def reject(app: App, draft_id: int, reason: str, named: str | None) -> None:
 def regenerate(app: App, draft_id: int, instruction: str, named: str | None) -> None:
     """Rewrite a draft with the model as a new revision; earlier revisions are kept.
 
+    A held draft is rewritten with its news as the instruction unless you give one.
+
     \b
     Example:
       outreach queue regenerate 12 --instruction "shorter; mention the Kafka migration"
     """
     actor = reviewer(app, named)
-
-    async def run() -> int:
-        drafter = Drafter(app.settings, app.store, llm=make_llm(app.settings))
-        try:
-            revision = await drafter.regenerate(draft_id, instruction, actor=actor)
-            return revision.number
-        finally:
-            await drafter.aclose()
-
-    number = asyncio.run(run())
+    if not instruction:
+        with app.store.read() as session:
+            news = core.get_draft(session, draft_id).hold_reason
+        instruction = held.rewrite_instruction(news) if news else ""
+    number = _regenerate(app, draft_id, instruction, actor)
     app.console.print(f"draft {draft_id}: regenerated as revision {number}")

@@ -11,8 +11,9 @@ from outreach.cli.accounts import account_group
 from outreach.cli.campaigns import campaign
 from outreach.cli.candidates import candidates
 from outreach.cli.context import App
-from outreach.cli.drafting import draft, feedback, templates
+from outreach.cli.drafting import draft, feedback, llm_group, templates
 from outreach.cli.inbox import conversations, sync
+from outreach.cli.reply import reply
 from outreach.cli.review import queue_group
 from outreach.cli.sending import outbox, send
 from outreach.cli.status import status
@@ -50,10 +51,12 @@ cli.add_command(candidates)
 cli.add_command(templates)
 cli.add_command(draft)
 cli.add_command(feedback)
+cli.add_command(llm_group)
 cli.add_command(send)
 cli.add_command(outbox)
 cli.add_command(sync)
 cli.add_command(conversations)
+cli.add_command(reply)
 cli.add_command(queue_group)
 cli.add_command(serve)
 cli.add_command(status)

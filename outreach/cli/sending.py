@@ -171,3 +171,22 @@ def resolve(app: App, entry_id: int, decision: str | None, named: str | None) ->
             session, entry_id, sent=decision == "sent", actor=actor, now=app.clock()
         )
     app.console.print(f"outbox entry {entry_id} is now {state}")
+
+
+@outbox.command("retry")
+@click.argument("entry_id", metavar="ID", type=int)
+@actor_option
+@pass_app
+def retry(app: App, entry_id: int, named: str | None) -> None:
+    """Queue a failed message again, as the same message (after fixing what the server refused).
+
+    \b
+    Example:
+      outreach outbox retry 12
+    """
+    actor = reviewer(app, named)
+    with app.store.session() as session:
+        queued = sending.retry_failed(session, entry_id, actor=actor, now=app.clock())
+    if not queued:
+        raise InputError(f"outbox entry {entry_id} is not failed; see `outreach outbox list`")
+    app.console.print(f"outbox entry {entry_id} is queued again")

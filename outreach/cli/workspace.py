@@ -36,7 +36,7 @@ def write_workspace(directory: Path) -> list[str]:
     templates.mkdir(exist_ok=True)
     for item in sorted((STARTER / "templates").iterdir(), key=lambda t: t.name):
         target = templates / item.name
-        if item.name.endswith(".j2") and not target.exists():
+        if item.name.endswith((".j2", ".txt")) and not target.exists():
             target.write_text(item.read_text(encoding="utf-8"), encoding="utf-8")
             written.append(f"templates/{item.name}")
     settings = load_config(config)

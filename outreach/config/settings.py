@@ -84,6 +84,18 @@ class LLMSettings(_Section):
     concurrency: int = Field(4, ge=1, le=64)
     timeout_seconds: float = Field(60.0, gt=0)
     max_retry_seconds: float = Field(90.0, ge=0)
+    max_tokens_per_day: int = Field(0, ge=0)  # 0: no limit; counted from the stored calls
+    max_tokens_per_run: int = Field(0, ge=0)
+    verify: bool = False  # a second call lists claims the inputs do not support
+
+
+class CompanySettings(_Section):
+    """The hiring company as candidates may learn it: a fact source for drafts."""
+
+    name: str = ""
+    about: str = ""
+    website: str = ""
+    values: tuple[str, ...] = ()
 
 
 WORKING_HOURS = re.compile(
@@ -113,6 +125,9 @@ class SyncSettings(_Section):
     interval_minutes: int = Field(15, ge=1)
     suggest_replies: bool = False
     max_body_bytes: int = Field(5_000_000, ge=10_000)
+    idle_folders: tuple[str, ...] = ("INBOX",)  # kept in IMAP IDLE by `serve`; () polls only
+    idle_renew_minutes: int = Field(25, ge=1, le=29)
+    idle_quiet_seconds: int = Field(300, ge=5)
 
 
 class WebSettings(_Section):
@@ -125,8 +140,25 @@ class CampaignSettings(_Section):
     holidays: tuple[date, ...] = ()
 
 
+class ConversationSettings(_Section):
+    answer_within_days: float = Field(2, gt=0)  # a candidate waiting longer is overdue
+    feedback_within_days: float = Field(5, gt=0)  # after an interview, feedback is owed by then
+    quote: bool = True  # replies quote the message they answer, as mail clients do
+
+
 class TemplateSettings(_Section):
     dir: str = "templates"
+
+
+class PrivacySettings(_Section):
+    """Who answers for candidates' data (GDPR Art. 14 notice) and how long it is kept."""
+
+    controller: str = ""  # the company responsible for the data, e.g. "Nordlys AB"
+    contact: str = ""  # where people write about their data, e.g. "privacy@nordlys.example"
+    policy_url: str = ""  # the full privacy policy
+    retain_months: int = Field(0, ge=0, le=600)  # 0: keep until forgotten
+    # Sources that mean the person gave us the data themselves (no Art. 14 notice needed).
+    direct_sources: tuple[str, ...] = ("applied",)
 
 
 class _OAuthApp(_Section):
@@ -177,11 +209,14 @@ class Settings(_Section):
     smtp: SmtpSettings = SmtpSettings()
     imap: ImapSettings = ImapSettings()
     llm: LLMSettings = LLMSettings()
+    company: CompanySettings = CompanySettings()
     pacing: PacingSettings = PacingSettings()
     sync: SyncSettings = SyncSettings()
     web: WebSettings = WebSettings()
     campaigns: CampaignSettings = CampaignSettings()
+    conversations: ConversationSettings = ConversationSettings()
     templates: TemplateSettings = TemplateSettings()
+    privacy: PrivacySettings = PrivacySettings()
     google: GoogleSettings = GoogleSettings()
     microsoft: MicrosoftSettings = MicrosoftSettings()
     # Where the file was read from: relative paths in it are relative to this folder.

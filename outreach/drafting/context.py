@@ -14,20 +14,36 @@ from typing import Any
 
 from jinja2 import StrictUndefined
 
+from outreach.drafting.lexicon import words as wl
+from outreach.mail.subjects import fresh_reply_subject
+
 UNSAFE_HINT = "templates may not reach Python internals or use '_' names"
 
-_REPLY_PREFIX_RE = re.compile(r"^\s*(?:(?:re|sv|aw|vs|fw|fwd|antw)\s*:\s*)+", re.IGNORECASE)
 _NAME_TITLES = {"dr", "dr.", "mr", "mr.", "mrs", "mrs.", "ms", "ms.", "prof", "prof.", "mx", "mx."}
 
 _HINTS = {
     "candidate": "fix the template or add the column to the candidate file",
     "role": "fix the template or add it to the campaign's role",
     "sender": "fix the template or add it to [sender] in config.toml",
+    "company": "fix the template or add it to [company] in config.toml",
+    "interview": "fix the template; the interview notes give went_well, to_work_on, other",
+    "fit": "fix the template; fit has shared, missing and career_change",
 }
+_ROLE_TEXT = ("title", "location", "link", "hiring_manager", "team", "work", "why", "about")
 _DEFAULTS: dict[str, Mapping[str, Any]] = {
-    "role": {"title": "", "location": "", "link": "", "hiring_manager": ""},
+    "role": {**dict.fromkeys(_ROLE_TEXT, ""), "must_haves": (), "benefits": ()},
     "sender": {"name": "", "email": "", "signature": ""},
-}
+    "company": {"name": "", "about": "", "website": "", "values": ()},
+    "interview": {"went_well": (), "to_work_on": (), "other": (), "withheld": 0,
+                  "interviewers": ()},
+    "fit": {"shared": (), "missing": (), "career_change": ""},
+}  # fmt: skip
+# Words an achievement line may open with that are not names: lower-case them mid-sentence.
+_OPENERS = frozenset(
+    "wrote built led ran made took gave kept brought found grew drove shipped cut won set "
+    "moved owned designed scaled launched started co-founded founded reduced increased "
+    "ledde byggde drev skrev tog gjorde startade grundade minskade ökade".split()
+)
 _CANDIDATE_FIELDS: dict[str, Any] = {
     "name": "",
     "first_name": "",
@@ -105,6 +121,8 @@ def _as_list(value: Any) -> Any:
 
 def candidate_context(profile: Mapping[str, Any]) -> Mapping[str, Any]:
     """Build the read-only `candidate` template object from a plain profile dict."""
+    if isinstance(profile, Record):
+        return profile  # already built: drafting passes one object through every step
     data: dict[str, Any] = dict(_CANDIDATE_FIELDS)
     extra = dict(profile.get("extra") or {})
     for key, value in profile.items():
@@ -142,21 +160,30 @@ class TemplateUndefined(StrictUndefined):
 
 def reply_subject(subject: Any) -> str:
     """Return 'Re: <subject>' with any earlier Re:/SV:/AW: prefixes folded into one."""
-    return "Re: " + _REPLY_PREFIX_RE.sub("", str(subject)).strip()
+    return fresh_reply_subject(str(subject))
 
 
 def lcfirst(text: Any) -> str:
-    """Lower-case the first letter so a profile line can continue a sentence; keep acronyms."""
+    """Lower-case the first letter so a profile line can continue a sentence.
+
+    Only an ordinary opening word is lower-cased ("Led the ML platform" → "led the …"); a name
+    keeps its case ("Kubernetes migration", "Stockholm's largest …", "iOS", "GitHub").
+    """
     value = str(text)
-    if len(value) > 1 and value[1].isupper():
-        return value
-    return value[:1].lower() + value[1:]
+    first = re.split(r"[\s,;:]", value, maxsplit=1)[0]
+    if len(first) > 1 and not first[1:].islower():
+        return value  # an acronym or a CamelCase name
+    word = first.casefold()
+    ordinary = word in _OPENERS or word in wl.COMMON or word in wl.ALL_STOPWORDS
+    if not ordinary and len(word) > 3 and word.endswith("ed") and word not in wl.TECH:
+        ordinary = True  # a past-tense verb: "Migrated", "Reduced"
+    return value[:1].lower() + value[1:] if ordinary else value
 
 
 def build_context(context: Mapping[str, Any]) -> dict[str, Any]:
     """Fill in the standard variables and freeze every value a template will see."""
     values: dict[str, Any] = {"notes": "", "outcome": "", "conversation": ()}
-    for key, defaults in _DEFAULTS.items():
+    for key, defaults in _DEFAULTS.items():  # known keys first, so templates can test them
         values[key] = {**defaults, **dict(context.get(key) or {})}
     for key, value in context.items():
         if key not in _DEFAULTS:

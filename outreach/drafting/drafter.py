@@ -1,8 +1,11 @@
 """Build drafts: render the template, fill its AI slots in one model call, check the result.
 
 Every draft enters the queue as ``pending``, revision 1, authored ``ai:<model>`` or
-``template``, with its grounding flags. Every model call is stored, failures included. A
-failure in one draft is recorded on that draft and a batch goes on.
+``template``, with its grounding flags and a record of what it was grounded in. The template
+is the variant in the candidate's language when there is one (``intro`` → ``intro_sv``).
+Every model call is stored, failures included. A failure in one draft is recorded on that
+draft and a batch goes on; a batch whose token estimate does not fit the budget (``budget``)
+is refused before its first call.
 """
 
 from __future__ import annotations
@@ -10,23 +13,56 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
+from outreach.candidates import privacy
 from outreach.candidates.records import by_email, profile, suppression_reasons
-from outreach.config import Settings, llm_api_key
-from outreach.drafting import grounding
+from outreach.config import Settings
+from outreach.drafting import budget, flagging, grounding, verify
+from outreach.drafting.fit import role_fit
+from outreach.drafting.inputs import language_variant, template_family
 from outreach.drafting.llm import CallRecord, LLMCallError, LLMClient
-from outreach.drafting.prompts import slot_messages, slot_schema
+from outreach.drafting.notes import Notes
+from outreach.drafting.notes import parse as parse_notes
+from outreach.drafting.prompts import (
+    Prompt,
+    language_of,
+    person_facts,
+    slot_prompt,
+    slot_schema,
+)
+from outreach.drafting.spec import (
+    BatchReport,
+    Composed,
+    DraftSpec,
+    context_of,
+    conversation_text,
+    make_llm,
+    spec_of,
+    store_calls,
+)
 from outreach.drafting.templates import EmailTemplate, Prepared, TemplateLibrary, candidate_context
 from outreach.errors import InputError, LLMError, StateError, TemplateError
+from outreach.mail.quoting import with_quote
 from outreach.review import queue
 from outreach.store import Store
-from outreach.store.models import AICall, Candidate, CandidateTag, Draft, Revision
+from outreach.store.models import Candidate, CandidateTag, Draft, Revision
 from outreach.store.values import CandidateStatus
+
+__all__ = [
+    "BatchReport",
+    "Composed",
+    "DraftSpec",
+    "Drafter",
+    "JINJA_TAG",
+    "conversation_text",
+    "make_llm",
+    "store_calls",
+]
 
 Rendered = tuple[EmailTemplate, Prepared]  # a template and its render with the slots open
 
@@ -35,69 +71,6 @@ FLUSH = 50  # drafts stored per transaction in a batch
 RENDER_BATCH = 500  # templates rendered per trip to the worker thread
 # Template code (slot instructions, max_words=40, conditions) is not a source of facts.
 JINJA_TAG = re.compile(r"\{([{%#]).*?[}%#]\}", re.DOTALL)
-
-
-@dataclass(frozen=True)
-class DraftSpec:
-    """What to draft: the template and the context beyond the candidate."""
-
-    template: str
-    role: Mapping[str, Any] = field(default_factory=dict)
-    notes: str = ""
-    outcome: str | None = None
-    conversation: Sequence[Mapping[str, Any]] = ()
-    campaign_id: int | None = None
-    step: int | None = None
-    enrolment_id: int | None = None
-    conversation_id: int | None = None
-    in_reply_to: str | None = None
-    references: Sequence[str] = ()
-    due_at: datetime | None = None
-
-
-@dataclass
-class Composed:
-    """A composed draft before it is stored."""
-
-    subject: str
-    body: str
-    author: str
-    kind: str
-    ai_text: dict[str, str]
-    flags: list[dict[str, Any]]
-    calls: list[CallRecord]
-    error: str = ""
-
-
-@dataclass
-class BatchReport:
-    drafted: list[int] = field(default_factory=list)  # draft ids
-    skipped: list[str] = field(default_factory=list)  # "email: reason"
-    failed: list[str] = field(default_factory=list)  # "email: error" (a draft still records it)
-
-
-def conversation_text(conversation: Sequence[Mapping[str, Any]]) -> str:
-    """Earlier messages as plain text for the prompt and the grounding check."""
-    parts = []
-    for message in conversation:
-        who = message.get("from_name") or message.get("direction", "")
-        parts.append(f"{who} ({message.get('date', '')}): {message.get('text', '')}".strip())
-    return "\n\n".join(parts)
-
-
-def make_llm(settings: Settings) -> LLMClient | None:
-    """The model client from [llm], or None for the template-only drafter."""
-    llm = settings.llm
-    if llm.provider == "none":
-        return None
-    return LLMClient(
-        model=llm.model,
-        base_url=llm.base_url or None,
-        api_key=llm_api_key(settings),
-        concurrency=llm.concurrency,
-        timeout=llm.timeout_seconds,
-        max_retry_seconds=llm.max_retry_seconds,
-    )
 
 
 class Drafter:
@@ -113,23 +86,73 @@ class Drafter:
             "email": settings.sender.email,
             "signature": settings.sender.signature,
         }
+        self.company = settings.company.model_dump()
 
     async def aclose(self) -> None:
         """Close the model client."""
         if self.llm is not None:
             await self.llm.aclose()
 
+    def for_language(self, person: Mapping[str, Any], spec: DraftSpec) -> DraftSpec:
+        """The spec with the template's variant in the candidate's language, if there is one."""
+        name = language_variant(self.library, spec.template, str(person.get("language") or ""))
+        return spec if name == spec.template else replace(spec, template=name)
+
+    def _notes(self, person: Mapping[str, Any], spec: DraftSpec, language: str) -> Notes | None:
+        if not spec.notes.strip():
+            return None
+        return parse_notes(spec.notes, str(candidate_context(person)["first_name"]), language)
+
     def render(self, person: Mapping[str, Any], spec: DraftSpec) -> Rendered:
         """Render one draft's template with its slots open (blocking: see `compose`)."""
+        template = self.library.get(spec.template)
+        notes = self._notes(person, spec, language_of(template.language, person))
         context = {
             "candidate": candidate_context(person),
             "role": dict(spec.role),
             "sender": self.sender,
-            "notes": spec.notes,
+            "company": self.company,
+            "notes": notes.text if notes else "",
+            "interview": notes.as_context() if notes else {},
+            "fit": role_fit(person, spec.role),
             "outcome": spec.outcome or "",
             "conversation": [dict(m) for m in spec.conversation],
+            "privacy": privacy.context(self.settings, person, template.language),
         }
-        return self.library.get(spec.template), self.library.prepare(spec.template, context)
+        return template, self.library.prepare(spec.template, context)
+
+    def prompt(
+        self, person: Mapping[str, Any], spec: DraftSpec, ready: Rendered, instruction: str = ""
+    ) -> Prompt:
+        """The slot prompt for one rendered draft."""
+        template, prepared = ready
+        return slot_prompt(
+            kind=template.kind,
+            slots=[(s.name, s.instruction, s.max_words) for s in prepared.slots],
+            sender=self.sender,
+            role=spec.role,
+            company=self.company,
+            person=candidate_context(person),
+            notes=spec.notes,
+            conversation=conversation_text(spec.conversation),
+            language=language_of(template.language, person),
+            extra_instruction=instruction,
+        )
+
+    def _estimate(self, person: Mapping[str, Any], spec: DraftSpec, ready: Rendered) -> int:
+        if self.llm is None or not ready[1].slots:
+            return 0
+        calls = 2 if self.settings.llm.verify else 1
+        return budget.estimate(self.prompt(person, spec, ready).messages, self.llm.max_tokens,
+                               calls=calls)  # fmt: skip
+
+    def _check_budget(self, needed: int, drafts: int) -> None:
+        llm = self.settings.llm
+        if self.llm is None or not (llm.max_tokens_per_day or llm.max_tokens_per_run):
+            return
+        with self.store.session() as session:
+            used = budget.used_on(session, datetime.now(UTC).date())
+        budget.Budget(llm.max_tokens_per_day, llm.max_tokens_per_run, used).check(needed, drafts)
 
     async def compose(
         self,
@@ -149,28 +172,20 @@ class Drafter:
             ready = await asyncio.to_thread(self.render, person, spec)
         template, prepared = ready
         slots = prepared.slots
-        conversation = conversation_text(spec.conversation)
-        # The model sees the profile without our bookkeeping (ids, status, tags).
+        person_ctx = candidate_context(person)  # built once, shared by every step below
+        language = language_of(template.language, person)
+        prompt = None
+        if slots and self.llm is not None:
+            prompt = self.prompt(person_ctx, spec, ready, instruction or spec.instruction)
+        # The grounding check reads the profile without our bookkeeping (ids, status, tags).
         data = {k: v for k, v in person.items() if k not in ("id", "status", "tags")}
         values: dict[str, str] | None = None
         calls: list[CallRecord] = []
         error = ""
-        if slots and self.llm is not None:
-            messages = slot_messages(
-                template_name=template.name,
-                template_source=template.source,
-                slots=[(s.name, s.instruction, s.max_words) for s in slots],
-                sender=self.sender,
-                role=spec.role,
-                candidate=data,
-                notes=spec.notes,
-                conversation=conversation,
-                language=str(person.get("language") or "") or template.language,
-                extra_instruction=instruction,
-            )
+        if prompt is not None and self.llm is not None:
             try:
                 result = await self.llm.complete_json(
-                    messages, slot_schema([s.name for s in slots]), name="slots"
+                    prompt.messages, slot_schema([s.name for s in slots]), name="slots"
                 )
             except LLMCallError as exc:
                 calls.append(exc.call)
@@ -184,6 +199,7 @@ class Drafter:
             error = error or "no model configured for slots without a fallback"
         rendered = self.library.fill(prepared, values)
         ai_text = dict(values or {}) if self.llm is not None and not error else {}
+        notes = self._notes(person_ctx, spec, language)
         flags = grounding.check(
             ai_text,
             slots,
@@ -192,26 +208,50 @@ class Drafter:
                 candidate=data,
                 role=spec.role,
                 sender=self.sender,
-                notes=spec.notes,
-                conversation=conversation,
+                notes=notes.text if notes else "",
+                conversation=conversation_text(spec.conversation),
                 template_source=JINJA_TAG.sub(" ", template.source),
+                company=self.company,
+                prompt=prompt.instructions if prompt else "",
             ),
             kind=template.kind,
             language=template.language,
+            slot_languages={s.name: language for s in slots} if language else None,
         )
-        flag_dicts = [asdict(flag) for flag in flags]
+        if ai_text and prompt is not None and self.llm is not None and self.settings.llm.verify:
+            found, verify_calls = await verify.unsupported(self.llm, prompt, ai_text)
+            flags += found
+            calls += verify_calls
+        whole = flagging.draft_flags(person_ctx, template.language, rendered)
+        has = {(f.code, f.slot) for f in flags}
+        flags = [f for f in whole if (f.code, f.slot) not in has] + flags
+        flag_dicts = flagging.placed(flags, rendered)
+        if template.kind == "outreach":  # a first contact: is an Art. 14 notice due and there?
+            due = privacy.context(self.settings, person, template.language)["notice"]
+            missing = privacy.missing_notice(self.settings.privacy, person, rendered.body, due)
+            flag_dicts += [{**missing, "label": flagging.label(privacy.FLAG)}] if missing else []
         if error:
-            flag_dicts.insert(0, {"code": "ai_error", "message": error, "text": "", "slot": None})
+            flag_dicts.insert(0, {"code": "ai_error", "label": flagging.label("ai_error"),
+                                  "message": error, "text": "", "slot": None})  # fmt: skip
         author = f"ai:{self.llm.model}" if ai_text and self.llm is not None else "template"
         return Composed(
             subject=rendered.subject,
-            body=rendered.body,
+            body=with_quote(rendered.body, spec.quote),
             author=author,
             kind=template.kind,
             ai_text=ai_text,
             flags=flag_dicts,
             calls=calls,
             error=error,
+            grounds=flagging.grounds(
+                role=spec.role,
+                company=self.company,
+                fields=prompt.fields if prompt else tuple(person_facts(person_ctx, template.kind)),
+                notes=notes,
+                rendered=rendered,
+                ai_text=ai_text,
+                language=language,
+            ),
         )
 
     def _store_drafts(self, items: Sequence[tuple[int, DraftSpec, Composed]]) -> list[int]:
@@ -229,7 +269,7 @@ class Drafter:
                         author=composed.author,
                         flags=composed.flags,
                         ai_text=composed.ai_text,
-                        context=_context_of(spec),
+                        context=context_of(spec, composed.grounds),
                         campaign_id=spec.campaign_id,
                         step=spec.step,
                         enrolment_id=spec.enrolment_id,
@@ -256,7 +296,10 @@ class Drafter:
 
         Finished drafts are written every FLUSH drafts, so a long model batch that stops
         midway keeps what it finished; a failure is recorded on its draft and the rest go on.
+        With a token budget, the whole batch is rendered and estimated first, and refused
+        whole before any call if it does not fit (``report.stopped`` says why).
         """
+        items = [(person, self.for_language(person, spec)) for person, spec in items]
         report = BatchReport()
         done: list[tuple[int, DraftSpec, Composed]] = []
 
@@ -289,12 +332,29 @@ class Drafter:
             if progress is not None:
                 progress()
 
+        limits = self.settings.llm.max_tokens_per_day or self.settings.llm.max_tokens_per_run
+        everything: list[Any] | None = None
+        if self.llm is not None and limits:
+            everything = await asyncio.to_thread(render, items)
+            needed = sum(
+                self._estimate(p, s, r)
+                for (p, s), r in zip(items, everything, strict=True)
+                if not isinstance(r, Exception)
+            )
+            try:
+                self._check_budget(needed, len(items))
+            except budget.TokenBudgetReached as exc:  # a report, so background loops go on
+                report.stopped = str(exc)
+                return report
         # Renders go to the worker thread in batches (one trip each is cheaper); each batch's
         # drafts then go on concurrently while the next batch renders.
         tasks: list[asyncio.Future[None]] = []
         for start in range(0, len(items), RENDER_BATCH):
             batch = items[start : start + RENDER_BATCH]
-            results = await asyncio.to_thread(render, batch)
+            if everything is not None:
+                results = everything[start : start + RENDER_BATCH]
+            else:
+                results = await asyncio.to_thread(render, batch)
             tasks += [
                 asyncio.ensure_future(one(*item, r)) for item, r in zip(batch, results, strict=True)
             ]
@@ -322,6 +382,7 @@ class Drafter:
         self, emails: Sequence[str], template: str, redo: bool, report: BatchReport
     ) -> list[dict[str, Any]]:
         salt = self.store.salt()
+        names = template_family(self.library, template)
         people: list[dict[str, Any]] = []
         with self.store.session() as session:
             known = by_email(session, emails)
@@ -339,7 +400,7 @@ class Drafter:
                     session.scalars(
                         select(Draft).where(
                             Draft.candidate_id == candidate.id,
-                            Draft.template == template,
+                            Draft.template.in_(names),
                             Draft.status.not_in(CLOSED),
                         )
                     )
@@ -366,8 +427,10 @@ class Drafter:
             candidate = session.get(Candidate, draft.candidate_id)
             assert candidate is not None  # the foreign key guarantees it
             person = profile(candidate)
-            spec = _spec_of(draft)
-        composed = await self.compose(person, spec, instruction=instruction)
+            spec = spec_of(draft)
+        ready = await asyncio.to_thread(self.render, person, spec)
+        self._check_budget(self._estimate(person, spec, ready), 1)
+        composed = await self.compose(person, spec, instruction=instruction, ready=ready)
         with self.store.session() as session:
             store_calls(session, draft_id, composed.calls)
             if composed.error:
@@ -384,52 +447,5 @@ class Drafter:
                 instruction=instruction,
                 flags=composed.flags,
             )
+            draft.context = context_of(spec, composed.grounds)
             return revision
-
-
-def _context_of(spec: DraftSpec) -> dict[str, Any]:
-    return {
-        "role": dict(spec.role),
-        "notes": spec.notes,
-        "outcome": spec.outcome,
-        "conversation": [dict(m) for m in spec.conversation],
-    }
-
-
-def _spec_of(draft: Draft) -> DraftSpec:
-    context = draft.context or {}
-    return DraftSpec(
-        template=draft.template,
-        role=context.get("role") or {},
-        notes=context.get("notes") or "",
-        outcome=context.get("outcome"),
-        conversation=context.get("conversation") or (),
-        campaign_id=draft.campaign_id,
-        step=draft.step,
-        enrolment_id=draft.enrolment_id,
-        conversation_id=draft.conversation_id,
-        in_reply_to=draft.in_reply_to,
-        references=tuple(draft.references or ()),
-    )
-
-
-def store_calls(session: Any, draft_id: int | None, calls: Sequence[CallRecord]) -> None:
-    """Store model calls as AI call rows, one per call."""
-    for call in calls:
-        session.add(
-            AICall(
-                draft_id=draft_id,
-                provider=call.provider,
-                model=call.model,
-                base_url=call.base_url,
-                messages=call.messages,
-                options=call.options,
-                response_text=call.response_text,
-                raw_response=call.raw_response,
-                tokens_in=call.tokens_in,
-                tokens_out=call.tokens_out,
-                duration_ms=call.duration_ms,
-                attempts=call.attempts,
-                error=call.error,
-            )
-        )

@@ -35,6 +35,7 @@ from outreach.drafting.context import (
     lcfirst,
     reply_subject,
 )
+from outreach.drafting.fit import join_and
 from outreach.drafting.limits import LimitedEnvironment, LimitExceeded
 from outreach.errors import NotFound, TemplateError
 from outreach.store.values import DraftKind
@@ -103,7 +104,7 @@ class EmailTemplate:
 
 def _environment() -> LimitedEnvironment:
     return LimitedEnvironment(
-        filters={"reply_subject": reply_subject, "lcfirst": lcfirst},
+        filters={"reply_subject": reply_subject, "lcfirst": lcfirst, "join_and": join_and},
         undefined=TemplateUndefined,
         autoescape=False,
         keep_trailing_newline=True,

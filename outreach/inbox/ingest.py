@@ -3,7 +3,9 @@
 Runs inside the sync's transaction for a chunk of UIDs, so the rows, their consequences and the
 folder's watermark commit together. A message already stored (the same UID, or the same
 Message-ID seen again after a UIDVALIDITY change or in another folder) is re-linked or skipped,
-never stored twice and never acted on twice.
+never stored twice and never acted on twice. Our own messages are on their conversations from
+the moment they were queued (``outreach.sending.recorded``): their Sent copies are recognised
+by Message-ID and only settle an uncertain send.
 
 A bounce is acted on (address suppressed, sequence stopped) only when it concerns mail we sent
 to that address: anyone can write a delivery-failure notice, so any other one is kept, flagged
@@ -20,16 +22,18 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from outreach.campaigns.followups import reschedule_for_absence
+from outreach.conversations import stops
 from outreach.conversations import threads as conversations
+from outreach.inbox import data_requests
 from outreach.inbox.classify import Classification, Kind, classify
 from outreach.inbox.parse import Parsed, parse_message
 from outreach.inbox.relevance import Known
 from outreach.inbox.threading import match
 from outreach.inbox.trim import Trimmed, trim_reply
 from outreach.sending import outbox as sending
+from outreach.sending import recorded
 from outreach.servers.mailbox import FetchedBody, HeaderItem
-from outreach.store.models import Candidate, Conversation, Draft, Message, OutboxEntry
+from outreach.store.models import Candidate, Conversation, Draft, Event, Message, OutboxEntry
 
 REPLIES = (Kind.HUMAN, Kind.CALENDAR_REPLY, Kind.OPT_OUT_UNCLEAR)
 SENT_STATES = (sending.SENT, sending.SENDING, sending.UNCERTAIN)  # may have reached them
@@ -139,6 +143,8 @@ def ingest(
                 session, found.conversation, conversations.NEEDS_RESPONSE, actor=ctx.actor
             )
             ctx.counts["unverified_bounces"] += 1
+        if verdict.kind in (*REPLIES, Kind.OPT_OUT):
+            _data_request(session, ctx, message, found.conversation)
     return message
 
 
@@ -223,6 +229,12 @@ def _already_stored(
     existing = session.scalars(query.order_by(Message.id)).all()
     if not existing:
         return False
+    for row in existing:
+        if row.folder == recorded.OUTBOX and row.outbox_id is not None:
+            # The copy of a message we sent, on its conversation since it was queued.
+            ctx.counts["own_recognised"] += 1
+            _confirm(session, ctx, row.outbox_id)
+            return True
     same_folder = [m for m in existing if m.folder == folder]
     if same_folder and all(m.uidvalidity != uidvalidity for m in same_folder):
         row = same_folder[0]
@@ -236,14 +248,12 @@ def _own_message(
 ) -> None:
     """Our own mail in the Sent folder: confirm its outbox row and note the answer."""
     if message.message_id:
-        entry = session.scalar(
-            select(OutboxEntry).where(OutboxEntry.message_id == message.message_id)
+        entry_id = session.scalar(
+            select(OutboxEntry.id).where(OutboxEntry.message_id == message.message_id)
         )
-        if entry is not None:
-            message.outbox_id = entry.id
-            if entry.state == sending.UNCERTAIN:
-                sending.found_in_sent_folder(session, entry.id, now=ctx.now, actor=ctx.actor)
-                ctx.counts["confirmed"] += 1
+        if entry_id is not None:
+            message.outbox_id = entry_id
+            _confirm(session, ctx, entry_id)
     last_in = session.scalar(
         select(func.max(Message.date)).where(
             Message.conversation_id == conversation.id, Message.direction == "in"
@@ -251,6 +261,14 @@ def _own_message(
     )
     if last_in is None or (message.date is not None and message.date >= last_in):
         conversations.record_answered(session, conversation, actor=ctx.actor)
+
+
+def _confirm(session: Session, ctx: Context, entry_id: int) -> None:
+    """A copy in the mailbox proves an uncertain send went out."""
+    state = session.scalar(select(OutboxEntry.state).where(OutboxEntry.id == entry_id))
+    if state == sending.UNCERTAIN:
+        sending.found_in_sent_folder(session, entry_id, now=ctx.now, actor=ctx.actor)
+        ctx.counts["confirmed"] += 1
 
 
 def _act(
@@ -261,38 +279,57 @@ def _act(
     conversation: Conversation,
     when: datetime,
 ) -> None:
-    """Apply the stop rules for an incoming message (written at ``when``)."""
+    """Apply the stop rule (``outreach.conversations.stops``) its kind calls for."""
     candidate = session.get(Candidate, candidate_id)
     assert candidate is not None  # the foreign key guarantees it
     reason = verdict.reason or verdict.kind.value
     kind = verdict.kind
     if kind is Kind.BOUNCE:
         if verdict.permanent:
-            conversations.record_hard_bounce(
-                session, ctx.salt, candidate, actor=ctx.actor, reason=reason
-            )
+            stops.record_hard_bounce(session, ctx.salt, candidate, actor=ctx.actor, reason=reason)
             ctx.counts["hard_bounces"] += 1
         else:
             ctx.counts["soft_bounces"] += 1
     elif kind in (Kind.OPT_OUT, Kind.COMPLAINT):
-        conversations.record_opt_out(
+        stops.record_opt_out(
             session, ctx.salt, candidate, conversation, actor=ctx.actor, reason=reason
         )
         ctx.counts["opt_outs"] += 1
     elif kind in REPLIES:
-        happened = conversations.news(
-            candidate.name or candidate.email, when, ctx.timezone, verb="replied"
-        )
-        conversations.record_reply(
+        happened = stops.news(candidate.name or candidate.email, when, ctx.timezone, verb="replied")
+        stops.record_reply(
             session, conversation, actor=ctx.actor, reason=reason, happened=happened, at=ctx.now
         )
         ctx.counts["flagged" if kind is Kind.OPT_OUT_UNCLEAR else "replies"] += 1
     elif kind is Kind.AUTO_REPLY:
         if verdict.return_date is not None:
-            reschedule_for_absence(session, candidate_id, verdict.return_date, ctx.holidays)
+            stops.record_absence(session, candidate_id, verdict.return_date, ctx.holidays)
         ctx.counts["auto_replies"] += 1
     else:
         ctx.counts[kind.value] += 1
+
+
+def _data_request(
+    session: Session, ctx: Context, message: Message, conversation: Conversation
+) -> None:
+    """Note a request to see or erase one's data and put it in front of the recruiter."""
+    kind = data_requests.detect(message.reply_text)
+    if kind is None:
+        return
+    message.details = {**message.details, "data_request": kind}
+    session.flush()  # the message's id, for the event
+    session.add(
+        Event(
+            actor=ctx.actor,
+            action="candidate.data_request",
+            subject_type="candidate",
+            subject_id=message.candidate_id,
+            candidate_id=message.candidate_id,
+            details={"kind": kind, "message": message.id, "subject": message.subject[:200]},
+        )
+    )
+    conversations.set_status(session, conversation, conversations.NEEDS_RESPONSE, actor=ctx.actor)
+    ctx.counts["data_requests"] += 1
 
 
 def _details(verdict: Classification | None, how: str, parsed: Parsed) -> dict[str, Any]:

@@ -79,26 +79,6 @@ def parse_message(raw: bytes, *, max_body_bytes: int = 5_000_000) -> Parsed:
     return _parse(raw, headers_only=False, max_body_bytes=max_body_bytes)
 
 
-_SUBJECT_PREFIX = re.compile(
-    r"^\s*(?:\[[^\]]{0,30}\]\s*)?"
-    r"(?:re|fw|fwd|sv|vs|aw|wg|antw|antwoord|doorst|tr|trs|ref|réf|rif|res|rv|enc|odp|ynt|vl"
-    r"|vb|atb|ris|πρθ|回复|转发|答复)"
-    r"\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*",
-    re.IGNORECASE,
-)
-
-
-def normalise_subject(subject: str) -> str:
-    """Strip reply/forward prefixes in many languages, collapse spaces and casefold."""
-    text = " ".join(subject.split())
-    while True:
-        stripped = _SUBJECT_PREFIX.sub("", text, count=1)
-        if stripped == text:
-            break
-        text = stripped
-    return text.strip().casefold()
-
-
 def _parse(raw: bytes, *, headers_only: bool, max_body_bytes: int) -> Parsed:
     flags: list[str] = []
     msg = _parse_tree(raw, headers_only, flags)

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from outreach.candidates.records import profile, suppression_reasons
 from outreach.config import Settings
-from outreach.conversations import threads as conversations
+from outreach.conversations import replies, stops
 from outreach.drafting.drafter import Drafter, DraftSpec, make_llm
 from outreach.errors import SyncError
 from outreach.inbox.ingest import Context, ingest
@@ -75,6 +75,8 @@ class SyncReport:
         ]
         if c["flagged"]:
             parts.append(f"{c['flagged']} to read (unclear opt-out)")
+        if c["data_requests"]:
+            parts.append(f"{c['data_requests']} asking to see or erase their data")
         if c["unverified_bounces"]:
             parts.append(
                 f"{c['unverified_bounces']} to read (a bounce about no mail we sent; "
@@ -265,7 +267,7 @@ async def suggest_replies(
 
 def _replies_to_draft(store: Store, settings: Settings) -> list[tuple[dict[str, Any], DraftSpec]]:
     """Conversations needing a response whose latest message from the candidate has no reply
-    drafted since; earlier reply drafts are set aside (``conversations.set_aside``)."""
+    drafted since; earlier reply drafts are set aside (``stops.set_aside``)."""
     out: list[tuple[dict[str, Any], DraftSpec]] = []
     salt = store.salt()
     with store.session() as session:
@@ -298,13 +300,13 @@ def _replies_to_draft(store: Store, settings: Settings) -> list[tuple[dict[str, 
             ).all()
             if any(d.created_at >= latest.created_at for d in earlier):
                 continue  # this message has had its suggestion (drafted, rejected or sent)
-            happened = conversations.news(
+            happened = stops.news(
                 candidate.name or candidate.email,
                 latest.date or latest.created_at,
                 settings.sender.timezone,
             )
             open_ = [d for d in earlier if d.status in queue.CANCELLABLE]
-            conversations.set_aside(
+            stops.set_aside(
                 session,
                 open_,
                 happened=happened,
@@ -314,36 +316,8 @@ def _replies_to_draft(store: Store, settings: Settings) -> list[tuple[dict[str, 
             )
             if any(d.status in queue.CANCELLABLE for d in open_):
                 continue  # a person's reply stands, held or made after the news
-            out.append(
-                (profile(candidate), _reply_spec(conversation, candidate, talk, latest, settings))
+            spec = replies.reply_spec(
+                session, conversation, candidate, settings, message_id=latest.id
             )
+            out.append((profile(candidate), spec))
     return out
-
-
-def _reply_spec(
-    conversation: Conversation,
-    candidate: Candidate,
-    talk: list[Message],
-    latest: Message,
-    settings: Settings,
-) -> DraftSpec:
-    history = [
-        {
-            "from_name": candidate.name if m.direction == "in" else settings.sender.name,
-            "date": m.date.isoformat() if m.date else "",
-            "subject": m.subject,
-            "text": m.reply_text,
-            "direction": m.direction,
-        }
-        for m in talk
-    ]
-    thread = [str(r) for r in latest.references]
-    if latest.message_id:
-        thread.append(latest.message_id)
-    return DraftSpec(
-        template="reply",
-        conversation=history,
-        conversation_id=conversation.id,
-        in_reply_to=latest.message_id,
-        references=thread,
-    )

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.conversations.threads import open_conversation
-from outreach.inbox.parse import normalise_subject
+from outreach.mail.subjects import normalise_subject
 from outreach.store.models import Conversation, Draft, Message, OutboxEntry, Revision
 
 WINDOW = timedelta(days=60)

@@ -1,6 +1,7 @@
 """Health of the background loops `outreach serve` runs, kept in the store for any process.
 
-One row per component (the sender, the inbox sync, the campaign scheduler): what its last
+One row per component (the sender, the inbox sync, its IDLE watcher, the campaign scheduler):
+what its last
 good round did and when, the last failure with its error and since when it has been failing,
 and when it tries next. A loop that fails is unhealthy until a round succeeds again; so is a
 loop whose `serve` process ended without stopping it (killed, out of memory). The web UI shows
@@ -23,7 +24,7 @@ from outreach.errors import OutreachError
 from outreach.store import Store
 from outreach.store.models import Health
 
-COMPONENTS = ("sender", "sync", "scheduler")
+COMPONENTS = ("sender", "sync", "watch", "scheduler")
 OK, FAILING, STOPPED = "ok", "failing", "stopped"
 GONE, NEVER = "gone", "never run"  # derived: the row's owner died; no row yet
 WHERE = "`outreach serve`"
@@ -41,6 +42,14 @@ class Status:
     last_success_at: datetime | None = None
     failing_since: datetime | None = None
     next_try_at: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        """A few words for the strip on every page: "sync ok", "watch live", "sender failing"."""
+        if self.state == OK and self.component == "watch":
+            return "watch: polling" if "polling" in self.line else "watch live (IDLE)"
+        words = {OK: "ok", FAILING: "failing", STOPPED: "stopped", GONE: "not running"}
+        return f"{self.component} {words.get(self.state, 'not run yet')}"
 
     def as_dict(self) -> dict[str, object]:
         """The fields as JSON-ready values (times in ISO 8601)."""

@@ -1,4 +1,5 @@
-"""The loops `outreach serve` runs beside the web UI: the sender, the inbox sync, the scheduler.
+"""The loops `outreach serve` runs beside the web UI: the sender, the inbox sync, the scheduler,
+and (with ``privacy.retain_months``) the daily retention job.
 
 ``serve_jobs`` is the one list of them: the web app starts each when it starts and cancels
 them when it stops. A new kind of background work (waiting on IMAP IDLE, say) is a
@@ -25,11 +26,12 @@ from functools import partial
 from typing import Any
 
 from outreach.campaigns import followups
+from outreach.candidates import retention
 from outreach.config import Clock, Settings
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import OutreachError
 from outreach.inbox.sync import run_sync, suggest_replies
-from outreach.jobs import health
+from outreach.jobs import health, watching
 from outreach.sending.lock import LockBusy
 from outreach.sending.sender import run_sender
 from outreach.sending.sent_folder import imap_factory
@@ -42,6 +44,7 @@ Job = Callable[[], Coroutine[Any, Any, None]]
 IDLE = 60.0  # seconds between looks at the outbox when nothing is scheduled
 SHORTEST = 5.0  # the sender's shortest wait, and its first retry after a failure
 RETRY = 30.0  # the sync's and the scheduler's first retry after a failure
+DAY = 24 * 3600.0  # the retention job's round
 
 
 @dataclass(frozen=True)
@@ -165,11 +168,23 @@ async def send_forever(
 
 
 async def sync_forever(
-    settings: Settings, store: Store, *, clock: Clock = utcnow, sleep: Sleep = asyncio.sleep
+    settings: Settings, store: Store, *, clock: Clock = utcnow, sleep: Sleep | None = None
 ) -> None:
-    """Sync the mailbox every ``sync.interval_minutes`` until cancelled."""
+    """Sync the mailbox every ``sync.interval_minutes``, and at once when IDLE reports new
+    mail (``outreach.jobs.watching``), until cancelled."""
     round_ = partial(sync_round, settings, store, clock)
-    await supervise("sync", store, round_, backoff=Backoff(RETRY), clock=clock, sleep=sleep)
+    watcher: asyncio.Task[None] | None = None
+    if sleep is None:
+        nudge = watching.Nudge()
+        sleep = nudge.sleep
+        if watching.watches(settings):
+            watcher = asyncio.create_task(watching.watch_forever(settings, store, nudge))
+    try:
+        await supervise("sync", store, round_, backoff=Backoff(RETRY), clock=clock, sleep=sleep)
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
 
 
 async def advance_forever(
@@ -185,7 +200,9 @@ def serve_jobs(settings: Settings, store: Store, *, clock: Clock = utcnow) -> li
 
     The sender sends approved mail as pacing allows; the campaign scheduler drafts due
     follow-ups into the queue; the inbox sync runs every ``sync.interval_minutes`` when a
-    mailbox is configured.
+    mailbox is configured (and starts the IMAP IDLE watcher, ``outreach.jobs.watching``, when
+    the server offers it); the retention job runs once a day when ``privacy.retain_months``
+    is set.
     """
     jobs: list[Job] = [
         lambda: send_forever(settings, store, clock=clock),
@@ -193,4 +210,23 @@ def serve_jobs(settings: Settings, store: Store, *, clock: Clock = utcnow) -> li
     ]
     if settings.imap.host or settings.imap.maildir:
         jobs.append(lambda: sync_forever(settings, store, clock=clock))
+    if settings.privacy.retain_months:
+        jobs.append(lambda: retention_forever(settings, store, clock=clock))
     return jobs
+
+
+async def retention_round(settings: Settings, store: Store, clock: Clock) -> Round:
+    """Erase the people whose data has been kept for privacy.retain_months without activity."""
+    months = settings.privacy.retain_months
+    due = await asyncio.to_thread(partial(retention.expire, store, months, clock()))
+    if due:
+        log.info("erased %d people after %d months without activity", len(due), months)
+    return Round(DAY, f"erased {len(due)}")
+
+
+async def retention_forever(
+    settings: Settings, store: Store, *, clock: Clock = utcnow, sleep: Sleep = asyncio.sleep
+) -> None:
+    """Apply the retention period once a day until cancelled."""
+    round_ = partial(retention_round, settings, store, clock)
+    await supervise("retention", store, round_, backoff=Backoff(RETRY), clock=clock, sleep=sleep)

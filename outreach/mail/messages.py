@@ -26,8 +26,6 @@ from outreach.errors import SendError
 from outreach.mail import headers
 from outreach.mail.check import check_message
 
-# Reply prefixes that mean "already a reply" (English, Nordic, German, Dutch, Polish, ...).
-_REPLY_PREFIX = re.compile(r"^\s*(re|sv|aw|antw|vs|odp|ynt|vá|atb|rif)(\[\d+\])?\s*:", re.I)
 _LINE_BREAKS = frozenset("\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 _OWN_MSG_ID = re.compile(r"<[^<>\s@]+@[^<>\s@]+>")
 _FOREIGN_MSG_ID = re.compile(r"<[^<>\s]+>")
@@ -105,14 +103,6 @@ def new_message_id(sender_email: str) -> str:
     """Return a fresh Message-ID on the sender's domain (never the machine's hostname)."""
     address = _check_address("sender address", sender_email)
     return make_msgid(domain=address.rpartition("@")[2])
-
-
-def reply_subject(subject: str) -> str:
-    """Return the subject of a reply: "Re: " once, keeping an existing reply prefix."""
-    subject = subject.strip()
-    if _REPLY_PREFIX.match(subject):
-        return subject
-    return f"Re: {subject}" if subject else "Re:"
 
 
 def render_html(body_text: str) -> str:

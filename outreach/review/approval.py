@@ -21,7 +21,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from outreach.mail.messages import reply_subject
+from outreach.mail.subjects import reply_subject
+from outreach.mail.thread import answering
 from outreach.store.models import Candidate, Draft, OutboxEntry, Revision
 from outreach.store.values import DraftKind
 
@@ -97,19 +98,31 @@ def thread(
     refs = [str(ref) for ref in references]
     if in_reply_to is not None or kind not in THREADED or enrolment_id is None:
         return in_reply_to, refs
-    previous = session.execute(
-        select(Draft.message_id, Draft.in_reply_to, Draft.references)
+    return sequence_threads(session, [enrolment_id]).get(enrolment_id, (None, refs))
+
+
+def sequence_threads(
+    session: Session, enrolment_ids: Sequence[int]
+) -> dict[int, tuple[str | None, list[str]]]:
+    """For each enrolment, the thread headers of an answer to its last message sent.
+
+    The one rule for a campaign's follow-ups (``mail.thread.answering``), used when they are
+    drafted (``campaigns.lifecycle``) and when a draft without them is approved.
+    """
+    if not enrolment_ids:
+        return {}
+    rows = session.execute(
+        select(Draft.enrolment_id, Draft.message_id, Draft.in_reply_to, Draft.references)
         .join(OutboxEntry, OutboxEntry.draft_id == Draft.id)
-        .where(Draft.enrolment_id == enrolment_id, OutboxEntry.state == "sent")
-        .order_by(OutboxEntry.sent_at.desc())
-        .limit(1)
-    ).first()
-    if previous is None:
-        return None, refs
-    refs = [str(ref) for ref in previous.references]
-    if previous.in_reply_to:
-        refs.append(previous.in_reply_to)
-    return previous.message_id, refs
+        .where(Draft.enrolment_id.in_(list(enrolment_ids)), OutboxEntry.state == "sent")
+        .order_by(Draft.enrolment_id, OutboxEntry.sent_at, Draft.id)
+    )
+    last = {row.enrolment_id: row for row in rows}  # the latest sent of each, by send time
+    return {
+        enrolment_id: answering(row.message_id, [str(r) for r in row.references], row.in_reply_to)
+        for enrolment_id, row in last.items()
+        if row.message_id
+    }
 
 
 def visible_of(session: Session, draft: Draft) -> Visible:

@@ -82,6 +82,7 @@ class DraftDetail(BaseModel):
     template: str
     campaign: str | None
     campaign_id: int | None
+    step: int | None = Field(default=None, description="The campaign step, counted from 0")
     due_at: datetime
     created_at: datetime
     viewed_at: datetime | None
@@ -100,9 +101,10 @@ class DraftDetail(BaseModel):
     revisions: list[RevisionInfo]
     flags: list[dict[str, Any]]
     flags_elsewhere: list[dict[str, Any]] = Field(
-        description="Flags whose words are no longer in the current text"
+        description="Flags whose words an edit removed (cleared)"
     )
     marked_body: list[MarkedSegment]
+    grounds: dict[str, Any] = Field(default_factory=dict)
     diff_subject: list[DiffSegment]
     diff_body: list[DiffSegment]
     changed: bool

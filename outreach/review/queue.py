@@ -16,7 +16,7 @@ Every change writes an audit event. CLI, web and API all call these functions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +25,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from outreach.errors import InputError, NotFound, StateError
+from outreach.mail.messages import new_message_id
 from outreach.review import approval
 from outreach.review.audit import draft_event
 from outreach.review.opened import mark_viewed, seen_revision
@@ -224,8 +225,9 @@ def approve(
     draft: Draft,
     *,
     actor: str,
-    message_id: str,
+    sender: str = "",
     seen: int | None = None,
+    message_id: str | None = None,
     now: datetime | None = None,
 ) -> None:
     """Approve the current revision: who, when, which revision, and the hash of what is sent.
@@ -234,7 +236,9 @@ def approve(
     approved (ChangedSinceOpened). Every path a person approves through passes it; None is
     for automation and tests. The hash covers the recipient's name and address, the subject,
     the body and the thread, which is fixed on the draft here. So is the Message-ID, once:
-    every later copy of the mail carries the same id.
+    every later copy of the mail carries the same id. It is minted here, on the domain of
+    ``sender`` (the From address), the one place outreach makes Message-IDs; ``message_id``
+    gives a fixed one instead (mail imported with its id, tests).
     """
     now = now or utcnow()
     if draft.status != PENDING:
@@ -263,7 +267,10 @@ def approve(
     draft.approved_at = now
     draft.approved_revision = revision.number
     draft.approved_hash = approval.fingerprint(approval.visible_of(session, draft))
-    draft.message_id = draft.message_id or message_id
+    if not draft.message_id:
+        if message_id is None and not sender:
+            raise StateError(f"draft {draft.id}: no sender address to make its Message-ID on")
+        draft.message_id = message_id or new_message_id(sender)
     if draft.error.startswith(WITHDRAWN):
         draft.error = ""  # approved again: the withdrawal it reported is over
     draft.updated_at = now
@@ -412,7 +419,7 @@ def approve_viewed(
     draft_ids: Sequence[int],
     *,
     actor: str,
-    new_message_id: Callable[[], str],
+    sender: str,
     now: datetime | None = None,
 ) -> tuple[list[int], list[str]]:
     """Bulk approve: approve each pending draft at the revision this reviewer opened.
@@ -431,9 +438,7 @@ def approve_viewed(
             skipped.append(f"draft {draft_id}: not opened yet; open it before approving")
         else:
             try:
-                approve(
-                    session, draft, actor=actor, message_id=new_message_id(), seen=seen, now=now
-                )
+                approve(session, draft, actor=actor, sender=sender, seen=seen, now=now)
             except StateError as exc:
                 skipped.append(str(exc))
             else:

@@ -332,17 +332,27 @@ def diff(before: str, after: str) -> list[dict[str, str]]:
     return out
 
 
+def _flag_spans(text: str, flag: Mapping[str, Any]) -> list[tuple[int, int]]:
+    """Where a flag's words are: its own place (the nearest after an edit), else everywhere."""
+    needle = str(flag.get("text") or "")
+    found = [(m.start(), m.end()) for m in re.finditer(re.escape(needle), text)]
+    found = found if needle.strip() else []
+    at = flag.get("body_start")
+    if found and isinstance(at, int) and at >= 0:
+        return [min(found, key=lambda span: abs(span[0] - at))]
+    return found
+
+
 def mark_flags(text: str, flags: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Split text into segments; those a grounding flag points at carry its messages."""
+    """Split text into segments; those a grounding flag points at carry its messages.
+
+    A flag stored with its place in the body (``body_start``) marks that one place, or the
+    nearest occurrence of its words after an edit; older flags mark every occurrence.
+    """
     spans: list[tuple[int, int, str]] = []
     for flag in flags:
-        needle = str(flag.get("text") or "")
-        if not needle.strip():
-            continue
-        start = text.find(needle)
-        while start != -1:
-            spans.append((start, start + len(needle), str(flag.get("message") or flag.get("code"))))
-            start = text.find(needle, start + len(needle))
+        message = str(flag.get("message") or flag.get("code"))
+        spans += [(start, end, message) for start, end in _flag_spans(text, flag)]
     spans.sort()
     segments: list[dict[str, Any]] = []
     pos = 0
@@ -383,57 +393,60 @@ def draft_detail(session: Session, draft: Draft, filters: Filters = Filters()) -
     campaign = session.get(Campaign, draft.campaign_id) if draft.campaign_id else None
     previous, following = neighbours(session, draft, filters)
     flags = [dict(f) for f in draft.flags or ()]
-    found = [f for f in flags if f.get("text") and str(f["text"]) in now.body]
-    return DraftDetail.model_validate(
-        {
-            "id": draft.id,
-            "status": draft.status,
-            "kind": draft.kind,
-            "template": draft.template,
-            "campaign": campaign.name if campaign else None,
-            "campaign_id": draft.campaign_id,
-            "due_at": draft.due_at,
-            "created_at": draft.created_at,
-            "viewed_at": draft.viewed_at,
-            "approved_by": draft.approved_by,
-            "approved_at": draft.approved_at,
-            "approved_revision": draft.approved_revision,
-            "approved_hash": draft.approved_hash,
-            "reject_reason": draft.reject_reason,
-            "hold_reason": draft.hold_reason,
-            "error": draft.error,
-            "candidate": profile(candidate, tags),
-            "subject": now.subject,
-            "body": now.body,
-            "revision": now.number,
-            "author": now.author,
-            "revisions": [
-                {
-                    "number": r.number,
-                    "author": r.author,
-                    "instruction": r.instruction,
-                    "created_at": r.created_at,
-                }
-                for r in history
-            ],
-            "flags": flags,
-            "flags_elsewhere": [f for f in flags if f not in found],
-            "marked_body": mark_flags(now.body, found),
-            "diff_subject": diff(original.subject, now.subject),
-            "diff_body": diff(original.body, now.body),
-            "changed": (original.subject, original.body) != (now.subject, now.body),
-            "conversation": [
-                {
-                    "direction": m.direction,
-                    "date": m.date,
-                    "subject": m.subject,
-                    "from_addr": m.from_addr,
-                    "classification": m.classification,
-                    "text": m.reply_text,
-                }
-                for m in reversed(messages)
-            ],
-            "previous_id": previous,
-            "next_id": following,
-        }
-    )
+    # A flag whose words an edit took out is cleared; a flag about the whole draft stays.
+    cleared = [f for f in flags if f.get("text") and str(f["text"]) not in now.body]
+    current = [f for f in flags if f not in cleared]
+    detail = {
+        "id": draft.id,
+        "status": draft.status,
+        "kind": draft.kind,
+        "template": draft.template,
+        "campaign": campaign.name if campaign else None,
+        "campaign_id": draft.campaign_id,
+        "step": draft.step if draft.enrolment_id is not None else None,  # a campaign step
+        "due_at": draft.due_at,
+        "created_at": draft.created_at,
+        "viewed_at": draft.viewed_at,
+        "approved_by": draft.approved_by,
+        "approved_at": draft.approved_at,
+        "approved_revision": draft.approved_revision,
+        "approved_hash": draft.approved_hash,
+        "reject_reason": draft.reject_reason,
+        "hold_reason": draft.hold_reason,
+        "error": draft.error,
+        "candidate": profile(candidate, tags),
+        "subject": now.subject,
+        "body": now.body,
+        "revision": now.number,
+        "author": now.author,
+        "revisions": [
+            {
+                "number": r.number,
+                "author": r.author,
+                "instruction": r.instruction,
+                "created_at": r.created_at,
+            }
+            for r in history
+        ],
+        "flags": current,
+        "flags_elsewhere": cleared,
+        "marked_body": mark_flags(now.body, current),
+        "grounds": dict((draft.context or {}).get("grounds") or {}),
+        "diff_subject": diff(original.subject, now.subject),
+        "diff_body": diff(original.body, now.body),
+        "changed": (original.subject, original.body) != (now.subject, now.body),
+        "conversation": [
+            {
+                "direction": m.direction,
+                "date": m.date,
+                "subject": m.subject,
+                "from_addr": m.from_addr,
+                "classification": m.classification,
+                "text": m.reply_text,
+            }
+            for m in reversed(messages)
+        ],
+        "previous_id": previous,
+        "next_id": following,
+    }
+    return DraftDetail.model_validate(detail)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from outreach.config import Clock
 from outreach.errors import SendError
 from outreach.sending import ledger
+from outreach.sending import outbox as sending
 from outreach.servers.smtp import (
     Outcome,
     Permanent,
@@ -115,7 +116,7 @@ class _Start:
 
 
 async def _attempt(
-    conn: SmtpConnection, sender: str, message: ledger.Claimed, start: _Start, sleep: Sleep
+    conn: SmtpConnection, sender: str, message: sending.Claimed, start: _Start, sleep: Sleep
 ) -> tuple[Outcome | None, BaseException | None]:
     """Send one message once its start is on record; None when it never reached DATA."""
     try:
@@ -144,7 +145,7 @@ async def _attempt(
 async def send_lane(
     conn: SmtpConnection,
     sender: str,
-    claimed: Sequence[ledger.Claimed],
+    claimed: Sequence[sending.Claimed],
     journal: Journal,
     sleep: Sleep,
 ) -> tuple[list[ledger.Result], BaseException | None]:
@@ -190,7 +191,7 @@ async def send_lane(
 async def send_lanes(
     conns: Sequence[SmtpConnection],
     sender: str,
-    claimed: Sequence[ledger.Claimed],
+    claimed: Sequence[sending.Claimed],
     journal: Journal,
     sleep: Sleep,
 ) -> tuple[list[ledger.Result], BaseException | None]:

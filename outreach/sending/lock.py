@@ -3,8 +3,8 @@
 SQLite: an ``fcntl`` lock on a file beside the database (``outreach.db.send-<hash>.lock``).
 PostgreSQL: a session-level ``pg_try_advisory_lock`` on a dedicated connection, keyed by the
 schema and the mailbox. Both are released when the process dies, even by SIGKILL, so a
-crashed sender never blocks the next one. The conditional claim in ``sending`` is a second
-guard: a row moves from ``queued`` to ``sending`` exactly once whatever the lock says.
+crashed sender never blocks the next one. The conditional claim (``outbox.claim``) is a
+second guard: a row moves from ``queued`` to ``sending`` exactly once whatever the lock says.
 """
 
 from __future__ import annotations

@@ -1,22 +1,30 @@
-"""The outbox: approved drafts frozen as exact bytes, each sent exactly once or visibly not.
+"""The outbox state machine: every state a message can be in, and every move between them.
 
     queued ──claim (committed before connecting)──▶ sending ──250──▶ sent
       ▲ ▲ │                                            │ 4xx / connection error: queued, backoff
-      │ │ └ suppressed, approval gone: cancelled        │ 5xx: failed, the server's reply kept
+      │ │ ├ suppressed, approval gone: cancelled        │ 5xx: failed, the server's reply kept
+      │ │ └ a person's draft held by news: cancelled    │   └ retry (a person): queued
       │ └── a crash before its DATA began ◀─────────────┤
       └──── resolve --resend ◀── uncertain ◀────────────┘ no reply after the body, or a crash
                                     │                     once its DATA may have begun
-                                    └ its copy is in the Sent folder: sent
+                                    └ resolve --sent, or its copy is in the Sent folder: sent
 
-A message enters the outbox only through ``freeze`` (``enqueue`` for one draft), which refuses
-a draft whose approval does not cover what would be sent (``outreach.review.approval``), builds the
-bytes, parses them back, and keeps them with their own hash; a draft refused there goes back to
-pending with the reason. ``ledger.claim`` checks the approval and the bytes' hash again at send
-time, along with suppression and the per-candidate first-contact cap, and the transport checks
-the hash once more right before the message goes out. Every draft status change goes through
-``outreach.review.queue`` so it is mirrored and audited. A message that waited for its turn gets a
-fresh Date header (and hash) when it is claimed, and the outbox keeps the bytes that went out.
-The async send loop lives in ``outreach.sending.sender``.
+A row enters as ``queued`` only through ``outreach.sending.freezing`` (approved drafts frozen
+as exact, checked bytes). Everything after is here: ``claim`` (queued → sending, the one
+conditional ``UPDATE … RETURNING``, so a row is claimed exactly once whatever the sender lock
+says), ``outcome_values`` (sending → sent | queued | failed | uncertain, by the SMTP
+outcome), ``resolve`` and ``retry_failed`` (a person's decisions), ``found_in_sent_folder``,
+``cancel_entry`` and ``hold``. ``outreach.sending.ledger`` writes the outcomes and the progress
+marks on the send path, and ``ledger.reconcile`` applies the crash arrows above after a sender
+stopped. The draft of a message mirrors its row's state (``queue.set_status``), so every
+change here also goes through ``outreach.review.queue`` and is audited.
+
+A claim checks each row again: the approval's hash is computed afresh from what the store holds
+now (candidate, revision, thread) — a draft whose recipient or text changed after approval goes
+back to pending with the reason, unsent; frozen bytes that no longer match their own hash fail
+loudly, unsent; a suppressed address is cancelled; the per-candidate first-contact cap holds a
+first contact for later. A Date restamped at claim time gets its new hash in the same
+transaction, and the transport checks that hash right before the message goes out.
 """
 
 from __future__ import annotations
@@ -26,26 +34,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Row, and_, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Row, and_, func, select, update
 from sqlalchemy.orm import Session
 
+from outreach.candidates.records import suppression_reasons
 from outreach.config import Settings
-from outreach.errors import NotApproved, NotFound, OutreachError, SendError, StateError
-from outreach.mail.messages import Outgoing, digest, message_bytes
+from outreach.errors import NotFound, StateError
+from outreach.mail.messages import digest, restamp
 from outreach.review import approval, queue
-from outreach.sending.pacing import Waiting
+from outreach.servers.smtp import Accepted, Outcome, Permanent, Transient, Uncertain
 from outreach.store.models import Campaign, Candidate, Draft, Event, OutboxEntry, Revision
+from outreach.store.values import CandidateStatus
 
-QUEUED, SENDING, SENT, FAILED, UNCERTAIN = (
-    queue.QUEUED,
-    queue.SENDING,
-    queue.SENT,
-    queue.FAILED,
-    queue.UNCERTAIN,
-)
-CANCELLED = queue.CANCELLED
+# The states of an outbox row; its draft shows the same name (``queue.set_status``).
+QUEUED, SENDING, SENT, FAILED, UNCERTAIN = "queued", "sending", "sent", "failed", "uncertain"
+CANCELLED = "cancelled"
+STATES = (QUEUED, SENDING, SENT, FAILED, UNCERTAIN, CANCELLED)
 LEASE = timedelta(minutes=15)
-PAUSED_RECHECK = timedelta(minutes=15)
 MAX_ATTEMPTS = 8
 DECIDE = "decide with `outreach outbox resolve {id} --sent|--resend`"
 
@@ -54,176 +59,6 @@ def backoff(attempts: int) -> timedelta:
     """How long a message waits after its n-th temporary failure: 5 min doubling, up to 6 h."""
     minutes: int = 5 * 2 ** min(max(attempts - 1, 0), 7)
     return min(timedelta(minutes=minutes), timedelta(hours=6))
-
-
-@dataclass(frozen=True)
-class Frozen:
-    """The outbox row of an approved draft whose message was built and checked."""
-
-    draft_id: int
-    candidate_id: int
-    entry_id: int | None  # a cancelled row of the same draft, reused
-    values: dict[str, Any]
-
-
-def _rows(session: Session, draft_ids: Sequence[int]) -> dict[int, Row[Any]]:
-    """Each draft with its current revision, candidate and outbox row: one query."""
-    query = (
-        select(
-            Draft.id, Draft.kind, Draft.status, Draft.candidate_id, Draft.enrolment_id,
-            Draft.approved_at, Draft.approved_by, Draft.approved_hash, Draft.approved_revision,
-            Draft.current_revision, Draft.message_id, Draft.in_reply_to, Draft.references,
-            Draft.due_at, Revision.subject, Revision.body, Candidate.name, Candidate.email,
-            OutboxEntry.id.label("entry_id"), OutboxEntry.state.label("entry_state"),
-        )
-        .join(Candidate, Candidate.id == Draft.candidate_id)
-        .outerjoin(
-            Revision,
-            and_(Revision.draft_id == Draft.id, Revision.number == Draft.current_revision),
-        )
-        .outerjoin(OutboxEntry, OutboxEntry.draft_id == Draft.id)
-        .where(Draft.id.in_(list(draft_ids)))
-    )  # fmt: skip
-    rows: list[Row[Any]] = list(session.execute(query))
-    return {row.id: row for row in rows}
-
-
-def _build(session: Session, row: Row[Any], settings: Settings, now: datetime) -> bytes:
-    """The checked bytes of one approved draft; StateError or SendError says why not."""
-    if row.status != queue.APPROVED:
-        raise StateError(f"draft {row.id} is {row.status}; only approved drafts enter the outbox")
-    if row.entry_state is not None and row.entry_state != CANCELLED:
-        raise StateError(f"draft {row.id} is already in the outbox (entry {row.entry_id})")
-    in_reply_to, references = approval.thread(
-        session,
-        kind=row.kind,
-        enrolment_id=row.enrolment_id,
-        in_reply_to=row.in_reply_to,
-        references=row.references,
-    )
-    seen = None
-    if row.subject is not None:
-        seen = approval.visible(
-            kind=row.kind, to_name=row.name, to_email=row.email, subject=row.subject,
-            body=row.body, in_reply_to=in_reply_to, references=references,
-        )  # fmt: skip
-    reason = approval.approval_problem(
-        draft_id=row.id,
-        approved_at=row.approved_at,
-        approved_by=row.approved_by,
-        approved_hash=row.approved_hash,
-        approved_revision=row.approved_revision,
-        current_revision=row.current_revision,
-        fingerprint=approval.fingerprint(seen) if seen is not None else None,
-        message_id=row.message_id,
-    )
-    if reason is not None or seen is None:
-        raise NotApproved(
-            f"{reason}; check it and approve it again (`outreach queue show {row.id}`)"
-        )
-    return message_bytes(
-        Outgoing(
-            from_name=settings.sender.name,
-            from_email=settings.sender.email,
-            to_name=seen.to_name,
-            to_email=seen.to_email,
-            subject=seen.subject,
-            body_text=seen.body,
-            message_id=row.message_id,
-            date=now,
-            in_reply_to=seen.in_reply_to,
-            references=seen.references,
-            html=settings.sender.html,
-        )
-    )
-
-
-def build_all(
-    session: Session, draft_ids: Sequence[int], settings: Settings, *, now: datetime
-) -> tuple[list[Frozen], list[tuple[int, OutreachError]]]:
-    """Build and check the message of each approved draft, in order; and why the others fail."""
-    rows = _rows(session, draft_ids)
-    built: list[Frozen] = []
-    refused: list[tuple[int, OutreachError]] = []
-    for draft_id in dict.fromkeys(draft_ids):
-        row = rows.get(draft_id)
-        try:
-            if row is None:
-                raise NotFound(f"no draft {draft_id}; see `outreach queue list`")
-            raw = _build(session, row, settings, now)
-        except OutreachError as exc:
-            refused.append((draft_id, exc))
-            continue
-        held = row.due_at is not None and row.due_at > now
-        values = {
-            "draft_id": row.id, "candidate_id": row.candidate_id,
-            "mailbox": settings.sender.email, "message_id": row.message_id,
-            "to_email": row.email, "raw": raw, "raw_hash": digest(raw),
-            "approved_hash": row.approved_hash, "kind": row.kind, "state": QUEUED,
-            "attempts": 0, "lease_until": None, "not_before": row.due_at if held else None,
-            "wait_reason": "due later" if held else "", "last_reply": "", "updated_at": now,
-        }  # fmt: skip
-        built.append(Frozen(row.id, row.candidate_id, row.entry_id, values))
-    return built, refused
-
-
-def freeze(
-    session: Session, draft_ids: Sequence[int], settings: Settings, *, actor: str, now: datetime
-) -> tuple[dict[int, int], list[tuple[int, OutreachError]]]:
-    """Freeze approved drafts' exact, checked bytes in the outbox as ``queued``.
-
-    The one door into the outbox (``enqueue`` is the one-draft form). A draft whose approval
-    no longer covers what would be sent, or whose message cannot be built or does not read
-    back as approved, goes back to pending with the reason (``queue.withdraw``). Returns the
-    outbox row of each frozen draft, and each refused draft with why.
-    """
-    built, refused = build_all(session, draft_ids, settings, now=now)
-    for draft_id, exc in refused:
-        draft = session.get(Draft, draft_id)
-        if draft is not None and draft.status == queue.APPROVED and _withdraws(exc):
-            queue.withdraw(session, draft, actor=actor, reason=str(exc))
-    entries: dict[int, int] = {}
-    fresh = [item.values | {"created_at": now} for item in built if item.entry_id is None]
-    if fresh:
-        insert_rows = insert(OutboxEntry).returning(OutboxEntry.draft_id, OutboxEntry.id)
-        entries.update({int(d): int(e) for d, e in session.execute(insert_rows, fresh)})
-    reused = [item.values | {"id": item.entry_id} for item in built if item.entry_id is not None]
-    if reused:
-        session.execute(update(OutboxEntry), reused)
-        entries.update({int(v["draft_id"]): int(v["id"]) for v in reused})
-    queue.set_status_many(
-        session,
-        [(item.draft_id, item.candidate_id, QUEUED, {"outbox": entries[item.draft_id]})
-         for item in built],
-        actor=actor,
-        now=now,
-    )  # fmt: skip
-    return entries, refused
-
-
-def _withdraws(exc: OutreachError) -> bool:
-    """Whether a refusal means the approval no longer holds (not: already queued, or gone)."""
-    return isinstance(exc, NotApproved | SendError)
-
-
-def enqueue(
-    session: Session, draft: Draft, settings: Settings, *, actor: str, now: datetime
-) -> OutboxEntry:
-    """Freeze one approved draft into the outbox; the reason it cannot be is raised.
-
-    CLI, web and API call this (the sender freezes in bulk with ``freeze``).
-    """
-    entries, refused = freeze(session, [draft.id], settings, actor=actor, now=now)
-    if refused:
-        raise refused[0][1]
-    session.expire(draft)  # its status changed in bulk
-    return session.get_one(OutboxEntry, entries[draft.id])
-
-
-def approved_draft_ids(session: Session) -> list[int]:
-    """Approved drafts that are not in the outbox yet, oldest approval first."""
-    query = select(Draft.id).where(Draft.status == queue.APPROVED).order_by(Draft.approved_at)
-    return list(session.scalars(query))
 
 
 def first_contacts(
@@ -257,6 +92,254 @@ def cap_hold(times: Sequence[datetime], settings: Settings, *, now: datetime) ->
         return None
     window = timedelta(days=settings.pacing.first_contact_window_days)
     return min(times[cap - 1], now) + window
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message this sender now owns: ``sending`` is committed, the bytes are ready."""
+
+    id: int
+    draft_id: int
+    candidate_id: int
+    message_id: str
+    to_email: str
+    raw: bytes
+    attempt: int  # this attempt's number
+    raw_hash: str  # of raw, committed with the claim; checked again right before sending
+
+
+@dataclass(frozen=True)
+class Skipped:
+    id: int
+    state: str  # cancelled | queued (held) | failed
+    reason: str
+
+
+def approval_refusal(row: Row[Any]) -> str | None:
+    """``approval.approval_problem`` over a joined row: does the approval cover what is sent now?"""
+    fingerprint = None
+    if row.subject is not None:
+        seen = approval.visible(
+            kind=row.kind, to_name=row.candidate_name, to_email=row.candidate_email,
+            subject=row.subject, body=row.body, in_reply_to=row.in_reply_to,
+            references=row.references,
+        )  # fmt: skip
+        fingerprint = approval.fingerprint(seen)
+    return approval.approval_problem(
+        draft_id=row.draft_id,
+        approved_at=row.approved_at,
+        approved_by=row.approved_by,
+        approved_hash=row.draft_hash,
+        approved_revision=row.approved_revision,
+        current_revision=row.current_revision,
+        fingerprint=fingerprint,
+        message_id=row.draft_message_id,
+    )
+
+
+def link_refusal(row: Row[Any]) -> str | None:
+    """Why the frozen bytes are not those of the draft's current approval, or None."""
+    if row.draft_hash != row.approved_hash or row.draft_message_id != row.message_id:
+        return f"draft {row.draft_id} was approved again after its message was frozen"
+    return None
+
+
+def bytes_refusal(row: Row[Any]) -> str | None:
+    """Why the frozen bytes cannot be trusted (they differ from their hash), or None."""
+    if not row.raw_hash or digest(row.raw) != row.raw_hash:
+        return (
+            f"the frozen bytes of draft {row.draft_id} do not match the hash they were "
+            "checked with; nothing was sent (approve the draft again to rebuild it)"
+        )
+    return None
+
+
+def _load(session: Session, ids: Sequence[int]) -> list[Row[Any]]:
+    query = (
+        select(
+            OutboxEntry.id, OutboxEntry.draft_id, OutboxEntry.candidate_id, OutboxEntry.state,
+            OutboxEntry.kind, OutboxEntry.to_email, OutboxEntry.message_id,
+            OutboxEntry.approved_hash, OutboxEntry.raw, OutboxEntry.raw_hash,
+            OutboxEntry.attempts, Draft.status.label("draft_status"), Draft.approved_at,
+            Draft.approved_by, Draft.approved_hash.label("draft_hash"), Draft.approved_revision,
+            Draft.current_revision, Draft.message_id.label("draft_message_id"),
+            Draft.in_reply_to, Draft.references, Revision.subject, Revision.body,
+            Candidate.status.label("candidate_status"), Candidate.name.label("candidate_name"),
+            Candidate.email.label("candidate_email"),
+        )
+        .join(Draft, Draft.id == OutboxEntry.draft_id)
+        .join(Candidate, Candidate.id == OutboxEntry.candidate_id)
+        .outerjoin(
+            Revision,
+            and_(Revision.draft_id == Draft.id, Revision.number == Draft.current_revision),
+        )
+        .where(OutboxEntry.id.in_(ids))
+    )  # fmt: skip
+    return list(session.execute(query))
+
+
+def _hold(session: Session, entry_id: int, until: datetime, reason: str, now: datetime) -> None:
+    entry = session.get_one(OutboxEntry, entry_id)
+    entry.not_before, entry.wait_reason, entry.updated_at = until, reason, now
+
+
+def _withdraw(session: Session, row: Row[Any], reason: str, actor: str, now: datetime) -> None:
+    """Take the row out of the outbox and its draft back to pending, with the reason."""
+    entry = session.get_one(OutboxEntry, row.id)
+    entry.state, entry.wait_reason, entry.updated_at = CANCELLED, reason, now
+    queue.withdraw(session, session.get_one(Draft, row.draft_id), actor=actor, reason=reason)
+
+
+def _fail(session: Session, row: Row[Any], reason: str, actor: str, now: datetime) -> None:
+    """Fail the row loudly: it stays visible in `outreach outbox list` with the reason."""
+    entry = session.get_one(OutboxEntry, row.id)
+    entry.state, entry.wait_reason, entry.last_reply, entry.updated_at = FAILED, reason, reason, now
+    draft = session.get_one(Draft, row.draft_id)
+    queue.set_status(session, draft, FAILED, actor=actor, reason=reason)
+
+
+def claim(
+    session: Session,
+    ids: Sequence[int],
+    settings: Settings,
+    *,
+    salt: str,
+    now: datetime,
+    actor: str,
+    epoch: str = "",
+) -> tuple[list[Claimed], list[Skipped]]:
+    """Check each row again and mark the sendable ones ``sending`` (commit before connecting).
+
+    ``epoch`` is what the run's progress marks are written under (``Store.durability_epoch``).
+    """
+    rows = {row.id: row for row in _load(session, ids)}
+    suppressed = suppression_reasons(session, salt, [row.to_email for row in rows.values()])
+    firsts = [row.candidate_id for row in rows.values() if row.kind == "outreach"]
+    contacts = first_contacts(session, firsts, settings, now=now)
+    ready: list[Row[Any]] = []
+    skipped: list[Skipped] = []
+    for entry_id in ids:
+        row = rows.get(entry_id)
+        if row is None or row.state != QUEUED:
+            continue
+        reason = None
+        if row.draft_status != QUEUED:
+            reason = f"refused: draft {row.draft_id} is {row.draft_status}, not queued"
+        elif (problem := approval_refusal(row)) is not None:
+            reason = f"refused: {problem}; the draft is pending again"
+            _withdraw(session, row, problem, actor, now)
+            skipped.append(Skipped(row.id, CANCELLED, reason))
+            continue
+        elif (problem := link_refusal(row)) is not None:
+            reason = f"refused: {problem}"
+        elif (problem := bytes_refusal(row)) is not None:
+            _fail(session, row, f"refused: {problem}", actor, now)
+            skipped.append(Skipped(row.id, FAILED, f"refused: {problem}"))
+            continue
+        elif row.candidate_status != CandidateStatus.ACTIVE:
+            reason = f"suppressed: {row.to_email} is {row.candidate_status}"
+        elif row.to_email in suppressed:
+            why = suppressed[row.to_email]
+            reason = f"suppressed: {row.to_email} is on the suppression list ({why})"
+        if reason is not None:
+            cancel_entry(session, row.id, reason, actor=actor, now=now)
+            skipped.append(Skipped(row.id, CANCELLED, reason))
+            continue
+        if row.kind == "outreach":
+            times = contacts.setdefault(row.candidate_id, [])
+            until = cap_hold(times, settings, now=now)
+            if until is not None:
+                cap = settings.pacing
+                reason = (
+                    f"first-contact cap ({cap.first_contact_cap} in "
+                    f"{cap.first_contact_window_days} days) reached for {row.to_email}"
+                )
+                _hold(session, row.id, until, reason, now)
+                skipped.append(Skipped(row.id, QUEUED, reason))
+                continue
+            times.insert(0, now)  # a second first contact in this batch counts too
+        ready.append(row)
+    session.flush()
+    won = set(
+        session.scalars(
+            update(OutboxEntry)
+            .where(OutboxEntry.id.in_([row.id for row in ready]), OutboxEntry.state == QUEUED)
+            .values(
+                state=SENDING,
+                attempts=OutboxEntry.attempts + 1,
+                lease_until=now + LEASE,
+                started_at=None,
+                claim_epoch=epoch,
+                updated_at=now,
+            )
+            .returning(OutboxEntry.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    claimed = []
+    for r in ready:
+        if r.id not in won:
+            continue  # another sender got there first
+        raw = restamp(r.raw, now)
+        raw_hash = r.raw_hash if raw is r.raw else digest(raw)
+        claimed.append(
+            Claimed(r.id, r.draft_id, r.candidate_id, r.message_id, r.to_email, raw,
+                    r.attempts + 1, raw_hash)
+        )  # fmt: skip
+    # A message that waited for its turn goes out dated now; the outbox keeps the exact bytes,
+    # and their new hash, in the transaction that claims them.
+    by_id = {r.id: r.raw for r in ready}
+    restamped = [
+        {"id": c.id, "raw": c.raw, "raw_hash": c.raw_hash}
+        for c in claimed
+        if c.raw is not by_id[c.id]
+    ]
+    if restamped:
+        session.execute(update(OutboxEntry), restamped)
+    queue.set_status_many(
+        session,
+        [(c.draft_id, c.candidate_id, SENDING, {"attempt": c.attempt}) for c in claimed],
+        actor=actor,
+        now=now,
+    )
+    return claimed, skipped
+
+
+def outcome_values(claimed: Claimed, outcome: Outcome | None, now: datetime) -> dict[str, Any]:
+    """The outbox columns after an outcome (``None``: released unsent, the attempt undone)."""
+    values: dict[str, Any] = {
+        "id": claimed.id,
+        "state": QUEUED,
+        "attempts": claimed.attempt,
+        "lease_until": None,
+        "not_before": None,
+        "sent_at": None,
+        "last_reply": "",
+        "wait_reason": "",
+        "updated_at": now,
+    }
+    if outcome is None:
+        values["attempts"] = claimed.attempt - 1
+    elif isinstance(outcome, Accepted):
+        values.update(state=SENT, sent_at=now, last_reply=outcome.reply)
+    elif isinstance(outcome, Permanent):
+        reply = f"{outcome.code} {outcome.reply}" if outcome.code else outcome.reply
+        why = f"the server refused it: {reply}" if outcome.code else reply  # 0: refused here
+        values.update(state=FAILED, last_reply=reply, wait_reason=why)
+    elif isinstance(outcome, Transient):
+        values["last_reply"] = outcome.reply
+        if claimed.attempt >= MAX_ATTEMPTS:
+            reason = f"gave up after {claimed.attempt} attempts: {outcome.reply}"
+            values.update(state=FAILED, wait_reason=reason)
+        else:
+            values.update(
+                not_before=now + backoff(claimed.attempt),
+                wait_reason=f"temporary failure ({outcome.reply}); retrying",
+            )
+    elif isinstance(outcome, Uncertain):
+        wait = f"{outcome.reason}; not confirmed, {DECIDE.format(id=claimed.id)}"
+        values.update(state=UNCERTAIN, last_reply=outcome.reason, wait_reason=wait)
+    return values
 
 
 def resolve(session: Session, entry_id: int, *, sent: bool, actor: str, now: datetime) -> str:
@@ -330,33 +413,6 @@ def found_in_sent_folder(session: Session, entry_id: int, *, now: datetime, acto
     return True
 
 
-def follow_ups_to_check(session: Session, ids: Sequence[int]) -> list[tuple[int, str, datetime]]:
-    """(entry id, address, our last send to them) for the follow-ups among these rows."""
-    rows = session.execute(
-        select(OutboxEntry.id, OutboxEntry.to_email, OutboxEntry.candidate_id).where(
-            OutboxEntry.id.in_(list(ids)), OutboxEntry.kind == "follow_up"
-        )
-    ).all()
-    if not rows:
-        return []
-    last = dict(
-        session.execute(
-            select(OutboxEntry.candidate_id, func.max(OutboxEntry.sent_at))
-            .where(
-                OutboxEntry.candidate_id.in_([r.candidate_id for r in rows]),
-                OutboxEntry.state == SENT,
-            )
-            .group_by(OutboxEntry.candidate_id)
-        ).all()
-    )
-    checks = []
-    for row in rows:
-        since = last.get(row.candidate_id)
-        if since is not None:
-            checks.append((int(row.id), str(row.to_email), since))
-    return checks
-
-
 def cancel_entry(
     session: Session, entry_id: int, reason: str, *, actor: str, now: datetime
 ) -> None:
@@ -383,53 +439,3 @@ def hold(session: Session, draft: Draft, reason: str, *, actor: str, now: dateti
         if not cast("CursorResult[Any]", pulled).rowcount:  # a sender claimed it just now
             return False
     return queue.hold(session, draft, reason=reason, actor=actor)
-
-
-def waiting(session: Session, mailbox: str, settings: Settings, *, now: datetime) -> list[Waiting]:
-    """The queued rows of a mailbox as pacing sees them (own holds included)."""
-    rows = session.execute(
-        select(OutboxEntry.id, OutboxEntry.kind, OutboxEntry.candidate_id, Candidate.timezone,
-               OutboxEntry.not_before, OutboxEntry.wait_reason, Campaign.name, Campaign.status)
-        .join(Candidate, Candidate.id == OutboxEntry.candidate_id)
-        .join(Draft, Draft.id == OutboxEntry.draft_id)
-        .outerjoin(Campaign, Campaign.id == Draft.campaign_id)
-        .where(OutboxEntry.mailbox == mailbox, OutboxEntry.state == QUEUED)
-    ).all()  # fmt: skip
-    firsts = sorted({r.candidate_id for r in rows if r.kind == "outreach"})
-    contacts = first_contacts(session, firsts, settings, now=now)
-    items = []
-    for r in rows:
-        hold, reason = r.not_before, r.wait_reason
-        cap_until = None
-        if r.kind == "outreach":
-            cap_until = cap_hold(contacts.get(r.candidate_id, []), settings, now=now)
-        if cap_until is not None and (hold is None or cap_until > hold):
-            hold, reason = cap_until, "first-contact cap reached for this candidate"
-        if r.status == "paused":  # looked at again on every run: resuming releases it
-            hold, reason = now + PAUSED_RECHECK, f"campaign {r.name} is paused; resume it to send"
-        if hold is not None and hold <= now:
-            hold = None
-        items.append(Waiting(r.id, r.kind, r.timezone, hold, reason if hold else ""))
-    return items
-
-
-def history(
-    session: Session, mailbox: str, *, now: datetime
-) -> tuple[datetime | None, list[datetime]]:
-    """The mailbox's last send and its sends of the last two days (uncertain ones count)."""
-    when = func.coalesce(OutboxEntry.sent_at, OutboxEntry.updated_at)
-    recent = list(
-        session.scalars(
-            select(when).where(
-                OutboxEntry.mailbox == mailbox,
-                or_(OutboxEntry.state == SENT, OutboxEntry.state == UNCERTAIN),
-                when >= now - timedelta(days=2),
-            )
-        )
-    )
-    last = session.scalar(
-        select(func.max(OutboxEntry.sent_at)).where(
-            OutboxEntry.mailbox == mailbox, OutboxEntry.state == SENT
-        )
-    )
-    return last, recent

@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from outreach.config import Settings
+from outreach.sending import freezing, waiting
 from outreach.sending import outbox as sending
 from outreach.sending.pacing import Pacing, Slot, plan
 from outreach.store import Store
@@ -24,8 +25,8 @@ def mailbox_plan(store: Store, settings: Settings, pacing: Pacing, *, now: datet
     """The send order and slots of the sender mailbox's queued messages."""
     mailbox = settings.sender.email
     with store.read() as session:
-        items = sending.waiting(session, mailbox, settings, now=now)
-        last, recent = sending.history(session, mailbox, now=now)
+        items = waiting.waiting(session, mailbox, settings, now=now)
+        last, recent = waiting.history(session, mailbox, now=now)
     return plan(items, pacing, now=now, last_sent=last, recent_sends=recent)
 
 
@@ -56,8 +57,8 @@ def dry_run(
         jobs: list[tuple[str, bytes, str]] = [
             (f"outbox{s.id}", raws[s.id], s.reason or "due now") for s in slots
         ]
-        built, refused = sending.build_all(
-            session, sending.approved_draft_ids(session), settings, now=now
+        built, refused = freezing.build_all(
+            session, freezing.approved_draft_ids(session), settings, now=now
         )
         if refused:
             raise refused[0][1]

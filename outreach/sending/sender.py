@@ -45,7 +45,7 @@ from sqlalchemy import select
 
 from outreach.campaigns import followups
 from outreach.config import Clock, Settings, smtp_password
-from outreach.sending import ledger, recovery
+from outreach.sending import freezing, ledger, recovery, waiting
 from outreach.sending import outbox as sending
 from outreach.sending.lanes import Journal, send_lanes
 from outreach.sending.lock import mailbox_lock
@@ -115,10 +115,10 @@ def enqueue_approved(
     A draft that cannot be sent as approved is reported, and is pending again with the reason.
     """
     with store.read() as session:
-        ids = sending.approved_draft_ids(session)
+        ids = freezing.approved_draft_ids(session)
     for start in range(0, len(ids), ENQUEUE_BATCH):
         with store.session() as session:
-            entries, refused = sending.freeze(
+            entries, refused = freezing.freeze(
                 session, ids[start : start + ENQUEUE_BATCH], settings, actor=actor, now=now
             )
         report.enqueued += len(entries)
@@ -243,9 +243,9 @@ class _Run:
     async def _db(self, fn: Callable[[], _T]) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self.db, fn)
 
-    def _claim(self, ids: Sequence[int]) -> list[ledger.Claimed]:
+    def _claim(self, ids: Sequence[int]) -> list[sending.Claimed]:
         with self.store.session() as session:
-            claimed, skipped = ledger.claim(
+            claimed, skipped = sending.claim(
                 session, ids, self.settings, salt=self.salt, now=self.clock(), actor=self.actor,
                 epoch=self.epoch,
             )  # fmt: skip
@@ -291,7 +291,7 @@ class _Run:
 
     def _follow_ups_to_check(self, due: Sequence[int]) -> list[tuple[int, str, datetime]]:
         with self.store.read() as session:
-            return sending.follow_ups_to_check(session, due)
+            return waiting.follow_ups_to_check(session, due)
 
     def _cancel_answered(self, answered: dict[int, str]) -> None:
         with self.store.session() as session:

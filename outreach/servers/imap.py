@@ -7,6 +7,8 @@ drops the connection (later calls raise "connection closed"); the caller opens a
 from __future__ import annotations
 
 import imaplib
+import select
+import socket
 import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -76,6 +78,7 @@ class ImapMailbox(Mailbox):
         self._secrets = [s for s in (password,) if s]
         self._folders = list(folders) if folders else None
         self._selected: str | None = None
+        self._empty = 0  # IDLE polls in a row that found the socket readable but said nothing
         self._client: Any = None
         self._connect(host, port, security, timeout)
         try:
@@ -325,6 +328,62 @@ class ImapMailbox(Mailbox):
         """APPEND a message to a folder with the given flags and internal date."""
         with self._guard(f"APPEND to {folder}") as client:
             client.append(folder, raw, flags=tuple(flags), msg_time=when)
+
+    # IDLE (RFC 2177): the sync's watcher waits on its own connection for new mail.
+
+    def idle_supported(self) -> bool:
+        """Whether the server offers IDLE."""
+        with self._guard("CAPABILITY") as client:
+            return bool(client.has_capability("IDLE"))
+
+    def idle_start(self, folder: str) -> None:
+        """EXAMINE the folder and enter IDLE: the server reports changes as they happen."""
+        self.select(folder)
+        with self._guard(f"IDLE {folder}") as client:
+            client.idle()
+
+    def idle_poll(self, timeout: float) -> list[tuple[Any, ...]]:
+        """What the server said in IDLE within ``timeout`` seconds: [] when it was quiet.
+
+        imapclient returns [] at once, without an error, on a connection the server closed;
+        so a readable socket that gave no response is reported as a lost connection.
+        """
+        with self._guard("IDLE") as client:
+            sock = client.socket()
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            readable = bool(poller.poll(timeout * 1000))
+            responses = [tuple(r) for r in client.idle_check(timeout=0)] if readable else []
+        self._empty = self._empty + 1 if readable and not responses else 0
+        if self._empty and self._closed(sock, self._empty):
+            self._drop()
+            raise SyncError(f"{self._where}: connection closed by the server during IDLE")
+        if any(r and r[0] == b"BYE" for r in responses):
+            self._drop()
+            raise SyncError(f"{self._where}: the server ended the connection (BYE) during IDLE")
+        return responses
+
+    @staticmethod
+    def _closed(sock: Any, empty: int) -> bool:
+        """Whether the peer closed a socket that was readable ``empty`` times with no response."""
+        if isinstance(sock, ssl.SSLSocket):  # no peeking under TLS: a record that is no data
+            return empty >= 3  # (a session ticket) comes once, an EOF comes every time
+        try:
+            return bool(sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"")
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+
+    def idle_end(self) -> None:
+        """Leave IDLE (DONE); a connection that died silently fails here, after the timeout."""
+        with self._guard("DONE") as client:
+            client.idle_done()
+
+    def noop(self) -> None:
+        """NOOP: proves the connection still carries commands."""
+        with self._guard("NOOP") as client:
+            client.noop()
 
     def close(self) -> None:
         """Log out; never raises."""

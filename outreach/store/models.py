@@ -91,7 +91,12 @@ class Candidate(Base):
     links: Mapped[list[Any]] = mapped_column(default=list)
     notes: Mapped[str] = mapped_column(Text, default="")
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Where their data came from ("LinkedIn profile", "referral by Lena Ek", "applied").
+    source: Mapped[str] = mapped_column(Text, default="", server_default="", index=True)
+    # The words search looks in (outreach.candidates.search.terms); indexed per engine.
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    interviewed_at: Mapped[datetime | None] = mapped_column()  # feedback is owed from then
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -193,6 +198,9 @@ class Conversation(Base):
     status: Mapped[str] = mapped_column(String(20), default="open")  # open|needs_response|closed
     sentiment: Mapped[str] = mapped_column(String(10), default="")  # positive|negative|""
     last_message_at: Mapped[datetime | None] = mapped_column()
+    # A person said the candidate's last message needs no answer, and why; newer mail waits again.
+    no_answer_at: Mapped[datetime | None] = mapped_column()
+    no_answer_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -343,7 +351,10 @@ class Message(Base):
     conversation_id: Mapped[int | None] = mapped_column(
         ForeignKey("conversations.id", ondelete="CASCADE"), index=True
     )
-    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
+    # Ours: the outbox row whose state this message shows (see outreach.sending.recorded).
+    outbox_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -28,6 +28,7 @@ class EnrolmentStatus(StrEnum):
     REPLIED = "replied"  # stopped: the candidate answered
     OPTED_OUT = "opted_out"  # stopped: they asked for no more mail
     BOUNCED = "bounced"  # stopped: their address does not take mail
+    STOPPED = "stopped"  # stopped: a reviewer rejected a step and ended the sequence
 
 
 class CandidateStatus(StrEnum):

@@ -3,26 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import HTTPException
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.sessions import SessionMiddleware
 
 from outreach import __version__, users
 from outreach.config import Clock, Settings, database_password, real_time
+from outreach.conversations.reads import local_time
+from outreach.conversations.waiting import waiting
 from outreach.errors import InputError, LLMError, NotFound, OutreachError, StateError
-from outreach.jobs import health
+from outreach.jobs import health, watching
 from outreach.store import Store, open_store
-from outreach.web import api, auth, campaigns, conversations, outbox, views
+from outreach.web import (
+    api,
+    auth,
+    campaigns,
+    candidates,
+    conversations,
+    decisions,
+    outbox,
+    views,
+)
 from outreach.web.auth import (
     SESSION_COOKIE,
     SESSION_HOURS,
@@ -33,6 +45,8 @@ from outreach.web.auth import (
 )
 
 __all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -55,10 +69,8 @@ def _environment(timezone: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    zone = ZoneInfo(timezone)  # times show in the sender's zone, as the recruiter lives them
-    env.filters["when"] = lambda value: (
-        value.astimezone(zone).strftime("%Y-%m-%d %H:%M") if value else ""
-    )
+    # Times show in the sender's zone, named, as the recruiter lives them (the CLI does too).
+    env.filters["when"] = lambda value: local_time(value, timezone)
     return env
 
 
@@ -102,6 +114,15 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", status_code=exc.status_code, message=str(exc.detail))
 
 
+def _waiting_count(store: Store, settings: Settings, clock: Clock) -> int:
+    """How many wait on us, for the navigation; a store that fails here never breaks a page."""
+    try:
+        return len(waiting(store, settings, now=clock()))
+    except SQLAlchemyError:
+        log.warning("could not count who is waiting", exc_info=True)
+        return 0
+
+
 def create_app(
     settings: Settings,
     store: Store | None = None,
@@ -143,8 +164,15 @@ def create_app(
     )
     secret = users.web_secret()
     env = _environment(settings.sender.timezone)
-    # Every page names the background loops that are failing (a read that never waits).
-    env.globals["health_problems"] = lambda: health.problems(the_store, now=clock())
+    # Every page shows the background loops' health and names the failing ones (one read).
+    # The IDLE watcher exists only for an IMAP mailbox; a Maildir is polled by the sync.
+    idle = watching.watches(settings)
+    env.globals["health_all"] = lambda: [
+        status
+        for status in health.statuses(the_store, now=clock())
+        if idle or status.component != watching.COMPONENT or status.state != health.NEVER
+    ]
+    env.globals["waiting_count"] = lambda: _waiting_count(the_store, settings, clock)
     app.state.ctx = WebContext(
         settings=settings, store=the_store, env=env, secret=secret, clock=clock
     )
@@ -170,10 +198,13 @@ def create_app(
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     app.include_router(auth.router)
     app.include_router(api.router)
+    app.include_router(decisions.router)
     app.include_router(views.router)
     app.include_router(conversations.router)
     app.include_router(conversations.api)
     app.include_router(campaigns.router)
     app.include_router(campaigns.api)
     app.include_router(outbox.router)
+    app.include_router(outbox.pages)
+    app.include_router(candidates.router)
     return app

@@ -20,10 +20,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 
+from outreach.campaigns import followups
 from outreach.candidates.records import profile
 from outreach.drafting.drafter import Drafter, make_llm
-from outreach.errors import NotFound
-from outreach.mail.messages import new_message_id
+from outreach.errors import InputError, NotFound
 from outreach.review import edits, opened, queue
 from outreach.review import reads as review
 from outreach.review.models import DraftDetail, DraftPage, Metrics
@@ -68,6 +68,8 @@ class _Text(BaseModel):
 
 class RejectIn(_Text):
     reason: str = Field(min_length=1, max_length=2000)
+    # A campaign step says what comes next (to rewrite instead, use /regenerate).
+    then: Literal["skip", "stop"] | None = None
 
 
 class RevisionIn(_Text):
@@ -194,7 +196,7 @@ def approve(
                 session,
                 draft,
                 actor=user,
-                message_id=new_message_id(ctx.settings.sender.email),
+                sender=ctx.settings.sender.email,
                 seen=payload.revision,
                 now=ctx.clock(),
             )
@@ -214,22 +216,26 @@ def bulk_approve(request: Request, payload: BulkApproveIn, user: Reviewer) -> Bu
     sender = ctx.settings.sender.email
     with ctx.store.session() as session:
         approved, skipped = queue.approve_viewed(
-            session,
-            payload.ids,
-            actor=user,
-            new_message_id=lambda: new_message_id(sender),
-            now=ctx.clock(),
+            session, payload.ids, actor=user, sender=sender, now=ctx.clock()
         )
     return BulkResult(approved=approved, skipped=skipped)
 
 
 @router.post("/drafts/{draft_id}/reject", response_model=DraftState, tags=["drafts"])
 def reject(request: Request, draft_id: Id, payload: RejectIn, user: Reviewer) -> DraftState:
-    """Reject the draft with a reason."""
+    """Reject the draft with a reason; a campaign step also says what next (`then`)."""
     ctx = context(request)
     with ctx.store.session() as session:
         draft = queue.get_draft(session, draft_id, lock=True)
-        queue.reject(session, draft, actor=user, reason=payload.reason, now=ctx.clock())
+        if followups.is_step(draft) and draft.status in queue.OPEN:
+            if payload.then is None:
+                raise InputError(f"draft {draft_id} is a campaign step: give then: skip or stop")
+            followups.reject_step(
+                session, draft, then=payload.then, reason=payload.reason, actor=user,
+                settings=ctx.settings, now=ctx.clock(),
+            )  # fmt: skip
+        else:
+            queue.reject(session, draft, actor=user, reason=payload.reason, now=ctx.clock())
         return _state(draft)
 
 

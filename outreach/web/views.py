@@ -15,8 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import OutreachError
-from outreach.mail.messages import new_message_id
-from outreach.review import edits, opened, queue
+from outreach.review import edits, held, opened, queue
 from outreach.review import reads as review
 from outreach.store.values import DraftKind
 from outreach.web.auth import context, flash, page_user, render
@@ -44,7 +43,7 @@ def _qs(filters: review.Filters, **extra: str | int) -> str:
     return ("?" + urlencode(params)) if params else ""
 
 
-def _back(request: Request, draft_id: int) -> str:
+def back_to(request: Request, draft_id: int) -> str:
     """This draft's page, keeping the filters the request came with."""
     query = request.url.query
     return f"/drafts/{draft_id}{'?' + query if query else ''}"
@@ -102,11 +101,7 @@ async def bulk_approve(request: Request, user: Reviewer) -> Response:
     sender = ctx.settings.sender.email
     with ctx.store.session() as session:
         approved, skipped = queue.approve_viewed(
-            session,
-            ids,
-            actor=user,
-            new_message_id=lambda: new_message_id(sender),
-            now=ctx.clock(),
+            session, ids, actor=user, sender=sender, now=ctx.clock()
         )
     if approved:
         flash(request, f"Approved {len(approved)} draft{'s' if len(approved) != 1 else ''}.")
@@ -143,10 +138,11 @@ def _draft_page(
         next_url=_draft_url(detail.next_id, filters),
         previous_url=_draft_url(detail.previous_id, filters) if detail.previous_id else "",
         llm=ctx.settings.llm.provider != "none",
+        held_instruction=held.rewrite_instruction(detail.hold_reason),
     )
 
 
-def _next_after(request: Request, draft_id: int) -> str:
+def next_after(request: Request, draft_id: int) -> str:
     ctx = context(request)
     filters = parse_filters(request.query_params)
     with ctx.store.session() as session:
@@ -164,7 +160,7 @@ def approve(
     ctx = context(request)
     if not revision.isdigit() or len(revision) > 9:
         flash(request, "The approval did not say which revision you read; approve again.", "error")
-        return RedirectResponse(_back(request, draft_id), status_code=303)
+        return RedirectResponse(back_to(request, draft_id), status_code=303)
     try:
         with ctx.store.session() as session:
             draft = queue.get_draft(session, draft_id, lock=True)
@@ -172,7 +168,7 @@ def approve(
                 session,
                 draft,
                 actor=user,
-                message_id=new_message_id(ctx.settings.sender.email),
+                sender=ctx.settings.sender.email,
                 seen=int(revision),
                 now=ctx.clock(),
             )
@@ -181,9 +177,9 @@ def approve(
         return _draft_page(request, draft_id, user, changed=str(exc), status_code=409)
     except OutreachError as exc:
         flash(request, str(exc), "error")
-        return RedirectResponse(_back(request, draft_id), status_code=303)
+        return RedirectResponse(back_to(request, draft_id), status_code=303)
     flash(request, f"Approved draft {draft_id}.")
-    return RedirectResponse(_next_after(request, draft_id), status_code=303)
+    return RedirectResponse(next_after(request, draft_id), status_code=303)
 
 
 @router.post("/drafts/{draft_id}/save")
@@ -195,7 +191,7 @@ def save(
     body: Annotated[str, Form()] = "",
 ) -> Response:
     ctx = context(request)
-    back = _back(request, draft_id)
+    back = back_to(request, draft_id)
     try:
         with ctx.store.session() as session:
             saved = edits.save_edit(
@@ -212,28 +208,12 @@ def save(
     return RedirectResponse(back, status_code=303)
 
 
-@router.post("/drafts/{draft_id}/reject")
-def reject(
-    request: Request, draft_id: int, user: Reviewer, reason: Annotated[str, Form()] = ""
-) -> Response:
-    ctx = context(request)
-    try:
-        with ctx.store.session() as session:
-            draft = queue.get_draft(session, draft_id, lock=True)
-            queue.reject(session, draft, actor=user, reason=reason, now=ctx.clock())
-    except OutreachError as exc:
-        flash(request, str(exc), "error")
-        return RedirectResponse(_back(request, draft_id), status_code=303)
-    flash(request, f"Rejected draft {draft_id}.")
-    return RedirectResponse(_next_after(request, draft_id), status_code=303)
-
-
 @router.post("/drafts/{draft_id}/regenerate")
 async def regenerate(
     request: Request, draft_id: int, user: Reviewer, instruction: Annotated[str, Form()] = ""
 ) -> Response:
     ctx = context(request)
-    back = _back(request, draft_id)
+    back = back_to(request, draft_id)
     drafter = Drafter(ctx.settings, ctx.store, llm=make_llm(ctx.settings))
     try:
         revision = await drafter.regenerate(draft_id, instruction.strip(), actor=user)

@@ -234,6 +234,10 @@ class Dovecot:
         """Change a folder's UIDVALIDITY, as a server that rebuilt its index would."""
         self.doveadm("mailbox", "update", "-u", user, "--uid-validity", str(n), folder)
 
+    def restart(self) -> None:
+        """Stop Dovecot (its connections end with BYE) and start it again on the same ports."""
+        raise NotImplementedError  # set by running_dovecot
+
     def kill_connections(self, user: str) -> None:
         """Drop every IMAP connection of the user (a network failure, seen from the client)."""
         self.doveadm("kick", user)
@@ -346,20 +350,34 @@ def running_dovecot(oauth2_introspection_url: str = "") -> Iterator[Dovecot]:
         if check.returncode != 0:
             raise RuntimeError(f"doveconf rejected {config}: {check.stderr.strip()}")
         log = root / "dovecot.log"
-        with open(root / "stderr.log", "wb") as stderr:
-            proc = subprocess.Popen(
-                [*prefix, *_die_with_us(prefix), "dovecot", "-F", "-c", str(config)],
-                stdin=subprocess.DEVNULL,
-                stdout=stderr,
-                stderr=stderr,
-                start_new_session=True,
-            )
+        procs: list[subprocess.Popen[bytes]] = []
+
+        def start() -> None:
+            with open(root / "stderr.log", "ab") as stderr:
+                procs.append(
+                    subprocess.Popen(
+                        [*prefix, *_die_with_us(prefix), "dovecot", "-F", "-c", str(config)],
+                        stdin=subprocess.DEVNULL,
+                        stdout=stderr,
+                        stderr=stderr,
+                        start_new_session=True,
+                    )
+                )
+            _wait_for_port(port, procs[-1], log)
+            _wait_for_port(lmtp_port, procs[-1], log)
+
+        def restart() -> None:
+            _stop(procs[-1])
+            start()
+
         try:
-            _wait_for_port(port, proc, log)
-            _wait_for_port(lmtp_port, proc, log)
-            yield Dovecot(root, port, lmtp_port, prefix)
+            start()
+            server = Dovecot(root, port, lmtp_port, prefix)
+            server.restart = restart  # type: ignore[method-assign]
+            yield server
         finally:
-            _stop(proc)
+            if procs:
+                _stop(procs[-1])
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

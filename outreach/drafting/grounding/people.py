@@ -86,7 +86,9 @@ def _org_swaps(text: str, words: list[tuple[str, int, int]], facts: Facts, slot:
                     "past — check the company"
                 )
                 flags.append(make_flag("attribution", message, text[start:end], slot, start))
-        elif word in facts.own_orgs and set(before[-4:]) & (wl.HIRING_SIDE | {facts.title}):
+        elif word in facts.own_orgs and set(before[-4:]) & (
+            wl.HIRING_SIDE | wl.JOINING | {facts.title}
+        ):
             if not set(before[-4:]) & wl.SECOND_PERSON:
                 message = (
                     f"'{text[start:end]}' is where the candidate works, but this makes it the "

@@ -199,6 +199,8 @@ THIRD_PERSON = {
     "hans": "m", "hen": "", "hens": "", "henom": "",
 }  # fmt: skip
 HIRING_SIDE = _words("we us our ours i i'm i've i'd we're we've vi oss vår vårt våra jag teamet")
+# "join the team at X" offers X's team: X is the hiring side.
+JOINING = _words("join joining ansluta ansluter börja börjar")
 FUTURE = _words(
     """would will could can might may shall should 'd 'll going join joining joined
     skulle kommer kan kunde ska vill ansluta börja würden werden könnten"""
