@@ -28,13 +28,7 @@ from outreach.drafting.inputs import language_variant, template_family
 from outreach.drafting.llm import CallRecord, LLMCallError, LLMClient
 from outreach.drafting.notes import Notes
 from outreach.drafting.notes import parse as parse_notes
-from outreach.drafting.prompts import (
-    Prompt,
-    language_of,
-    person_facts,
-    slot_prompt,
-    slot_schema,
-)
+from outreach.drafting.prompts import Prompt, language_of, person_facts, slot_prompt, slot_schema
 from outreach.drafting.spec import (
     BatchReport,
     Composed,

@@ -30,6 +30,7 @@ from outreach.review.models import (
     DraftRow,
     EditStat,
     Metrics,
+    RevisionInfo,
 )
 from outreach.store.models import (
     Campaign,
@@ -419,15 +420,7 @@ def draft_detail(session: Session, draft: Draft, filters: Filters = Filters()) -
         "body": now.body,
         "revision": now.number,
         "author": now.author,
-        "revisions": [
-            {
-                "number": r.number,
-                "author": r.author,
-                "instruction": r.instruction,
-                "created_at": r.created_at,
-            }
-            for r in history
-        ],
+        "revisions": [RevisionInfo.model_validate(r, from_attributes=True) for r in history],
         "flags": current,
         "flags_elsewhere": cleared,
         "marked_body": mark_flags(now.body, current),

@@ -15,7 +15,7 @@ conditional ``UPDATE … RETURNING``, so a row is claimed exactly once whatever 
 says), ``outcome_values`` (sending → sent | queued | failed | uncertain, by the SMTP
 outcome), ``resolve`` and ``retry_failed`` (a person's decisions), ``found_in_sent_folder``,
 ``cancel_entry`` and ``hold``. ``outreach.sending.ledger`` writes the outcomes and the progress
-marks on the send path, and ``ledger.reconcile`` applies the crash arrows above after a sender
+marks on the send path, and ``recovery.reconcile`` applies the crash arrows above after a sender
 stopped. The draft of a message mirrors its row's state (``queue.set_status``), so every
 change here also goes through ``outreach.review.queue`` and is audited.
 
