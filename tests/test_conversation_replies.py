@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from outreach.config import settings_from_dict
-from outreach.conversations import reads, replies
+from outreach.conversations import reads, replies, stops
 from outreach.conversations import threads as conv
 from outreach.conversations import waiting as waits
 from outreach.drafting.drafter import Drafter
@@ -72,7 +72,7 @@ def their_reply(
         )  # fmt: skip
         session.add(message)
         conv.touch(conversation, when)
-        conv.record_reply(session, conversation, actor="sync")
+        stops.record_reply(session, conversation, actor="sync")
         session.flush()
         return message.id
 
