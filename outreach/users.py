@@ -8,6 +8,14 @@ cookies are replayed.
 An API token is the username and a fingerprint of the user's password hash, signed with the
 web secret: changing the password (or the secret) revokes every token issued before. The
 secret never lives in the store (see ``web_secret``).
+
+Who did it, in the audit log (``events.actor``) and on drafts (``approved_by``, a revision's
+author): a person is always named by their reviewer username, the name they log in to the
+web UI with, whichever shell they used; automation by one of the ``Automation`` names. The
+command line is a person: it acts as ``--as NAME`` (or ``$OUTREACH_REVIEWER``), else as the
+only reviewer there is (``acting_reviewer``), never as the operating system's login, which
+on a server is "root" for everyone. Administration that needs no person (``outreach init``,
+importing candidates) records ``Automation.COMMAND_LINE``.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import re
 import secrets
 import stat
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -30,6 +39,20 @@ from outreach.config import outreach_home, secret
 from outreach.errors import ConfigError, InputError, NotFound
 from outreach.store import Store
 from outreach.store.models import Event, User, WebSession, utcnow
+
+
+class Automation(StrEnum):
+    """The names automation writes in the audit log; a person's events carry their username."""
+
+    COMMAND_LINE = "cli"  # administration at the command line that names no reviewer
+    INIT = "init"
+    DEMO = "demo"
+    DRAFTING = "drafting"
+    SENDER = "sender"
+    SYNC = "sync"
+    SCHEDULER = "scheduler"
+    SIGNIN = "signin"
+
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}")
 MIN_PASSWORD = 10
@@ -54,7 +77,9 @@ def check_username(name: str) -> str:
     return name
 
 
-def add_user(session: Session, name: str, password: str, *, actor: str = "cli") -> User:
+def add_user(
+    session: Session, name: str, password: str, *, actor: str = Automation.COMMAND_LINE
+) -> User:
     """Create a reviewer with an argon2 hash of the password."""
     check_username(name)
     if len(password) < MIN_PASSWORD:
@@ -68,7 +93,9 @@ def add_user(session: Session, name: str, password: str, *, actor: str = "cli") 
     return user
 
 
-def set_password(session: Session, name: str, password: str, *, actor: str = "cli") -> None:
+def set_password(
+    session: Session, name: str, password: str, *, actor: str = Automation.COMMAND_LINE
+) -> None:
     """Replace a reviewer's password: their sessions end and their API tokens stop working."""
     user = get_user(session, name)
     if len(password) < MIN_PASSWORD:
@@ -86,7 +113,7 @@ def set_password(session: Session, name: str, password: str, *, actor: str = "cl
     )
 
 
-def remove_user(session: Session, name: str, *, actor: str = "cli") -> None:
+def remove_user(session: Session, name: str, *, actor: str = Automation.COMMAND_LINE) -> None:
     """Remove a reviewer: their sessions end and their API tokens stop working."""
     user = get_user(session, name)
     ended = end_sessions(session, user)
@@ -108,6 +135,21 @@ def get_user(session: Session, name: str) -> User:
     if user is None:
         raise NotFound(f"no user {name}; add one with `outreach user add {name}`")
     return user
+
+
+def acting_reviewer(session: Session, named: str | None) -> str:
+    """The reviewer a command acts as: the one named, else the only one; InputError otherwise."""
+    if named:
+        get_user(session, check_username(named))
+        return named
+    names = list(session.scalars(select(User.username).order_by(User.username).limit(2)))
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise InputError("no reviewer yet; add one with `outreach user add NAME`")
+    raise InputError(
+        "several reviewers: say which you are with --as NAME or OUTREACH_REVIEWER=NAME"
+    )
 
 
 def count_users(session: Session) -> int:

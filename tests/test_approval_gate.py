@@ -29,7 +29,8 @@ from outreach.drafting.drafter import Drafter, DraftSpec, make_llm
 from outreach.inbox.sync import run_sync, suggest_replies
 from outreach.review import queue
 from outreach.sending import freezing
-from outreach.sending.sender import RunReport, outbox_listing, run_sender
+from outreach.sending.preview import outbox_listing
+from outreach.sending.sender import RunReport, run_sender
 from outreach.store import Store
 from outreach.store.models import Candidate, Draft, OutboxEntry, Revision
 from tests import inbox_kit

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from outreach import __version__
 from outreach.cli import cli, main
+from tests.config_kit import configure
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -127,33 +128,20 @@ def test_config_check_reaches_smtp_imap_and_the_model(
 ) -> None:
     monkeypatch.setenv("OUTREACH_IMAP_PASSWORD", dovecot.password)
     user = dovecot.new_user()
-    config = workspace / "config.toml"
-    text = config.read_text().replace('host = "localhost"', 'host = "127.0.0.1"', 1)
-    text = text.replace("port = 587", f"port = {smtp_capture.port}")
-    text = text.replace('security = "starttls"', 'security = "none"', 1)
-    text = text.replace('host = ""', f'host = "{dovecot.host}"').replace(
-        "port = 993", f"port = {dovecot.port}"
+    configure(
+        workspace,
+        smtp={"host": "127.0.0.1", "port": smtp_capture.port, "security": "none"},
+        imap={"host": dovecot.host, "port": dovecot.port, "security": "none", "username": user},
+        llm={"provider": "openai", "base_url": llm_server.base_url},
     )
-    text = text.replace('security = "tls"', 'security = "none"').replace(
-        'username = ""                  # password: env OUTREACH_IMAP',
-        f'username = "{user}"  # password: env OUTREACH_IMAP',
-    )
-    text = text.replace('provider = "none"', 'provider = "openai"').replace(
-        'base_url = ""', f'base_url = "{llm_server.base_url}"'
-    )
-    config.write_text(text)
     code, out, _ = run(["config", "check"], capsys)
     assert f"smtp: ok: 127.0.0.1:{smtp_capture.port}" in out
     assert "imap: ok:" in out and "INBOX" in out and "Sent" in out
     assert "llm: FAILED:" in out and "1 models; 'gpt-4o-mini' is not among them" in out
-    config.write_text(text.replace('model = "gpt-4o-mini"', 'model = "fake-model"'))
+    configure(workspace, llm={"model": "fake-model"})
     code, out, _ = run(["config", "check"], capsys)
     assert "llm: ok:" in out and code == 0, out
-    config.write_text(
-        text.replace('model = "gpt-4o-mini"', 'model = "fake-model"').replace(
-            f"port = {smtp_capture.port}", "port = 9"
-        )
-    )
+    configure(workspace, smtp={"port": 9})
     code, out, _ = run(["config", "check"], capsys)
     assert code == 1 and "smtp: FAILED: cannot reach 127.0.0.1:9" in out
     assert dovecot.password not in out

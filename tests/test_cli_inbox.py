@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import select
 
+from outreach import users
 from outreach.config import load_config
 from outreach.inbox.sync import sync_lock
 from outreach.servers.configured import mailbox_name
 from outreach.store import Store, open_store
 from outreach.store.models import Draft, OutboxEntry, Revision
 from tests import inbox_kit as kit
+from tests.config_kit import configure as configure_toml
 from tests.test_cli import run
 
 if TYPE_CHECKING:
@@ -24,16 +27,11 @@ if TYPE_CHECKING:
 
 def configure(workspace: Path, dovecot: Dovecot, user: str, *, suggest: bool = False) -> None:
     """Point the workspace's [imap] at the Dovecot user and start the sync in 2020."""
-    config = workspace / "config.toml"
-    text = config.read_text()
-    imap = (
-        f'[imap]\nhost = "{dovecot.host}"\nport = {dovecot.port}\nsecurity = "none"\n'
-        f'username = "{user}"\n\n'
+    configure_toml(
+        workspace,
+        imap={"host": dovecot.host, "port": dovecot.port, "security": "none", "username": user},
+        sync={"since": date(2020, 1, 1), "suggest_replies": suggest},
     )
-    text = re.sub(r"\[imap\]\n.*?\n\n", imap, text, count=1, flags=re.S)
-    text = re.sub(r"since = \S+", "since = 2020-01-01", text)
-    text = text.replace("suggest_replies = false", f"suggest_replies = {str(suggest).lower()}")
-    config.write_text(text)
 
 
 @pytest.fixture
@@ -46,6 +44,8 @@ def inbox(
     store = open_store(load_config(workspace / "config.toml").database_url)
     try:
         people = kit.add_people(store, ["ana@paywise.example", "kim@nope.example"])
+        with store.session() as session:  # the reviewer the command line acts as
+            users.add_user(session, "maria", "correct horse battery")
     finally:
         store.close()
     ana, kim = people["ana@paywise.example"], people["kim@nope.example"]

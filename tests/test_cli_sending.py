@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from outreach import users
 from outreach.cli import main
 from outreach.review import queue
 from outreach.store import Store, open_store
@@ -50,7 +51,11 @@ def configure(
     url = url or f"sqlite:///{folder / 'outreach.db'}"
     text = CONFIG.format(url=url, port=port, gap=gap, hours=hours)
     (folder / "config.toml").write_text(text)
-    return open_store(url)
+    store = open_store(url)
+    with store.session() as session:  # the reviewer the command line acts as
+        if not users.count_users(session):
+            users.add_user(session, "maria", "correct horse battery")
+    return store
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -17,6 +17,7 @@ from outreach.drafting.llm import LLMCallError, LLMClient
 from outreach.errors import ConfigError, StoreError
 from outreach.store import Store, open_store
 from outreach.store.models import AICall, Candidate
+from tests.config_kit import configure
 from tests.llm_server import FakeLLMServer, ok, status
 
 SECRET = "hunter2"
@@ -114,10 +115,7 @@ def test_a_command_on_postgresql_runs_with_the_password_from_the_environment(
 ) -> None:
     folder = tmp_path / "ws"
     write_workspace(folder)
-    config = folder / "config.toml"
-    config.write_text(
-        config.read_text().replace('url = "sqlite:///outreach.db"', f'url = "{pg_url}"')
-    )
+    configure(folder, database={"url": pg_url})
     monkeypatch.chdir(folder)
     monkeypatch.setenv("OUTREACH_DATABASE_PASSWORD", SECRET)
     (folder / "people.csv").write_text("email,name\nanna@example.com,Anna\n")

@@ -21,28 +21,25 @@ from sqlalchemy import select, text
 
 from outreach import users
 from outreach.cli import cli
-from outreach.cli.web import background_jobs
 from outreach.config import Settings
 from outreach.jobs import health
-from outreach.jobs.loops import send_forever, sync_forever
+from outreach.jobs.loops import send_forever, serve_jobs, sync_forever
 from outreach.review import queue
 from outreach.store import Store
 from outreach.store.models import Draft, Message, OutboxEntry, Revision, utcnow
 from outreach.web import create_app
 from tests import inbox_kit
+from tests.config_kit import configure
 from tests.services.smtp import CaptureServer
 from tests.webutil import free_port, log_in, seed, settings_for
 
 
 def smtp_to(workspace: Path, port: int) -> Settings:
-    config = workspace / "config.toml"
-    text = config.read_text().replace('host = "localhost"', 'host = "127.0.0.1"', 1)
-    text = text.replace("port = 587", f"port = {port}").replace(
-        'security = "starttls"', 'security = "none"', 1
+    return configure(
+        workspace,
+        smtp={"host": "127.0.0.1", "port": port, "security": "none"},
+        pacing={"working_hours": "always", "min_gap_seconds": 0},
     )
-    text = text.replace('working_hours = "Mon-Fri 09:00-17:00"', 'working_hours = "always"')
-    config.write_text(text.replace("min_gap_seconds = 90", "min_gap_seconds = 0"))
-    return settings_for(workspace)
 
 
 @pytest.fixture
@@ -94,7 +91,7 @@ def test_the_sender_serve_runs_sends_approved_mail_only(
             )
         revision = session.scalars(select(Revision).where(Revision.draft_id == second)).one()
         revision.body = "Changed after approval."
-    app = create_app(settings, store, background=background_jobs(settings, store))
+    app = create_app(settings, store, background=serve_jobs(settings, store))
     with TestClient(app):
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not smtp_capture.messages:
@@ -113,9 +110,7 @@ def test_the_sender_serve_runs_sends_approved_mail_only(
 
 def use_store(workspace: Path, store: Store) -> None:
     """Point the workspace's config.toml at the test's store (the CLI reads the config)."""
-    config = workspace / "config.toml"
-    url = store.engine.url.render_as_string(hide_password=False)
-    config.write_text(config.read_text().replace('"sqlite:///outreach.db"', json.dumps(url), 1))
+    configure(workspace, database={"url": store.engine.url.render_as_string(hide_password=False)})
 
 
 def hide_outbox(store: Store, hidden: bool) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from outreach.cli import cli
 from outreach.store import open_store
 from outreach.store.models import AICall, Draft, Revision
+from tests.config_kit import configure
 from tests.llm_server import FakeLLMServer, status
 
 PEOPLE = """email,name,headline,company,location,language,achievements,notes,tags
@@ -37,12 +38,7 @@ def people(workspace: Path) -> Path:
 
 
 def use_model(workspace: Path, base_url: str) -> None:
-    config = workspace / "config.toml"
-    text = config.read_text().replace('provider = "none"', 'provider = "openai"')
-    text = text.replace('base_url = ""', f'base_url = "{base_url}"').replace(
-        'model = "gpt-4o-mini"', 'model = "test-model"'
-    )
-    config.write_text(text)
+    configure(workspace, llm={"provider": "openai", "base_url": base_url, "model": "test-model"})
 
 
 def drafts(workspace: Path) -> list[tuple[Draft, Revision]]:

@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from outreach import users
 from outreach.cli import cli, main
 from outreach.drafting.grounding.wording import detect_language
 from outreach.drafting.inputs import load_role
 from outreach.errors import InputError
+from outreach.store import open_store
 from tests.llm_server import FakeLLMServer
 from tests.test_drafting import calls, drafts, use_model
 
@@ -264,6 +266,10 @@ def test_regenerating_past_the_budget_is_refused_before_the_call(
     use_model(one, llm_server.base_url)
     assert invoke("draft", "--template", "intro", "--candidates", "one.csv").exit_code == 0
     set_config(one, "max_tokens_per_run = 0", "max_tokens_per_run = 500")
+    store = open_store(f"sqlite:///{one / 'outreach.db'}")
+    with store.session() as session:  # the command acts for a reviewer in the store
+        users.add_user(session, "maria", "correct horse battery")
+    store.close()
     with pytest.raises(SystemExit) as info:
         main(["queue", "regenerate", "1", "--instruction", "shorter"])
     assert info.value.code == 1

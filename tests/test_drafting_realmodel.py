@@ -17,6 +17,7 @@ from outreach.drafting.drafter import JINJA_TAG
 from outreach.drafting.grounding import fold
 from outreach.store import open_store
 from outreach.store.models import AICall, Draft, Revision
+from tests.config_kit import configure
 
 pytestmark = pytest.mark.realmodel
 
@@ -30,9 +31,7 @@ PEOPLE = (
 def test_real_model_draft_is_stored_and_its_inventions_flagged(
     workspace: Path, llama_server: str
 ) -> None:
-    config = workspace / "config.toml"
-    text = config.read_text().replace('provider = "none"', 'provider = "openai"')
-    config.write_text(text.replace('base_url = ""', f'base_url = "{llama_server}"'))
+    configure(workspace, llm={"provider": "openai", "base_url": llama_server})
     (workspace / "people.csv").write_text(PEOPLE)
     (workspace / "role.toml").write_text('title = "Senior Backend Engineer"\n')
     runner = CliRunner()

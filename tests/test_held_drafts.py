@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from outreach import users
 from outreach.config import load_config
 from outreach.review import queue
 from outreach.sending import freezing
@@ -51,6 +52,7 @@ def mailbox(
     configure(workspace, dovecot, user, suggest=True)
     use_model(workspace, llm_server.base_url)
     with workspace_store(workspace) as store, store.session() as session:
+        users.add_user(session, "maria", "correct horse battery")  # the command line's reviewer
         jamie = Candidate(email=JAMIE, name="Jamie Lind")
         session.add(jamie)
         session.flush()

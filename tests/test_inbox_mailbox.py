@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 import imapclient
 import pytest
 
+from outreach.config import is_loopback
 from outreach.errors import ConfigError, SyncError
 from outreach.servers.imap import ImapMailbox
-from outreach.servers.mailbox import Mailbox, is_loopback
+from outreach.servers.mailbox import Mailbox
 from outreach.servers.maildir import MaildirMailbox
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from outreach.inbox.parse import parse_headers, parse_message
+from outreach.inbox.parse import parse_message
 from outreach.mail.subjects import normalise_subject
 
 
@@ -295,7 +295,7 @@ Original text.
     assert parsed.attachments == []
 
 
-def test_parse_headers_from_an_imap_header_fetch() -> None:
+def test_parse_a_header_block_as_an_imap_header_fetch_returns_it() -> None:
     raw = crlf("""\
 Message-ID: <CAF=x7Q@mail.gmail.com>
 In-Reply-To: <outreach.17.a1b2@acme.example>
@@ -305,14 +305,13 @@ Auto-Submitted: auto-replied
 List-Id: <devs.lists.example.org>
 
 """)
-    parsed = parse_headers(raw)
+    parsed = parse_message(raw)
     assert parsed.message_id == "<CAF=x7Q@mail.gmail.com>"
     assert parsed.in_reply_to == ["<outreach.17.a1b2@acme.example>"]
     assert parsed.from_addr == "anna@example.org"
     assert parsed.headers["auto-submitted"] == "auto-replied"
     assert parsed.headers["list-id"] == "<devs.lists.example.org>"
-    assert parsed.text is None and parsed.html is None
-    assert "no-body" not in parsed.flags
+    assert parsed.text == "" and parsed.html is None and "no-body" in parsed.flags
 
 
 @pytest.mark.parametrize(
@@ -376,5 +375,3 @@ def test_parse_message_never_raises_on_mime_shaped_garbage(
     raw = b"\r\n".join(prefix + tail for prefix, tail in lines)
     parsed = parse_message(raw)
     assert "parse-error" not in parsed.flags
-    header_only = parse_headers(raw)
-    assert header_only.text is None

@@ -18,7 +18,7 @@ from outreach.config import Settings
 from outreach.errors import SyncError
 from outreach.inbox.sync import SyncReport, run_sync, sync_lock
 from outreach.review import queue
-from outreach.sending import ledger
+from outreach.sending import recovery
 from outreach.store import Store, open_store
 from outreach.store.models import (
     Candidate,
@@ -432,7 +432,7 @@ def test_a_send_that_became_uncertain_after_its_copy_was_synced_is_confirmed(
     settings = make_settings(dovecot, user, store.engine.url.render_as_string(hide_password=False))
     assert sync_once(settings, store).counts["confirmed"] == 0  # still being sent: not ours to say
     with store.session() as session:  # the sender had died: the next run finds the row
-        found = ledger.reconcile(session, kit.RECRUITER, epoch="", now=kit.NOW, actor="sender")
+        found = recovery.reconcile(session, kit.RECRUITER, epoch="", now=kit.NOW, actor="sender")
     assert len(found.uncertain) == 1
     report = sync_once(settings, store)
     assert report.counts["confirmed"] == 1 and report.counts["stored"] == 0

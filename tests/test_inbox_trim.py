@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from outreach.inbox.trim import Trimmed, html_to_text, trim_html, trim_reply, trim_text
+from outreach.inbox.html_text import render
+from outreach.inbox.trim import Trimmed, trim_html, trim_reply, trim_text
 from tests.services import missing
 
 # The shared folder sits beside the repository (here /work/shared; in CI <repo>/../shared).
@@ -225,7 +226,7 @@ def test_html_to_text_renders_structure() -> None:
         '<p>See <a href="https://x.org">https://x.org</a><br>and &amp; more</p>'
         "<pre>def f():\n    return 1</pre><script>alert(1)</script>"
     )
-    assert html_to_text(html) == (
+    assert render(html, markers=False) == (
         "Points:\n\n- one link (https://example.com/a)\n- two\n  - nested\n\n1. first\n"
         "2. second\n\nSee https://x.org\nand & more\n\ndef f():\n    return 1"
     )

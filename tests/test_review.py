@@ -15,15 +15,17 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import select
 
 from outreach import users
 from outreach.cli import cli
-from outreach.cli.web import background_jobs, check_bind
+from outreach.cli.web import check_bind
 from outreach.errors import InputError, OutreachError
-from outreach.review import queue
+from outreach.jobs.loops import serve_jobs
+from outreach.review import edits, opened, queue
 from outreach.review import reads as review
 from outreach.store import Store, open_store
-from outreach.store.models import Draft, utcnow
+from outreach.store.models import Draft, Event, utcnow
 from tests.llm_server import FakeLLMServer
 from tests.webutil import PASSWORD, free_port, seed, settings_for
 
@@ -53,18 +55,18 @@ def test_listing_filters_pages_and_neighbours(store: Store) -> None:
     ids = seed(store, drafts=6)
     with store.session() as session:
         page = review.list_drafts(session, review.Filters(), page=2, per_page=4)
-        assert [row["id"] for row in page["items"]] == [5, 6]
-        assert (page["total"], page["pages"]) == (6, 2)
+        assert [row.id for row in page.items] == [5, 6]
+        assert (page.total, page.pages) == (6, 2)
         flagged = review.list_drafts(session, review.Filters(flagged=True))
-        assert [row["id"] for row in flagged["items"]] == [1, 3, 5]
+        assert [row.id for row in flagged.items] == [1, 3, 5]
         unflagged = review.list_drafts(session, review.Filters(flagged=False))
-        assert [row["id"] for row in unflagged["items"]] == [2, 4, 6]
+        assert [row.id for row in unflagged.items] == [2, 4, 6]
         in_campaign = review.list_drafts(session, review.Filters(campaign=ids["campaign"]))
-        assert [row["campaign"] for row in in_campaign["items"]] == ["backend-2026"] * 2
+        assert [row.campaign for row in in_campaign.items] == ["backend-2026"] * 2
         draft = queue.get_draft(session, 3)
         assert review.neighbours(session, draft, review.Filters()) == (2, 4)
         assert review.neighbours(session, draft, review.Filters(flagged=True)) == (1, 5)
-        assert review.first_draft(session, review.Filters(kind="follow_up")) == 3
+        assert review.list_drafts(session, review.Filters(kind="follow_up")).items[0].id == 3
         assert review.counts(session)["pending"] == 6
 
 
@@ -73,7 +75,7 @@ def test_metrics_rate_review_time_and_edits_per_template(store: Store) -> None:
     now = utcnow()
     with store.session() as session:
         one = queue.get_draft(session, 1)
-        queue.mark_viewed(session, one, "maria")
+        opened.mark_viewed(session, one, "maria")
         one.viewed_at = now - timedelta(minutes=4)
         queue.add_revision(
             session, one, subject="Senior Backend Engineer 1", body="Hi Jamie, short.",
@@ -81,24 +83,25 @@ def test_metrics_rate_review_time_and_edits_per_template(store: Store) -> None:
         )  # fmt: skip
         queue.approve(session, one, actor="maria", message_id="<1@nordlys.example>")
         two = queue.get_draft(session, 2)
-        queue.mark_viewed(session, two, "maria")
+        opened.mark_viewed(session, two, "maria")
         two.viewed_at = now - timedelta(minutes=2)
         queue.approve(session, two, actor="maria", message_id="<2@nordlys.example>")
         queue.reject(session, queue.get_draft(session, 3), actor="maria", reason="no")
     cache: dict[tuple[int, int], tuple[int, int]] = {}
     with store.session() as session:
         figures = review.metrics(session, timezone="Europe/Stockholm", cache=cache)
-    assert figures["pending"] == 1 and figures["approved_today"] == 2
-    assert figures["approval_rate"] == round(2 / 3, 3) and figures["decided_30d"] == 3
-    assert 170 <= figures["median_review_seconds"] <= 250  # 4 and 2 minutes, approved just now
-    (intro,) = figures["edits"]
-    assert intro["template"] == "intro" and intro["approved"] == 2 and intro["unchanged"] == 1
-    assert intro["mean_words_changed"] > 0 and 0 < intro["changed_share"] < 1
+    assert figures.pending == 1 and figures.approved_today == 2
+    assert figures.approval_rate == round(2 / 3, 3) and figures.decided_30d == 3
+    assert figures.median_review_seconds is not None
+    assert 170 <= figures.median_review_seconds <= 250  # 4 and 2 minutes, approved just now
+    (intro,) = figures.edits
+    assert intro.template == "intro" and intro.approved == 2 and intro.unchanged == 1
+    assert intro.mean_words_changed > 0 and 0 < intro.changed_share < 1
     assert set(cache) == {(1, 2), (2, 1)} and cache[(2, 1)][0] == 0
 
 
 def test_word_distance_and_diff() -> None:
-    assert review.word_distance("a b c d", "a x c d e") == 2
+    assert edits.word_distance("a b c d", "a x c d e") == 2
     segments = review.diff("Hi Jamie Lind,\nthanks", "Hi Jamie,\nthanks")
     assert "".join(s["text"] for s in segments if s["op"] != "insert") == "Hi Jamie Lind,\nthanks"
     assert "".join(s["text"] for s in segments if s["op"] != "delete") == "Hi Jamie,\nthanks"
@@ -119,7 +122,7 @@ def test_flags_are_marked_where_their_text_is() -> None:
 def test_bulk_approval_takes_only_opened_drafts(store: Store) -> None:
     seed(store, drafts=3)
     with store.session() as session:
-        queue.mark_viewed(session, queue.get_draft(session, 2), "maria")
+        opened.mark_viewed(session, queue.get_draft(session, 2), "maria")
         approved, skipped = queue.approve_viewed(
             session, [1, 2, 2, 99], actor="maria", sender="maria@nordlys.example"
         )
@@ -180,13 +183,18 @@ def test_queue_commands_list_show_approve_reject(workspace: Path) -> None:
     assert json.loads(invoke("queue", "show", "1", "--json").output)["candidate"]["name"] == (
         "Jamie Lind"
     )
+    with store.session() as session:
+        users.add_user(session, "lena", PASSWORD)
     approved = invoke("queue", "approve", "1", "2", "--as", "lena", "--unread")
     assert approved.exit_code == 0 and approved.output.count("approved draft") == 2
-    rejected = invoke("queue", "reject", "3", "--reason", "wrong team")
+    unnamed = invoke("queue", "reject", "3", "--reason", "wrong team")
+    assert unnamed.exit_code == 1 and "several reviewers: say which you are" in unnamed.output
+    as_maria = {"OUTREACH_REVIEWER": "maria", "USER": "root"}
+    rejected = invoke("queue", "reject", "3", "--reason", "wrong team", env=as_maria)
     assert rejected.exit_code == 0
-    again = invoke("queue", "approve", "3", "--unread")
+    again = invoke("queue", "approve", "3", "--unread", env=as_maria)
     assert again.exit_code == 1 and "draft 3 is rejected" in again.output
-    missing = invoke("queue", "show", "42")
+    missing = invoke("queue", "show", "42", env=as_maria)
     assert missing.exit_code == 1 and "no draft 42" in missing.output
     no_reason = invoke("queue", "reject", "3")
     assert no_reason.exit_code == 2
@@ -194,6 +202,13 @@ def test_queue_commands_list_show_approve_reject(workspace: Path) -> None:
         one = queue.get_draft(session, 1)
         assert (one.approved_by, one.status) == ("lena", "approved")
         assert queue.get_draft(session, 3).reject_reason == "wrong team"
+        actors = session.execute(select(Event.action, Event.actor)).all()
+    # Every person's event names a reviewer; the operating system's login never appears.
+    assert ("draft.rejected", "maria") in actors and ("draft.approved", "lena") in actors
+    assert {actor for _, actor in actors} <= {"maria", "lena", "drafting", "cli"}
+    assert invoke("queue", "show", "1", "--as", "root").output.strip() == (
+        "error: no user root; add one with `outreach user add root`"
+    )
     store.close()
 
 
@@ -211,7 +226,7 @@ def test_queue_edit_uses_the_editor_and_withdraws_an_approval(workspace: Path) -
         revision = queue.current(session, draft)
         assert draft.status == "pending" and "caught my eye" in revision.body
         assert revision.subject == "Senior Backend Engineer 1" and revision.author == "maria"
-        assert not revision.body.endswith("\n")
+        assert revision.body.endswith("Maria\n")  # the one form every path stores
     untouched = invoke("queue", "edit", "1", env={"EDITOR": f"{sys.executable} -c pass"})
     assert "nothing changed" in untouched.output
     store.close()
@@ -220,6 +235,8 @@ def test_queue_edit_uses_the_editor_and_withdraws_an_approval(workspace: Path) -
 def test_queue_approve_takes_the_revision_you_displayed(workspace: Path) -> None:
     store = workspace_store(workspace)
     seed(store, drafts=3)
+    with store.session() as session:
+        users.add_user(session, "lena", PASSWORD)
     unread = invoke("queue", "approve", "1", "--as", "maria")
     assert unread.exit_code == 1
     assert unread.output.strip() == (
@@ -309,11 +326,11 @@ def test_serve_binds_loopback_unless_told_otherwise() -> None:
 def test_serve_runs_the_sync_when_a_mailbox_is_configured(workspace: Path) -> None:
     settings = settings_for(workspace)
     store = workspace_store(workspace)
-    assert len(background_jobs(settings, store)) == 2  # the sender and the campaign scheduler
+    assert len(serve_jobs(settings, store)) == 2  # the sender and the campaign scheduler
     with_maildir = settings.model_copy(
         update={"imap": settings.imap.model_copy(update={"maildir": str(workspace / "Maildir")})}
     )
-    assert len(background_jobs(with_maildir, store)) == 3
+    assert len(serve_jobs(with_maildir, store)) == 3
     store.close()
 
 

@@ -239,6 +239,7 @@ def test_the_command_line_decides_held_drafts_and_rejected_steps(
     try:
         ids = make_steps(store)
         with store.session() as session:
+            users.add_user(session, "lena", "correct horse battery")  # a second reviewer
             for name in ("ann", "bob"):
                 step = queue.get_draft(session, ids[name])
                 queue.approve(session, step, actor="maria", message_id=new_message_id(kit.RECRUITER))  # fmt: skip
@@ -254,7 +255,7 @@ def test_the_command_line_decides_held_drafts_and_rejected_steps(
         assert sent_anyway.hold_reason == ""
         code, _, _ = run(["queue", "drop", str(ids["bob"]), "--as", "maria"], capsys)
         assert code == 0 and draft(store, ids["bob"]).status == queue.CANCELLED
-        code, _, err = run(["queue", "drop", str(ids["bob"])], capsys)
+        code, _, err = run(["queue", "drop", str(ids["bob"]), "--as", "maria"], capsys)
         assert code == 1 and "is not held" in err
         with store.session() as session:  # a fresh step 2 for ann, to reject
             ann = session.get_one(Draft, ids["ann"])
@@ -267,13 +268,15 @@ def test_the_command_line_decides_held_drafts_and_rejected_steps(
                 ),
             )  # fmt: skip
             again_id = again.id
-        code, _, err = run(["queue", "reject", str(again_id), "--reason", "no"], capsys)
+        code, _, err = run(
+            ["queue", "reject", str(again_id), "--reason", "no", "--as", "maria"], capsys
+        )
         assert code == 1 and "--then skip|stop|rewrite" in err
-        code, out, _ = run(["queue", "reject", str(again_id), "--reason", "no", "--then", "stop"], capsys)  # fmt: skip
+        code, out, _ = run(["queue", "reject", str(again_id), "--reason", "no", "--then", "stop", "--as", "maria"], capsys)  # fmt: skip
         assert code == 0 and "the sequence stopped" in out
         with store.read() as session:
             assert session.get_one(Enrolment, ids["ann_enrolment"]).status == "stopped"
-        code, _, err = run(["outbox", "retry", "7"], capsys)
+        code, _, err = run(["outbox", "retry", "7", "--as", "maria"], capsys)
         assert code == 1 and "outbox entry 7 is not failed" in err
     finally:
         store.close()

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from outreach.candidates.records import suppress
 from outreach.errors import NotFound, SendError, StateError
 from outreach.review import approval, queue
-from outreach.sending import freezing, ledger
+from outreach.sending import freezing, recovery
 from outreach.sending import outbox as sending
 from outreach.sending.sender import RunReport, run_sender
 from outreach.store import Store
@@ -226,7 +226,7 @@ async def test_resolve_uncertain(store: Store) -> None:
         for entry_id in ids:
             entry = session.get_one(OutboxEntry, entry_id)
             entry.state, entry.started_at = "sending", kit.MONDAY
-        found = ledger.reconcile(session, kit.SENDER, epoch="", now=kit.MONDAY, actor="t")
+        found = recovery.reconcile(session, kit.SENDER, epoch="", now=kit.MONDAY, actor="t")
         assert sorted(found.uncertain) == ids and found.requeued == []
     with store.session() as session:
         assert sending.resolve(session, ids[0], sent=True, actor="maria", now=kit.MONDAY) == "sent"

@@ -21,8 +21,8 @@ from outreach.servers.smtp import (
     Transient,
     Uncertain,
     check_security,
-    send_with_retry,
 )
+from outreach.servers.smtp_retry import send_with_retry
 from tests.services import smtp as services
 from tests.services.smtp import PASSWORD, TOKEN, USER, CaptureServer, Fault, FaultServer
 

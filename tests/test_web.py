@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from outreach.review import approval, queue
+from outreach.review import approval, opened, queue
 from outreach.store import Store
 from outreach.store.models import Draft, Event, Revision
 from outreach.web import create_app
@@ -174,7 +174,7 @@ def test_approve_records_the_approval_and_goes_to_the_next_draft(
     assert (draft.status, draft.approved_by, draft.approved_revision) == ("approved", "maria", 1)
     with store.session() as session:
         assert draft.approved_hash == approval.fingerprint(approval.visible_of(session, draft))
-        assert queue.approval_is_valid(session, draft) is None
+        assert approval.approval_is_valid(session, draft) is None
     assert draft.message_id and draft.message_id.endswith("@nordlys.example>") or draft.message_id
     # The last draft leads back to the queue.
     last = client.post(
@@ -198,10 +198,10 @@ def test_save_makes_a_revision_and_withdraws_an_approval(client: TestClient, sto
     draft = draft_row(store, 1)
     assert (draft.status, draft.current_revision, draft.approved_hash) == ("pending", 2, None)
     with store.session() as session:
-        assert queue.current(session, draft).body == "Hi Jamie,\n\nShort."
+        assert queue.current(session, draft).body == "Hi Jamie,\n\nShort.\n"
         assert queue.current(session, draft).author == "maria"
     page = client.get("/drafts/1").text
-    assert "<del>" in page and re.search(r"<ins>[^<]*Short\.</ins>", page)
+    assert "<del>" in page and re.search(r"<ins>[^<]*Short\.\s*</ins>", page)
     same = client.post(
         "/drafts/1/save",
         data={"csrf_token": token, "subject": "Kafka at Nordlys", "body": "Hi Jamie,\n\nShort."},
@@ -364,7 +364,7 @@ def test_bulk_approval_takes_each_draft_at_the_revision_its_reviewer_opened(
     client.get("/drafts/1")
     client.get("/drafts/3")
     with store.session() as session:
-        queue.mark_viewed(session, queue.get_draft(session, 2), "lena")  # not maria's reading
+        opened.mark_viewed(session, queue.get_draft(session, 2), "lena")  # not maria's reading
         queue.add_revision(
             session,
             queue.get_draft(session, 3),

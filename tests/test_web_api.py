@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 from outreach import users
 from outreach.cli.workspace import write_workspace
 from outreach.config import load_config
-from outreach.review import queue
+from outreach.review import models, queue
 from outreach.store import Store, open_store
 from outreach.web import create_app
 from tests.webutil import seed, settings_for
@@ -72,8 +72,8 @@ def test_draft_detail_revisions_and_reject(api: tuple[TestClient, str]) -> None:
     )
     assert saved.status_code == 201 and saved.json()["revision"] == 2
     detail = client.get("/api/drafts/1", headers=bearer(token)).json()
-    assert detail["body"] == "Hi Jamie,\nshort." and detail["changed"]
-    assert {"op": "insert", "text": "Jamie,\nshort."} in detail["diff_body"]
+    assert detail["body"] == "Hi Jamie,\nshort.\n" and detail["changed"]
+    assert {"op": "insert", "text": "Jamie,\nshort.\n"} in detail["diff_body"]
     bad = client.post(
         "/api/drafts/1/revisions", json={"subject": "a\nb", "body": ""}, headers=bearer(token)
     )
@@ -194,3 +194,13 @@ def test_an_approval_names_the_revision_read_and_a_changed_draft_answers_409(
     approve_in = schema["components"]["schemas"]["ApproveIn"]
     assert approve_in["required"] == ["revision"]
     assert "409" in approve_in["properties"]["revision"]["description"]
+
+
+def test_the_api_serves_the_review_read_models_as_they_are(api: tuple[TestClient, str]) -> None:
+    client, token = api
+    schemas = client.get("/openapi.json", headers=bearer(token)).json()["components"]["schemas"]
+    for model in (models.DraftDetail, models.DraftPage, models.DraftRow, models.Metrics):
+        assert set(schemas[model.__name__]["properties"]) == set(model.model_fields), model
+    detail = client.get("/api/drafts/1", headers=bearer(token)).json()
+    assert set(detail) == set(models.DraftDetail.model_fields)
+    assert models.DraftDetail.model_validate(detail).candidate["name"] == "Jamie Lind"

@@ -19,6 +19,7 @@ from outreach.sending.sender import run_sender
 from outreach.store import Store
 from outreach.store.models import Draft, OutboxEntry
 from outreach.web import create_app
+from tests.config_kit import configure
 from tests.services.smtp import FaultServer
 from tests.webutil import PASSWORD, log_in, settings_for
 
@@ -35,13 +36,10 @@ def client(store: Store, workspace: Path) -> Iterator[TestClient]:
 
 
 async def started(store: Store, workspace: Path, port: int) -> None:
-    config = workspace / "config.toml"
-    text = config.read_text().replace('host = "localhost"', 'host = "127.0.0.1"', 1)
-    text = text.replace("port = 587", f"port = {port}").replace(
-        'security = "starttls"', 'security = "none"', 1
-    )
-    config.write_text(
-        text.replace('working_hours = "Mon-Fri 09:00-17:00"', 'working_hours = "always"')
+    configure(
+        workspace,
+        smtp={"host": "127.0.0.1", "port": port, "security": "none"},
+        pacing={"working_hours": "always"},
     )
     (workspace / "people.csv").write_text(
         "email,name,tags\nann@a.example,Ann <script>x</script>,t\nbo@b.example,Bo,t\n"

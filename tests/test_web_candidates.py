@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from outreach.campaigns import lifecycle
 from outreach.candidates import search
 from outreach.store import Store
 from outreach.store.models import Campaign, Candidate, Draft, Event, Suppression
+from outreach.store.values import EnrolmentStatus
 from outreach.web import create_app
 from tests.webutil import XSS_NAME, log_in, seed, settings_for
 
@@ -89,7 +89,7 @@ def test_draft_and_enrol_from_the_page(
     with store.read() as session:
         drafts = session.scalars(select(Draft).where(Draft.candidate_id == ids["eve"])).all()
     assert {d.template for d in drafts} >= {"follow_up", "intro"}
-    assert lifecycle.ACTIVE in http.get(url).text
+    assert EnrolmentStatus.ACTIVE in http.get(url).text
 
 
 def test_upload_reports_bad_rows_like_the_command_line(

@@ -17,6 +17,7 @@ from outreach.config import Settings, load_config
 from outreach.review import queue
 from outreach.store import Store
 from outreach.store.models import Campaign, Candidate, utcnow
+from tests.config_kit import configure
 
 PASSWORD = "correct horse battery"
 XSS_NAME = "<img src=x onerror=alert(1)>"
@@ -26,12 +27,10 @@ CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 def settings_for(workspace: Path, llm_base_url: str | None = None) -> Settings:
     """The workspace's settings, optionally pointing the model at the fake LLM server."""
-    config = workspace / "config.toml"
     if llm_base_url:
-        text = config.read_text().replace('provider = "none"', 'provider = "openai"')
-        text = text.replace('base_url = ""', f'base_url = "{llm_base_url}"')
-        config.write_text(text.replace('model = "gpt-4o-mini"', 'model = "test-model"'))
-    return load_config(config)
+        llm = {"provider": "openai", "base_url": llm_base_url, "model": "test-model"}
+        return configure(workspace, llm=llm)
+    return load_config(workspace / "config.toml")
 
 
 def seed(store: Store, *, drafts: int = 3, user: str = "maria") -> dict[str, Any]:

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from outreach.accounts import oauth, records, signin, vault
-from outreach.accounts.tokens import Clock, app_for
-from outreach.config import Settings
+from outreach.accounts.tokens import app_for
+from outreach.config import Clock, Settings
 from outreach.errors import InputError
 from outreach.store import Store
 from outreach.store.models import Account, utcnow

@@ -15,20 +15,18 @@ without an OAuth error) leaves the grant alone: the next run tries again.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from outreach.accounts import oauth, records, vault
 from outreach.accounts.oauth import OAuthApp
 from outreach.accounts.presets import preset
 from outreach.accounts.signin import app_refused
-from outreach.config import Settings
+from outreach.config import Clock, Settings
 from outreach.errors import ConfigError, SignInError, SignInUnavailable
 from outreach.store import Store
 from outreach.store.locks import exclusive
 from outreach.store.models import Account, utcnow
 
-Clock = Callable[[], datetime]
 MAX_MARGIN = timedelta(minutes=5)
 GOOGLE_TESTING_DAYS = 7  # https://developers.google.com/identity/protocols/oauth2#expiration
 MICROSOFT_IDLE_DAYS = 90  # https://learn.microsoft.com/en-us/entra/identity-platform/refresh-tokens

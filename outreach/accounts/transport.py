@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from outreach.accounts import records, vault
-from outreach.accounts.tokens import Clock, GrantToken
-from outreach.config import Settings
+from outreach.accounts.tokens import GrantToken
+from outreach.config import Clock, Settings
 from outreach.errors import SignInError
 from outreach.servers.imap import ImapMailbox
 from outreach.servers.smtp import SmtpSettings

@@ -16,13 +16,14 @@ from typing import Any
 from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
-from outreach.campaigns.lifecycle import ACTIVE, StartReport, draft_step
+from outreach.campaigns.lifecycle import StartReport, draft_step
 from outreach.config import Settings
 from outreach.drafting.drafter import Drafter
 from outreach.errors import InputError
 from outreach.review import queue
 from outreach.store import Store
 from outreach.store.models import Campaign, Draft, Enrolment, Event, OutboxEntry, utcnow
+from outreach.store.values import CampaignStatus, EnrolmentStatus
 
 # Business days -------------------------------------------------------------------------
 
@@ -81,9 +82,9 @@ def schedule(
         .join(Draft, and_(Draft.enrolment_id == Enrolment.id, Draft.step == Enrolment.step))
         .outerjoin(OutboxEntry, OutboxEntry.draft_id == Draft.id)
         .where(
-            Enrolment.status == ACTIVE,
+            Enrolment.status == EnrolmentStatus.ACTIVE,
             Enrolment.next_due_at.is_(None),
-            Campaign.status == ACTIVE,
+            Campaign.status == CampaignStatus.ACTIVE,
             Draft.status.in_((queue.SENT, queue.REJECTED)),
             *([Draft.id.in_(list(draft_ids))] if draft_ids is not None else []),
         )
@@ -118,9 +119,9 @@ def due(session: Session, *, now: datetime) -> list[tuple[int, int, int]]:
         select(Enrolment.campaign_id, Enrolment.id, Enrolment.step)
         .join(Campaign, Campaign.id == Enrolment.campaign_id)
         .where(
-            Enrolment.status == ACTIVE,
+            Enrolment.status == EnrolmentStatus.ACTIVE,
             Enrolment.next_due_at <= now,
-            Campaign.status == ACTIVE,
+            Campaign.status == CampaignStatus.ACTIVE,
         )
     ).all()
     return [(c, e, s + 1) for c, e, s in rows]
@@ -192,14 +193,15 @@ def reject_step(
             f"draft {draft.id} is the first email of {campaign.name}: it cannot be skipped "
             "(stop the sequence, or rewrite it)"
         )
-    queue.reject(session, draft, actor=actor, reason=reason)
-    if then == "stop" or enrolment.status != ACTIVE:
+    queue.reject(session, draft, actor=actor, reason=reason, now=now)
+    if then == "stop" or enrolment.status != EnrolmentStatus.ACTIVE:
         why = f"step {draft.step + 1} rejected by {actor}: {reason.strip()}"
-        if enrolment.status == ACTIVE:
-            enrolment.status, enrolment.stop_reason, enrolment.next_due_at = "stopped", why, None
+        if enrolment.status == EnrolmentStatus.ACTIVE:
+            enrolment.status, enrolment.stop_reason = EnrolmentStatus.STOPPED, why
+            enrolment.next_due_at = None
         outcome = f"{campaign.name}: the sequence stopped"
     elif draft.step + 1 >= len(campaign.steps):
-        enrolment.status, enrolment.next_due_at = "completed", None
+        enrolment.status, enrolment.next_due_at = EnrolmentStatus.COMPLETED, None
         outcome = f"{campaign.name}: that was the last step; the sequence is complete"
     else:
         since = enrolment.last_sent_at or now

@@ -36,10 +36,8 @@ from outreach.store.models import (
     Revision,
     utcnow,
 )
+from outreach.store.values import CampaignStatus, CandidateStatus, EnrolmentStatus
 
-STATUSES = ("draft", "active", "paused", "done")
-ACTIVE = "active"
-LIVE = (ACTIVE, "held")  # enrolments a stop rule still applies to (conversations.stops)
 # Personal mail providers: people there are not colleagues of one another.
 FREEMAIL = frozenset(
     "gmail.com googlemail.com outlook.com hotmail.com live.com msn.com yahoo.com icloud.com "
@@ -131,7 +129,7 @@ def create(store: Store, spec: CampaignSpec, settings: Settings, *, actor: str =
             selection=spec.selection,
             pacing=dict(spec.pacing),
             allow_overlap=spec.allow_overlap,
-            status="draft",
+            status=CampaignStatus.DRAFT,
         )
         session.add(campaign)
         session.flush()
@@ -194,12 +192,12 @@ async def start(
     cap = settings.campaigns.company_cap
     with store.session() as session:
         campaign = get(session, name)
-        if campaign.status != "draft":
-            hint = "; resume it instead" if campaign.status == "paused" else ""
+        if campaign.status != CampaignStatus.DRAFT:
+            hint = "; resume it instead" if campaign.status == CampaignStatus.PAUSED else ""
             raise StateError(
                 f"campaign {name!r} is {campaign.status}; only a new one can start{hint}"
             )
-        campaign.status = ACTIVE
+        campaign.status = CampaignStatus.ACTIVE
         per_domain = _active_per_domain(session)
         enrolled_here = set(
             session.scalars(
@@ -222,7 +220,12 @@ async def start(
                 continue
             assert candidate is not None
             session.add(
-                Enrolment(campaign_id=campaign.id, candidate_id=candidate.id, step=0, status=ACTIVE)
+                Enrolment(
+                    campaign_id=campaign.id,
+                    candidate_id=candidate.id,
+                    step=0,
+                    status=EnrolmentStatus.ACTIVE,
+                )
             )
             per_domain[domain] = per_domain.get(domain, 0) + 1
             report.enrolled += 1
@@ -247,7 +250,7 @@ async def enrol(
     salt = store.salt()
     with store.session() as session:
         campaign = get(session, name)
-        if campaign.status != ACTIVE:
+        if campaign.status != CampaignStatus.ACTIVE:
             raise StateError(
                 f"campaign {name!r} is {campaign.status}; enrol people in an active one"
             )
@@ -267,7 +270,10 @@ async def enrol(
         if why or candidate is None:
             raise StateError(f"{email} cannot join {name!r}: {why}")
         enrolment = Enrolment(
-            campaign_id=campaign.id, candidate_id=candidate.id, step=0, status=ACTIVE
+            campaign_id=campaign.id,
+            candidate_id=candidate.id,
+            step=0,
+            status=EnrolmentStatus.ACTIVE,
         )
         session.add(enrolment)
         session.flush()
@@ -305,7 +311,7 @@ def _not_enrollable(
         return "not a candidate"
     if candidate.id in enrolled_here:
         return "already enrolled"
-    if reason or candidate.status != "active":
+    if reason or candidate.status != CandidateStatus.ACTIVE:
         return reason or candidate.status
     if candidate.id in overlap and not campaign.allow_overlap:
         return "in another active campaign for this role (set allow_overlap = true to allow)"
@@ -317,7 +323,7 @@ def _active_per_domain(session: Session) -> dict[str, int]:
         select(Candidate.email)
         .join(Enrolment, Enrolment.candidate_id == Candidate.id)
         .join(Campaign, Campaign.id == Enrolment.campaign_id)
-        .where(Enrolment.status == ACTIVE, Campaign.status == ACTIVE)
+        .where(Enrolment.status == EnrolmentStatus.ACTIVE, Campaign.status == CampaignStatus.ACTIVE)
     )
     counts: dict[str, int] = {}
     for (email,) in rows:
@@ -329,13 +335,13 @@ def _active_per_domain(session: Session) -> dict[str, int]:
 
 def _other_active_for_role(session: Session, campaign: Campaign) -> set[int]:
     others = session.scalars(
-        select(Campaign).where(Campaign.status == ACTIVE, Campaign.id != campaign.id)
+        select(Campaign).where(Campaign.status == CampaignStatus.ACTIVE, Campaign.id != campaign.id)
     )
     same = [c.id for c in others if _same_role(c.role, campaign.role)]
     if not same:
         return set()
     query = select(Enrolment.candidate_id).where(
-        Enrolment.campaign_id.in_(same), Enrolment.status == ACTIVE
+        Enrolment.campaign_id.in_(same), Enrolment.status == EnrolmentStatus.ACTIVE
     )
     return set(session.scalars(query))
 
@@ -376,7 +382,7 @@ async def draft_step(
             )
             .where(
                 Enrolment.campaign_id == campaign_id,
-                Enrolment.status == ACTIVE,
+                Enrolment.status == EnrolmentStatus.ACTIVE,
                 Enrolment.step == step,
                 Draft.id.is_(None),
             )
@@ -408,17 +414,16 @@ async def draft_step(
 # Pause and resume ---------------------------------------------------------------------
 
 
-def set_status(store: Store, name: str, status: str, *, actor: str = "cli") -> None:
+def set_status(store: Store, name: str, status: CampaignStatus, *, actor: str = "cli") -> None:
     """Pause or resume a campaign; nothing is lost or drafted twice either way."""
-    allowed = {"paused": (ACTIVE,), ACTIVE: ("paused",)}
+    paused, active = CampaignStatus.PAUSED, CampaignStatus.ACTIVE
+    allowed = {paused: (active,), active: (paused,)}
     with store.session() as session:
         campaign = get(session, name)
         if campaign.status not in allowed[status]:
             raise StateError(f"campaign {name!r} is {campaign.status}; it cannot become {status}")
         campaign.status = status
-        _event(
-            session, actor, f"campaign.{'paused' if status == 'paused' else 'resumed'}", campaign
-        )
+        _event(session, actor, f"campaign.{'paused' if status == paused else 'resumed'}", campaign)
 
 
 def thread_of(

@@ -6,7 +6,6 @@ A campaign whose sequences have all ended but that has failed or uncertain messa
 
 from __future__ import annotations
 
-import difflib
 import statistics
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -16,7 +15,8 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.lifecycle import get
-from outreach.review import queue
+from outreach.review import queue, reads
+from outreach.review.edits import edit_share
 from outreach.store import Store
 from outreach.store.models import (
     Candidate,
@@ -27,14 +27,13 @@ from outreach.store.models import (
     OutboxEntry,
     Revision,
 )
+from outreach.store.values import CampaignStatus, EnrolmentStatus
 
-APPROVED_ONCE = (
-    queue.APPROVED,
-    queue.QUEUED,
-    queue.SENDING,
-    queue.SENT,
-    queue.FAILED,
-    queue.UNCERTAIN,
+# A draft in any of these was approved by a person at some point.
+APPROVED_ONCE = tuple(
+    status
+    for status in reads.STATUSES
+    if status not in (queue.PENDING, queue.REJECTED, queue.CANCELLED)
 )
 
 
@@ -45,7 +44,7 @@ class StepStats:
     drafted: int = 0
     approved: int = 0
     edited: int = 0
-    edit_amount: float | None = None  # mean share of the text reviewers changed, 0..1
+    edit_amount: float | None = None  # mean share of the words reviewers changed, 0..1
     rejected: int = 0
     sent: int = 0
     failed: int = 0
@@ -79,11 +78,6 @@ class CampaignStats:
         return {k: sum(getattr(s, k) for s in self.steps) for k in keys}
 
 
-def edit_amount(original: str, final: str) -> float:
-    """The share of the text a reviewer changed (0 = untouched, 1 = rewritten)."""
-    return 1.0 - difflib.SequenceMatcher(None, original, final, autojunk=False).ratio()
-
-
 def collect(store: Store, name: str) -> CampaignStats:
     """Count everything about one campaign."""
     with store.session() as session:
@@ -97,14 +91,19 @@ def collect(store: Store, name: str) -> CampaignStats:
             ).all()
         )
         stats.enrolled = sum(counts.values())
-        stats.active = counts.get("active", 0)
-        stats.held = counts.get("held", 0)
-        stats.bounced = counts.get("bounced", 0)
-        stats.opted_out = counts.get("opted_out", 0)
+        stats.active = counts.get(EnrolmentStatus.ACTIVE, 0)
+        stats.held = counts.get(EnrolmentStatus.HELD, 0)
+        stats.bounced = counts.get(EnrolmentStatus.BOUNCED, 0)
+        stats.opted_out = counts.get(EnrolmentStatus.OPTED_OUT, 0)
         stats.steps = _steps(session, campaign.id, campaign.steps)
         _replies(session, campaign.id, campaign.created_at, stats)
         stats.problems = _problems(session, campaign.id)
-        if campaign.status == "active" and stats.enrolled and not stats.active and not stats.held:
+        if (
+            campaign.status == CampaignStatus.ACTIVE
+            and stats.enrolled
+            and not stats.active
+            and not stats.held
+        ):
             stats.status = "completed with errors" if stats.problems else "completed"
         return stats
 
@@ -133,7 +132,7 @@ def _steps(session: Session, campaign_id: int, steps: list[Any]) -> list[StepSta
         row.failed += status == queue.FAILED
         row.uncertain += status == queue.UNCERTAIN
         if status in APPROVED_ONCE:
-            amount = edit_amount(original, final) if current > 1 else 0.0
+            amount = edit_share(original, final) if current > 1 else 0.0
             row.edited += amount > 0
             amounts.setdefault(step, []).append(amount)
     for step, values in amounts.items():

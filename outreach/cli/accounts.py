@@ -12,7 +12,7 @@ from rich.table import Table
 from outreach.accounts import records, service
 from outreach.accounts.presets import PRESETS, preset
 from outreach.accounts.records import Servers
-from outreach.cli.context import App, clock, pass_app, print_json
+from outreach.cli.context import App, pass_app, print_json
 from outreach.errors import InputError
 
 SECURITY = click.Choice(["tls", "starttls", "none"])
@@ -137,7 +137,7 @@ def _connect(app: App, name: str, *, device: bool, port: int, browser: bool) -> 
     def show_code(url: str, code: str) -> None:
         click.echo(f"On any device, open {url} and enter the code {code}")
 
-    now = clock()
+    now = app.clock
     account = service.connect(
         app.store,
         app.settings,

@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 from outreach.campaigns import followups
 from outreach.campaigns import lifecycle as campaigns
 from outreach.campaigns import stats as campaign_stats
-from outreach.cli.context import App, clock, pass_app, print_json
+from outreach.cli.context import App, pass_app, print_json
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.store.models import Campaign, Enrolment
+from outreach.store.values import CampaignStatus
 
 
 @click.group()
@@ -126,7 +127,7 @@ def start(app: App, name: str) -> None:
                     drafter,
                     name,
                     progress=lambda: bar.advance(task),
-                    now=clock()(),
+                    now=app.clock(),
                 )
             finally:
                 await drafter.aclose()
@@ -152,7 +153,7 @@ def pause(app: App, name: str) -> None:
     Example:
       outreach campaign pause backend-2026
     """
-    campaigns.set_status(app.store, name, "paused")
+    campaigns.set_status(app.store, name, CampaignStatus.PAUSED)
     click.echo(f"paused {name}; `outreach campaign resume {name}` continues where it stopped")
 
 
@@ -166,7 +167,7 @@ def resume(app: App, name: str) -> None:
     Example:
       outreach campaign resume backend-2026
     """
-    campaigns.set_status(app.store, name, "active")
+    campaigns.set_status(app.store, name, CampaignStatus.ACTIVE)
     click.echo(f"resumed {name}")
 
 
@@ -185,7 +186,7 @@ def advance(app: App) -> None:
 
     async def run() -> Any:
         try:
-            return await followups.advance(app.store, app.settings, drafter, now=clock()())
+            return await followups.advance(app.store, app.settings, drafter, now=app.clock())
         finally:
             await drafter.aclose()
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from outreach.candidates import export as core_export
 from outreach.candidates import records as core
 from outreach.candidates import retention
-from outreach.cli.context import App, clock, pass_app, print_json
+from outreach.cli.context import App, pass_app, print_json
 
 
 @click.group()
@@ -175,7 +175,7 @@ def expire(app: App, dry_run: bool, as_json: bool) -> None:
       outreach candidates expire --dry-run
     """
     months = app.settings.privacy.retain_months
-    due = retention.expire(app.store, months, clock()(), dry_run=dry_run, actor="cli")
+    due = retention.expire(app.store, months, app.clock(), dry_run=dry_run, actor="cli")
     if as_json:
         print_json([{**vars(person), "erased": not dry_run} for person in due])
         return

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 
-from outreach.config import Settings, database_password, find_config, load_config
-from outreach.errors import InputError
+from outreach import users
+from outreach.config import Clock, Settings, database_password, find_config, from_env, load_config
 from outreach.store import Store, open_store
-from outreach.store.models import utcnow
 
 
 @dataclass
@@ -37,6 +33,11 @@ class App:
         return self._settings
 
     @property
+    def clock(self) -> Clock:
+        """The clock: a fixed $OUTREACH_NOW, else real time (``config.clock``)."""
+        return from_env()
+
+    @property
     def store(self) -> Store:
         if self._store is None:
             self._store = open_store(self.settings.database_url, password=database_password())
@@ -53,19 +54,18 @@ class App:
 pass_app = click.make_pass_decorator(App)
 
 
-def clock() -> Callable[[], datetime]:
-    """The clock: $OUTREACH_NOW (ISO 8601, fixed; UTC when it has no offset), else real time."""
-    fixed = os.environ.get("OUTREACH_NOW", "").strip()
-    if not fixed:
-        return utcnow
-    try:
-        at = datetime.fromisoformat(fixed)
-    except ValueError:
-        raise InputError(
-            f"OUTREACH_NOW={fixed!r} is not an ISO 8601 time; write it like 2026-03-02T09:30+01:00"
-        ) from None
-    at = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return lambda: at
+actor_option = click.option(
+    "--as",
+    "named",
+    envvar="OUTREACH_REVIEWER",
+    help="Act as this reviewer (default: $OUTREACH_REVIEWER, else the only reviewer).",
+)
+
+
+def reviewer(app: App, named: str | None) -> str:
+    """The reviewer this command acts as (``users.acting_reviewer``)."""
+    with app.store.session() as session:
+        return users.acting_reviewer(session, named)
 
 
 def print_json(data: Any) -> None:

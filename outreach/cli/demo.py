@@ -159,7 +159,7 @@ def run_demo(app: App, directory: Path, *, serve: bool = True) -> None:
         asyncio.run(_story(settings, store, directory, capture, say))
         with store.session() as session:
             if users.count_users(session) == 0:
-                users.add_user(session, DEMO_USER, DEMO_PASSWORD, actor="demo")
+                users.add_user(session, DEMO_USER, DEMO_PASSWORD, actor=users.Automation.DEMO)
         if serve:
             _serve(app, settings, store, say)
     finally:
@@ -171,7 +171,7 @@ async def _story(
     settings: Settings, store: Store, directory: Path, capture: Capture, say: Any
 ) -> None:
     with resources.as_file(DEMO_DATA / "candidates.csv") as csv_path:
-        report = candidates.import_file(store, csv_path, tags=["demo"], actor="demo")
+        report = candidates.import_file(store, csv_path, tags=["demo"], actor=users.Automation.DEMO)
     say(f"[bold]1. Candidates[/]: {report.created} imported into {directory}", markup=True)
     for person in candidates.list_candidates(store, tag="demo"):
         say(f"   {person['name']} <{person['email']}> — {person['headline']}")
@@ -182,7 +182,9 @@ async def _story(
         if exists is None:
             with resources.as_file(DEMO_DATA / "campaign.toml") as spec_path:
                 campaigns.create(store, campaigns.load_campaign_file(spec_path), settings)
-            started = await campaigns.start(store, settings, drafter, CAMPAIGN, actor="demo")
+            started = await campaigns.start(
+                store, settings, drafter, CAMPAIGN, actor=users.Automation.DEMO
+            )
             say(
                 f"[bold]2. Campaign {CAMPAIGN}[/]: {started.enrolled} enrolled, step 1 drafted for "
                 "each into the review queue",
@@ -212,7 +214,7 @@ async def _send_and_reply(
             )
         )
         for draft in chosen:
-            queue.approve(session, draft, actor="demo", sender=settings.sender.email)
+            queue.approve(session, draft, actor=users.Automation.DEMO, sender=settings.sender.email)
     if chosen:
         say(
             f"[bold]4. Review[/]: the demo approves {len(chosen)} drafts on your behalf (in real "
@@ -276,7 +278,7 @@ def _replies(directory: Path, capture: Capture) -> None:
 def _serve(app: App, settings: Settings, store: Store, say: Any) -> None:
     import uvicorn
 
-    from outreach.cli.web import background_jobs
+    from outreach.jobs.loops import serve_jobs
     from outreach.web import create_app
 
     host, port = settings.web.host, settings.web.port
@@ -286,7 +288,7 @@ def _serve(app: App, settings: Settings, store: Store, say: Any) -> None:
         "the capture server by the background sender.",
         markup=True,
     )
-    web = create_app(settings, store, background=background_jobs(settings, store))
+    web = create_app(settings, store, background=serve_jobs(settings, store))
     uvicorn.run(
         web, host=host, port=port, log_level="warning", server_header=False, proxy_headers=False
     )

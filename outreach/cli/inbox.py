@@ -9,8 +9,7 @@ import click
 from rich.table import Table
 
 from outreach.campaigns import followups
-from outreach.cli.context import App, clock, pass_app, print_json
-from outreach.cli.review import actor_option
+from outreach.cli.context import App, actor_option, pass_app, print_json, reviewer
 from outreach.conversations import reads
 from outreach.conversations import threads as core
 from outreach.conversations import waiting as waits
@@ -35,7 +34,7 @@ def sync(app: App, as_json: bool) -> None:
       outreach sync
       */15 * * * *  cd ~/recruiting && outreach sync   (crontab)
     """
-    now = clock()
+    now = app.clock
     report = run_sync(app.settings, app.store, now=now)
 
     async def after() -> tuple[list[int], int]:
@@ -104,7 +103,7 @@ def list_(app: App, status: str | None, waiting: bool, as_json: bool) -> None:
     """
     zone = app.settings.sender.timezone
     if waiting:
-        found = waits.waiting(app.store, app.settings, now=clock()())
+        found = waits.waiting(app.store, app.settings, now=app.clock())
         if as_json:
             print_json([asdict(w) for w in found])
             return
@@ -203,9 +202,15 @@ def _print_message(app: App, item: reads.MessageView, full: bool) -> None:
     "--conversation", "conversation_id", type=int, help="Conversation id (default: latest)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@actor_option
 @pass_app
 def mark(
-    app: App, email: str, sentiment: str | None, conversation_id: int | None, as_json: bool
+    app: App,
+    email: str,
+    sentiment: str | None,
+    conversation_id: int | None,
+    as_json: bool,
+    named: str | None,
 ) -> None:
     """Mark a candidate's reply positive or negative (their latest conversation by default).
 
@@ -215,7 +220,8 @@ def mark(
     """
     if sentiment is None:
         raise click.UsageError("say --positive, --negative or --clear")
-    row = core.mark(app.store, email, sentiment, actor="cli", conversation_id=conversation_id)
+    actor = reviewer(app, named)
+    row = core.mark(app.store, email, sentiment, actor=actor, conversation_id=conversation_id)
     if as_json:
         print_json(asdict(row))
         return
@@ -233,7 +239,9 @@ def mark(
 )
 @actor_option
 @pass_app
-def no_answer(app: App, email: str, reason: str, conversation_id: int | None, actor: str) -> None:
+def no_answer(
+    app: App, email: str, reason: str, conversation_id: int | None, named: str | None
+) -> None:
     """Say a candidate's last message needs no answer: they stop waiting until they write again.
 
     \b
@@ -241,7 +249,12 @@ def no_answer(app: App, email: str, reason: str, conversation_id: int | None, ac
       outreach conversations no-answer jamie@paywise.example --reason "said thanks"
     """
     row = core.no_answer_needed(
-        app.store, email, reason, actor=actor, now=clock()(), conversation_id=conversation_id
+        app.store,
+        email,
+        reason,
+        actor=reviewer(app, named),
+        now=app.clock(),
+        conversation_id=conversation_id,
     )
     app.console.print(
         f"conversation #{row.id} with {row.email}: no answer needed ({row.no_answer_reason})",
@@ -255,7 +268,7 @@ def no_answer(app: App, email: str, reason: str, conversation_id: int | None, ac
 @click.option("--clear", is_flag=True, help="Forget the interview date.")
 @actor_option
 @pass_app
-def interviewed(app: App, email: str, day: str | None, clear: bool, actor: str) -> None:
+def interviewed(app: App, email: str, day: str | None, clear: bool, named: str | None) -> None:
     """Record that a candidate was interviewed: feedback is owed from then.
 
     Without feedback queued or sent within [conversations] feedback_within_days, they show
@@ -267,6 +280,7 @@ def interviewed(app: App, email: str, day: str | None, clear: bool, actor: str) 
     """
     if clear == bool(day):
         raise click.UsageError("say --on YYYY-MM-DD or --clear")
+    actor = reviewer(app, named)
     core.mark_interviewed(app.store, email, core.interview_day(day or ""), actor=actor)
     app.console.print(
         f"{email}: interviewed on {day}" if day else f"{email}: interview date cleared",

@@ -12,8 +12,7 @@ import sys
 
 import click
 
-from outreach.cli.context import App, clock, pass_app
-from outreach.cli.review import actor_option
+from outreach.cli.context import App, actor_option, pass_app, reviewer
 from outreach.conversations import reads, replies
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import InputError
@@ -53,7 +52,7 @@ def reply(
     message: str | None,
     conversation_id: int | None,
     yes: bool,
-    actor: str,
+    named: str | None,
 ) -> None:
     """Answer a candidate in their thread: write (or draft), read it, approve it, queue it.
 
@@ -67,6 +66,7 @@ def reply(
       outreach reply jamie@paywise.example --draft --instruction "offer Tuesday at 10"
       echo "Thanks, Tuesday works." | outreach reply jamie@paywise.example --message - --yes
     """
+    actor = reviewer(app, named)
     data = reads.show_conversation(app.store, email)
     threads = [t for t in data.conversations if conversation_id in (None, t.id)]
     if not threads:
@@ -88,7 +88,9 @@ def reply(
                 await drafter.aclose()
 
         asyncio.run(run())
-    box = replies.reply_box(app.store, app.settings, thread, data.email, viewer=actor)
+    box = replies.reply_box(
+        app.store, app.settings, thread, data.email, viewer=actor, now=app.clock()
+    )
     if message == "-":
         text = sys.stdin.read()
     elif message is not None:
@@ -104,7 +106,7 @@ def reply(
     if not yes and not click.confirm("Send this reply, approved as yours?", default=False):
         raise click.exceptions.Exit(1)
     queued = replies.send_reply(
-        app.store, app.settings, data.email, text, actor=actor, now=clock()(),
+        app.store, app.settings, data.email, text, actor=actor, now=app.clock(),
         conversation_id=thread.id, message_id=box.answering,
         draft_id=box.draft_id, seen=box.revision,
     )  # fmt: skip

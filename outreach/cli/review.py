@@ -3,37 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import re
-from typing import Any
 
 import click
 from rich.table import Table
 
 from outreach.campaigns import followups
-from outreach.cli.context import App, pass_app, print_json
+from outreach.cli.context import App, actor_option, pass_app, print_json, reviewer
 from outreach.drafting import flagging
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import InputError
-from outreach.review import held
+from outreach.review import edits, held, opened
 from outreach.review import queue as core
 from outreach.review import reads as review
-from outreach.store.models import utcnow
+from outreach.review.models import DraftDetail
+from outreach.store.values import DraftKind
 
 HEADER = re.compile(r"\ASubject:[ \t]*(?P<subject>[^\n]*)\n(?:[ \t]*\n)?(?P<body>.*)\Z", re.DOTALL)
-
-
-def default_actor() -> str:
-    """Who the command line acts as unless --as says otherwise: the login name."""
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "cli"
-
-
-actor_option = click.option(
-    "--as", "actor", default=default_actor, help="Record this reviewer (default: your login name)."
-)
 
 
 @click.group("queue")
@@ -55,7 +41,7 @@ def queue_group() -> None:
     show_default=True,
     help="Drafts in this status.",
 )
-@click.option("--kind", type=click.Choice(core.KINDS), help="Only this kind of draft.")
+@click.option("--kind", type=click.Choice(tuple(DraftKind)), help="Only this kind of draft.")
 @click.option("--campaign", type=int, help="Only drafts of this campaign id.")
 @click.option("--flagged/--not-flagged", default=None, help="Only drafts with (or without) flags.")
 @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
@@ -80,25 +66,23 @@ def list_(
     with app.store.session() as session:
         listing = review.list_drafts(session, filters, page=page)
     if as_json:
-        print_json(listing)
+        print_json(listing.model_dump(exclude={"counts"}))
         return
     table = Table("id", "candidate", "subject", "template", "flags", "due")
-    for row in listing["items"]:
+    for row in listing.items:
         table.add_row(
-            str(row["id"]),
-            row["candidate_name"] or row["candidate_email"],
-            row["subject"] + (" (held)" if row["hold_reason"] else ""),
-            row["template"],
-            str(row["flags"] or ""),
-            row["due_at"].strftime("%Y-%m-%d %H:%M"),
+            str(row.id),
+            row.candidate_name or row.candidate_email,
+            row.subject + (" (held)" if row.hold_reason else ""),
+            row.template,
+            str(row.flags or ""),
+            row.due_at.strftime("%Y-%m-%d %H:%M"),
         )
     app.console.print(table)
-    for row in listing["items"]:
-        if row["hold_reason"]:
-            app.console.print(f"draft {row['id']} held: {row['hold_reason']}", markup=False)
-    app.console.print(
-        f"{listing['total']} {status} drafts; page {listing['page']} of {listing['pages']}"
-    )
+    for row in listing.items:
+        if row.hold_reason:
+            app.console.print(f"draft {row.id} held: {row.hold_reason}", markup=False)
+    app.console.print(f"{listing.total} {status} drafts; page {listing.page} of {listing.pages}")
 
 
 @queue_group.command("show")
@@ -106,7 +90,7 @@ def list_(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @actor_option
 @pass_app
-def show(app: App, draft_id: int, as_json: bool, actor: str) -> None:
+def show(app: App, draft_id: int, as_json: bool, named: str | None) -> None:
     """Show a draft: candidate, flags, the text and what changed since the first revision.
 
     Showing a draft records that you opened it.
@@ -115,52 +99,53 @@ def show(app: App, draft_id: int, as_json: bool, actor: str) -> None:
     Example:
       outreach queue show 12
     """
+    actor = reviewer(app, named)
     with app.store.session() as session:
         draft = core.get_draft(session, draft_id)
-        core.mark_viewed(session, draft, actor)
+        opened.mark_viewed(session, draft, actor, now=app.clock())
         detail = review.draft_detail(session, draft)
     if as_json:
-        print_json(detail)
+        print_json(detail.model_dump())
         return
     _show(app, detail)
 
 
-def _show(app: App, detail: dict[str, Any]) -> None:
-    person = detail["candidate"]
+def _show(app: App, detail: DraftDetail) -> None:
+    person = detail.candidate
     echo = app.console.print
-    echo(f"[bold]draft {detail['id']}[/] · {detail['status']} · {detail['kind']} · "
-         f"{detail['template']} · revision {detail['revision']} by {detail['author']}",
+    echo(f"[bold]draft {detail.id}[/] · {detail.status} · {detail.kind} · "
+         f"{detail.template} · revision {detail.revision} by {detail.author}",
          markup=True)  # fmt: skip
     echo(f"to: {person['name']} <{person['email']}>", markup=False)
-    if detail["hold_reason"] and detail["status"] == core.PENDING:
-        echo(f"held: {detail['hold_reason']}", markup=False)
-    for flag in detail["flags"]:
+    if detail.hold_reason and detail.status == core.PENDING:
+        echo(f"held: {detail.hold_reason}", markup=False)
+    for flag in detail.flags:
         words = flag.get("label") or flagging.label(str(flag.get("code", "")))
         echo(f"flag: {words}: {flag.get('message', '')}", markup=False)
-    if detail["error"]:  # e.g. why an approval was withdrawn
-        echo(f"note: {detail['error']}", markup=False)
+    if detail.error:  # e.g. why an approval was withdrawn
+        echo(f"note: {detail.error}", markup=False)
     echo("")
-    echo(f"Subject: {detail['subject']}", markup=False)
+    echo(f"Subject: {detail.subject}", markup=False)
     echo("")
-    echo(detail["body"], markup=False)
-    if detail["changed"]:
-        changes = sum(1 for s in detail["diff_body"] if s["op"] != "equal")
+    echo(detail.body, markup=False)
+    if detail.changed:
+        changes = sum(1 for s in detail.diff_body if s.op != "equal")
         echo(f"\n({changes} changes since revision 1)", markup=False)
 
 
 def parse_edit(text: str) -> tuple[str, str]:
     """Subject and body from the editor's text: a `Subject:` line, a blank line, the body."""
-    match = HEADER.match(text.replace("\r\n", "\n"))
+    match = HEADER.match(re.sub(r"\r\n?", "\n", text))
     if match is None:
         raise InputError("the first line must be `Subject: ...`; nothing saved")
-    return match["subject"].strip(), match["body"]
+    return match["subject"], match["body"]
 
 
 @queue_group.command("edit")
 @click.argument("draft_id", type=int)
 @actor_option
 @pass_app
-def edit(app: App, draft_id: int, actor: str) -> None:
+def edit(app: App, draft_id: int, named: str | None) -> None:
     """Edit a draft's subject and body in $EDITOR; saving makes a new revision.
 
     Editing an approved draft withdraws its approval.
@@ -169,27 +154,26 @@ def edit(app: App, draft_id: int, actor: str) -> None:
     Example:
       EDITOR=nano outreach queue edit 12
     """
+    actor = reviewer(app, named)
     with app.store.session() as session:
         draft = core.get_draft(session, draft_id)
         now = core.current(session, draft)
         before = f"Subject: {now.subject}\n\n{now.body}"
-        core.mark_viewed(session, draft, actor)  # the editor shows this revision
+        opened.mark_viewed(session, draft, actor, now=app.clock())  # the editor shows it
     edited = click.edit(before, extension=".txt", require_save=True)
-    if edited is None or edited.rstrip("\n") == before.rstrip("\n"):
+    if edited is None:
         app.console.print(f"draft {draft_id}: nothing changed")
         return
     subject, body = parse_edit(edited)
-    if body.endswith("\n") and not now.body.endswith("\n"):
-        body = body.rstrip("\n")  # editors add a final newline; don't count it as an edit
     with app.store.session() as session:
-        draft = core.get_draft(session, draft_id, lock=True)
-        withdrawn = draft.status == core.APPROVED
-        revision = core.add_revision(
-            session, draft, subject=subject, body=body, author=actor, actor=actor
+        saved = edits.save_edit(
+            session, draft_id, subject=subject, body=body, actor=actor, now=app.clock()
         )
-        number = revision.number
-    note = "; its approval was withdrawn" if withdrawn else ""
-    app.console.print(f"draft {draft_id}: saved revision {number}{note}")
+    if not saved.changed:
+        app.console.print(f"draft {draft_id}: nothing changed")
+        return
+    note = "; its approval was withdrawn" if saved.withdrawn else ""
+    app.console.print(f"draft {draft_id}: saved revision {saved.revision}{note}")
 
 
 @queue_group.command("approve")
@@ -199,7 +183,7 @@ def edit(app: App, draft_id: int, actor: str) -> None:
 )
 @actor_option
 @pass_app
-def approve(app: App, draft_ids: tuple[int, ...], unread: bool, actor: str) -> None:
+def approve(app: App, draft_ids: tuple[int, ...], unread: bool, named: str | None) -> None:
     """Approve drafts you have read: records who, when, the revision and a SHA-256 of the text.
 
     A draft is approved at the revision `queue show` or `queue edit` last displayed to you;
@@ -210,22 +194,23 @@ def approve(app: App, draft_ids: tuple[int, ...], unread: bool, actor: str) -> N
     Example:
       outreach queue show 12 && outreach queue approve 12 --as maria
     """
+    actor = reviewer(app, named)
     sender = app.settings.sender.email
     for draft_id in draft_ids:
         changed: core.ChangedSinceOpened | None = None
         with app.store.session() as session:
             draft = core.get_draft(session, draft_id, lock=True)
-            seen = None if unread else core.seen_revision(session, draft_id, actor)
+            seen = None if unread else opened.seen_revision(session, draft_id, actor)
             if seen is None and not unread:
                 raise InputError(
                     f"draft {draft_id}: {actor} has not read it; run `outreach queue show "
                     f"{draft_id}` first (or pass --unread)"
                 )
             try:
-                core.approve(session, draft, actor=actor, sender=sender, seen=seen)
+                core.approve(session, draft, actor=actor, sender=sender, seen=seen, now=app.clock())
             except core.ChangedSinceOpened as exc:
                 changed, detail = exc, review.draft_detail(session, draft)
-                core.mark_viewed(session, draft, actor)  # displayed below
+                opened.mark_viewed(session, draft, actor, now=app.clock())  # displayed below
             digest = draft.approved_hash or ""
         if changed is not None:
             _show(app, detail)
@@ -244,7 +229,7 @@ def approve(app: App, draft_ids: tuple[int, ...], unread: bool, actor: str) -> N
 )
 @actor_option
 @pass_app
-def reject(app: App, draft_id: int, reason: str, then: str | None, actor: str) -> None:
+def reject(app: App, draft_id: int, reason: str, then: str | None, named: str | None) -> None:
     """Reject a draft, with a reason; for a campaign step, say what comes next (--then).
 
     \b
@@ -252,6 +237,7 @@ def reject(app: App, draft_id: int, reason: str, then: str | None, actor: str) -
       outreach queue reject 12 --reason "wrong team"
       outreach queue reject 14 --reason "too pushy" --then rewrite
     """
+    actor = reviewer(app, named)
     if then == "rewrite":
         number = _regenerate(app, draft_id, reason, actor)
         app.console.print(f"draft {draft_id}: rewritten as revision {number}; read and approve it")
@@ -266,10 +252,10 @@ def reject(app: App, draft_id: int, reason: str, then: str | None, actor: str) -
                 )
             outcome = followups.reject_step(
                 session, draft, then=then, reason=reason, actor=actor, settings=app.settings,
-                now=utcnow(),
+                now=app.clock(),
             )  # fmt: skip
         else:
-            core.reject(session, draft, actor=actor, reason=reason)
+            core.reject(session, draft, actor=actor, reason=reason, now=app.clock())
             outcome = ""
     app.console.print(f"rejected draft {draft_id}" + (f"; {outcome}" if outcome else ""))
 
@@ -308,19 +294,23 @@ def held_list(app: App) -> None:
 @click.argument("draft_id", type=int)
 @actor_option
 @pass_app
-def send_anyway(app: App, draft_id: int, actor: str) -> None:
+def send_anyway(app: App, draft_id: int, named: str | None) -> None:
     """Approve a held draft as it is, after reading the news: it is sent in its turn.
 
     \b
     Example:
       outreach queue show 12 && outreach queue send-anyway 12
     """
+    actor = reviewer(app, named)
     with app.store.session() as session:
         draft = core.get_draft(session, draft_id, lock=True)
-        seen = core.seen_revision(session, draft_id, actor)
+        seen = opened.seen_revision(session, draft_id, actor)
         if seen is None:
             raise InputError(f"draft {draft_id}: run `outreach queue show {draft_id}` first")
-        held.send_anyway(session, draft, actor=actor, sender=app.settings.sender.email, seen=seen)
+        held.send_anyway(
+            session, draft, actor=actor, sender=app.settings.sender.email, seen=seen,
+            now=app.clock(),
+        )  # fmt: skip
     app.console.print(f"approved held draft {draft_id} as {actor}; it goes out in its turn")
 
 
@@ -328,15 +318,17 @@ def send_anyway(app: App, draft_id: int, actor: str) -> None:
 @click.argument("draft_id", type=int)
 @actor_option
 @pass_app
-def drop(app: App, draft_id: int, actor: str) -> None:
+def drop(app: App, draft_id: int, named: str | None) -> None:
     """Drop a held draft: after the candidate's news it is not sent.
 
     \b
     Example:
       outreach queue drop 12
     """
+    actor = reviewer(app, named)
     with app.store.session() as session:
-        held.drop(session, core.get_draft(session, draft_id, lock=True), actor=actor)
+        draft = core.get_draft(session, draft_id, lock=True)
+        held.drop(session, draft, actor=actor, now=app.clock())
     app.console.print(f"dropped draft {draft_id}")
 
 
@@ -345,7 +337,7 @@ def drop(app: App, draft_id: int, actor: str) -> None:
 @click.option("--instruction", default="", help="What to change, e.g. 'shorter, less formal'.")
 @actor_option
 @pass_app
-def regenerate(app: App, draft_id: int, instruction: str, actor: str) -> None:
+def regenerate(app: App, draft_id: int, instruction: str, named: str | None) -> None:
     """Rewrite a draft with the model as a new revision; earlier revisions are kept.
 
     A held draft is rewritten with its news as the instruction unless you give one.
@@ -354,6 +346,7 @@ def regenerate(app: App, draft_id: int, instruction: str, actor: str) -> None:
     Example:
       outreach queue regenerate 12 --instruction "shorter; mention the Kafka migration"
     """
+    actor = reviewer(app, named)
     if not instruction:
         with app.store.read() as session:
             news = core.get_draft(session, draft_id).hold_reason

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import click
 from rich.table import Table
 
-from outreach.cli.context import App, clock, pass_app, print_json
+from outreach.cli.context import App, actor_option, pass_app, print_json, reviewer
 from outreach.errors import InputError
 from outreach.sending import outbox as sending
+from outreach.sending import preview
 from outreach.sending import sender as core
 from outreach.sending.sent_folder import imap_factory
 
@@ -84,10 +84,10 @@ def send(
     Example:
       outreach send --dry-run --limit 5
     """
-    now = clock()
+    now = app.clock
     if dry_run:
         folder = out or Path(f"dry-run-{now():%Y%m%d-%H%M%S}")
-        written = core.dry_run(app.store, app.settings, folder, now=now(), limit=limit)
+        written = preview.dry_run(app.store, app.settings, folder, now=now(), limit=limit)
         for path, why in written:
             app.console.print(f"{path}  ({why})", markup=False)
         app.console.print(f"wrote {len(written)} messages to {folder}; nothing was sent")
@@ -130,7 +130,7 @@ def list_(app: App, as_json: bool, show_all: bool) -> None:
     states = [sending.QUEUED, sending.SENDING, sending.UNCERTAIN, sending.FAILED]
     if show_all:
         states += [sending.SENT, sending.CANCELLED]
-    rows = core.outbox_listing(app.store, app.settings, now=clock()(), states=states)
+    rows = preview.outbox_listing(app.store, app.settings, now=app.clock(), states=states)
     if as_json:
         print_json(rows)
         return
@@ -152,8 +152,9 @@ def list_(app: App, as_json: bool, show_all: bool) -> None:
 @click.argument("entry_id", metavar="ID", type=int)
 @click.option("--sent", "decision", flag_value="sent", help="It did go out: mark it sent.")
 @click.option("--resend", "decision", flag_value="resend", help="It did not: queue it again.")
+@actor_option
 @pass_app
-def resolve(app: App, entry_id: int, decision: str | None) -> None:
+def resolve(app: App, entry_id: int, decision: str | None, named: str | None) -> None:
     """Decide an uncertain send: it went out (--sent), or send it again (--resend).
 
     Check the candidate's inbox or your Sent folder first; a resend may arrive twice.
@@ -164,27 +165,28 @@ def resolve(app: App, entry_id: int, decision: str | None) -> None:
     """
     if decision is None:
         raise InputError("say what happened: --sent (it went out) or --resend (send it again)")
-    actor = os.environ.get("USER") or "cli"
+    actor = reviewer(app, named)
     with app.store.session() as session:
         state = sending.resolve(
-            session, entry_id, sent=decision == "sent", actor=actor, now=clock()()
+            session, entry_id, sent=decision == "sent", actor=actor, now=app.clock()
         )
     app.console.print(f"outbox entry {entry_id} is now {state}")
 
 
 @outbox.command("retry")
 @click.argument("entry_id", metavar="ID", type=int)
+@actor_option
 @pass_app
-def retry(app: App, entry_id: int) -> None:
+def retry(app: App, entry_id: int, named: str | None) -> None:
     """Queue a failed message again, as the same message (after fixing what the server refused).
 
     \b
     Example:
       outreach outbox retry 12
     """
-    actor = os.environ.get("USER") or "cli"
+    actor = reviewer(app, named)
     with app.store.session() as session:
-        queued = sending.retry_failed(session, entry_id, actor=actor, now=clock()())
+        queued = sending.retry_failed(session, entry_id, actor=actor, now=app.clock())
     if not queued:
         raise InputError(f"outbox entry {entry_id} is not failed; see `outreach outbox list`")
     app.console.print(f"outbox entry {entry_id} is queued again")

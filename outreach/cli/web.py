@@ -2,52 +2,17 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import sys
-from collections.abc import Callable, Coroutine
-from typing import Any
 
 import click
 
 from outreach import users
 from outreach.cli.context import App, pass_app
-from outreach.config import Settings
+from outreach.config import is_loopback
 from outreach.errors import InputError
-from outreach.store import Store
 
-Job = Callable[[], Coroutine[Any, Any, None]]
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-def background_jobs(settings: Settings, store: Store) -> list[Job]:
-    """The loops `serve` runs beside the web UI, each until the server stops.
-
-    The sender sends approved mail as pacing allows; the campaign scheduler drafts due
-    follow-ups into the queue; the inbox sync runs every ``sync.interval_minutes`` when a
-    mailbox is configured; the retention job once a day when ``privacy.retain_months`` is set.
-    """
-    from outreach.jobs.loops import advance_forever, retention_forever, send_forever, sync_forever
-
-    jobs: list[Job] = [
-        lambda: send_forever(settings, store),
-        lambda: advance_forever(settings, store),
-    ]
-    if settings.imap.host or settings.imap.maildir:
-        jobs.append(lambda: sync_forever(settings, store))
-    if settings.privacy.retain_months:
-        jobs.append(lambda: retention_forever(settings, store))
-    return jobs
-
-
-def is_loopback(host: str) -> bool:
-    """Whether host names this machine only (127.0.0.0/8, ::1, localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_bind(host: str, port: int, *, public: bool) -> str | None:
@@ -85,6 +50,7 @@ def serve(app: App, host: str | None, port: int | None, public: bool, secure_coo
     """
     import uvicorn
 
+    from outreach.jobs.loops import serve_jobs
     from outreach.web import create_app
 
     settings = app.settings
@@ -102,7 +68,8 @@ def serve(app: App, host: str | None, port: int | None, public: bool, secure_coo
         settings,
         app.store,
         secure_cookies=secure_cookies,
-        background=background_jobs(settings, app.store),
+        background=serve_jobs(settings, app.store, clock=app.clock),
+        clock=app.clock,
     )
     click.echo(f"outreach: http://{host}:{port}/ (Ctrl-C to stop)")
     # X-Forwarded-For is believed only behind --public, where a TLS proxy sits in front: on

@@ -52,7 +52,7 @@ def create_first_user(settings: Settings, username: str) -> str | None:
             if users.count_users(session):
                 return None
             password = users.generate_password()
-            users.add_user(session, username, password, actor="init")
+            users.add_user(session, username, password, actor=users.Automation.INIT)
             return password
     finally:
         store.close()

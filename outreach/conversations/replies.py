@@ -33,10 +33,11 @@ from outreach.errors import InputError, StateError
 from outreach.mail.quoting import quote, split_quote, with_quote
 from outreach.mail.subjects import reply_subject
 from outreach.mail.thread import answering
-from outreach.review import queue
+from outreach.review import opened, queue
 from outreach.sending import freezing
 from outreach.store import Store
 from outreach.store.models import Candidate, Conversation, Draft, Message
+from outreach.store.values import CandidateStatus
 
 REPLY = "reply"
 
@@ -155,7 +156,7 @@ def reply_items(
             if candidate is None:
                 skipped.append(f"{email}: not a candidate; import them first")
                 continue
-            if email in suppressed or candidate.status != "active":
+            if email in suppressed or candidate.status != CandidateStatus.ACTIVE:
                 skipped.append(f"{email}: {suppressed.get(email) or candidate.status}")
                 continue
             conversation = session.scalars(
@@ -187,7 +188,13 @@ def open_reply(session: Session, conversation_id: int) -> Draft | None:
 
 
 def reply_box(
-    store: Store, settings: Settings, thread: Thread, email: str, *, viewer: str
+    store: Store,
+    settings: Settings,
+    thread: Thread,
+    email: str,
+    *,
+    viewer: str,
+    now: datetime | None = None,
 ) -> ReplyBox:
     """The reply box of one conversation; showing a draft's text records it as read."""
     with store.session() as session:
@@ -206,7 +213,7 @@ def reply_box(
             return box
         revision = queue.current(session, draft)
         text, quoted = split_quote(revision.body)
-        queue.mark_viewed(session, draft, viewer)
+        opened.mark_viewed(session, draft, viewer, now=now)
         return replace(
             box,
             subject=reply_subject(revision.subject),

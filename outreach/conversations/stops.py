@@ -30,12 +30,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from outreach.campaigns.followups import add_business_days
-from outreach.campaigns.lifecycle import ACTIVE, LIVE, domain_of
+from outreach.campaigns.lifecycle import domain_of
 from outreach.candidates.records import suppress
 from outreach.conversations.threads import CLOSED, NEEDS_RESPONSE, event, set_status
 from outreach.review import queue
 from outreach.sending import outbox as sending
 from outreach.store.models import Candidate, Conversation, Draft, Enrolment, utcnow
+from outreach.store.values import LIVE_ENROLMENTS, EnrolmentStatus
 
 FOLLOW_UPS = ("follow_up",)
 
@@ -62,7 +63,7 @@ def stop_enrolments(
 ) -> int:
     """End the candidate's active enrolments with ``status``; returns how many."""
     query = select(Enrolment).where(
-        Enrolment.candidate_id == candidate_id, Enrolment.status.in_(LIVE)
+        Enrolment.candidate_id == candidate_id, Enrolment.status.in_(LIVE_ENROLMENTS)
     )
     stopped = 0
     for enrolment in session.scalars(query):
@@ -203,7 +204,7 @@ def record_absence(
     enrolments = list(
         session.scalars(
             select(Enrolment).where(
-                Enrolment.candidate_id == candidate_id, Enrolment.status == ACTIVE
+                Enrolment.candidate_id == candidate_id, Enrolment.status == EnrolmentStatus.ACTIVE
             )
         )
     )
@@ -228,14 +229,14 @@ def hold_colleagues(session: Session, candidate_id: int, *, actor: str = "sync")
         .join(Candidate, Candidate.id == Enrolment.candidate_id)
         .where(
             Enrolment.campaign_id.in_(campaigns),
-            Enrolment.status == ACTIVE,
+            Enrolment.status == EnrolmentStatus.ACTIVE,
             Enrolment.candidate_id != candidate_id,
             func.lower(Candidate.email).like(f"%@{domain}"),
         )
     ).all()
     held = []
     for enrolment, email in rows:
-        enrolment.status = "held"
+        enrolment.status = EnrolmentStatus.HELD
         enrolment.stop_reason = f"a colleague at {domain} replied; decide whether to continue"
         held.append(email)
         event(session, actor, "enrolment.held", "enrolment", enrolment.id,

@@ -24,6 +24,7 @@ from outreach.config import Settings
 from outreach.conversations.reads import CLOSED, CONVERSATIONAL
 from outreach.store import Store
 from outreach.store.models import Candidate, Conversation, Message, OutboxEntry
+from outreach.store.values import CandidateStatus
 
 ANSWERED_BY = ("queued", "sending", "sent", "uncertain")  # our message is (or may be) out
 FEEDBACK_SENT = ("queued", "sending", "sent", "uncertain")
@@ -123,7 +124,7 @@ def feedback_owed(session: Session, *, now: datetime, within: timedelta) -> list
     )
     rows = session.scalars(
         select(Candidate).where(
-            Candidate.interviewed_at.is_not(None), Candidate.status == "active", ~sent
+            Candidate.interviewed_at.is_not(None), Candidate.status == CandidateStatus.ACTIVE, ~sent
         )
     ).all()
     return [

@@ -28,13 +28,7 @@ from outreach.drafting.inputs import language_variant, template_family
 from outreach.drafting.llm import CallRecord, LLMCallError, LLMClient
 from outreach.drafting.notes import Notes
 from outreach.drafting.notes import parse as parse_notes
-from outreach.drafting.prompts import (
-    Prompt,
-    language_of,
-    person_facts,
-    slot_prompt,
-    slot_schema,
-)
+from outreach.drafting.prompts import Prompt, language_of, person_facts, slot_prompt, slot_schema
 from outreach.drafting.spec import (
     BatchReport,
     Composed,
@@ -51,6 +45,7 @@ from outreach.mail.quoting import with_quote
 from outreach.review import queue
 from outreach.store import Store
 from outreach.store.models import Candidate, CandidateTag, Draft, Revision
+from outreach.store.values import CandidateStatus
 
 __all__ = [
     "BatchReport",
@@ -392,7 +387,7 @@ class Drafter:
                     report.skipped.append(f"{email}: not a candidate; import them first")
                     continue
                 reason = suppressed.get(email)
-                if reason or candidate.status != "active":
+                if reason or candidate.status != CandidateStatus.ACTIVE:
                     report.skipped.append(f"{email}: {reason or candidate.status}")
                     continue
                 existing = list(

@@ -1,6 +1,6 @@
 """Talk to any OpenAI-compatible chat endpoint and get JSON that matches a schema back.
 
-Servers differ in how they constrain output (see LLM-NOTES): OpenAI and vLLM take
+Servers differ in how they constrain output (docs/architecture.md, The model): OpenAI and vLLM take
 ``json_schema``, llama-cpp-python takes ``json_object`` plus a ``schema`` and enforces it by
 grammar, others only ``json_object`` or nothing. The client probes once, in that order, and
 remembers what worked. Whatever the server promises, the answer is validated here; a bad

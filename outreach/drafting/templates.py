@@ -38,9 +38,9 @@ from outreach.drafting.context import (
 from outreach.drafting.fit import join_and
 from outreach.drafting.limits import LimitedEnvironment, LimitExceeded
 from outreach.errors import NotFound, TemplateError
+from outreach.store.values import DraftKind
 
 __all__ = [
-    "KINDS",
     "EmailTemplate",
     "Record",
     "Rendered",
@@ -51,7 +51,6 @@ __all__ = [
     "reply_subject",
 ]
 
-KINDS = ("outreach", "follow_up", "feedback", "reply")
 _HEADERS = ("subject", "kind", "description", "language")
 _HEADER_RE = re.compile(r"^([A-Za-z][A-Za-z-]*):[ \t]*(.*)$")
 # Control characters survive every Jinja filter (upper, title, trim) unchanged.
@@ -356,11 +355,11 @@ class TemplateLibrary:
         headers, body_line = _parse_headers(path, label, source)
         if "subject" not in headers:
             raise TemplateError(f"{label}, line 1: a 'Subject:' header is required")
-        kind, kind_line = headers.get("kind", ("outreach", 0))
+        kind, kind_line = headers.get("kind", (DraftKind.OUTREACH, 0))
         kind = kind.strip().lower()
-        if kind not in KINDS:
+        if kind not in tuple(DraftKind):
             raise TemplateError(
-                f"{label}, line {kind_line}: Kind '{kind}' is not one of {', '.join(KINDS)}"
+                f"{label}, line {kind_line}: Kind '{kind}' is not one of {', '.join(DraftKind)}"
             )
         language = headers.get("language", ("", 0))[0].strip().lower() or None
         meta = EmailTemplate(

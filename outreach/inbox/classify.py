@@ -1,8 +1,8 @@
 """Classify incoming mail: bounce, receipt, complaint, auto-reply, calendar, opt-out, list, human.
 
-The order follows EMAIL-NOTES ("first hit wins"), except that an explicit ``multipart/report``
-report type is read first: a read receipt often has an empty Return-Path too, and the report
-type is the one signal that is never ambiguous.
+The checks run in a fixed order and the first hit wins (docs/architecture.md, Inbox), except
+that an explicit ``multipart/report`` report type is read first: a read receipt often has an
+empty Return-Path too, and the report type is the one signal that is never ambiguous.
 """
 
 from __future__ import annotations

@@ -79,11 +79,6 @@ def parse_message(raw: bytes, *, max_body_bytes: int = 5_000_000) -> Parsed:
     return _parse(raw, headers_only=False, max_body_bytes=max_body_bytes)
 
 
-def parse_headers(raw_headers: bytes) -> Parsed:
-    """Parse only a header block, as fetched with IMAP ``BODY.PEEK[HEADER.FIELDS (...)]``."""
-    return _parse(raw_headers, headers_only=True, max_body_bytes=0)
-
-
 def _parse(raw: bytes, *, headers_only: bool, max_body_bytes: int) -> Parsed:
     flags: list[str] = []
     msg = _parse_tree(raw, headers_only, flags)

@@ -48,6 +48,7 @@ from outreach.store.models import (
     SyncState,
     utcnow,
 )
+from outreach.store.values import CandidateStatus, DraftKind
 
 log = logging.getLogger(__name__)
 CHUNK = 500  # UIDs per transaction
@@ -273,7 +274,9 @@ def _replies_to_draft(store: Store, settings: Settings) -> list[tuple[dict[str, 
         rows = session.execute(
             select(Conversation, Candidate)
             .join(Candidate)
-            .where(Conversation.status == "needs_response", Candidate.status == "active")
+            .where(
+                Conversation.status == "needs_response", Candidate.status == CandidateStatus.ACTIVE
+            )
             .order_by(Conversation.id)
         ).all()
         suppressed = suppression_reasons(session, salt, [c.email for _, c in rows])
@@ -291,7 +294,9 @@ def _replies_to_draft(store: Store, settings: Settings) -> list[tuple[dict[str, 
                 continue
             latest = max(incoming, key=lambda m: m.created_at)
             earlier = session.scalars(
-                select(Draft).where(Draft.conversation_id == conversation.id, Draft.kind == "reply")
+                select(Draft).where(
+                    Draft.conversation_id == conversation.id, Draft.kind == DraftKind.REPLY
+                )
             ).all()
             if any(d.created_at >= latest.created_at for d in earlier):
                 continue  # this message has had its suggestion (drafted, rejected or sent)

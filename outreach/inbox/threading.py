@@ -1,4 +1,4 @@
-"""Thread a synced message onto a candidate conversation, by the cascade of EMAIL-NOTES:
+"""Thread a synced message onto a candidate conversation, by this cascade (docs/architecture.md):
 
 1. its own Message-ID, then In-Reply-To and References (newest first), against the Message-IDs
    of our drafts and outbox and of messages stored before;

@@ -51,11 +51,6 @@ def trim_html(html: str) -> Trimmed:
     return _trim(render(html, markers=True))
 
 
-def html_to_text(html: str) -> str:
-    """Render HTML as readable text: paragraphs, line breaks, lists, links as "text (url)"."""
-    return render(html, markers=False)
-
-
 def trim_reply(text: str | None, html: str | None) -> Trimmed:
     """Trim a reply, preferring its text/plain body and falling back to the HTML one."""
     if text is not None and text.strip():

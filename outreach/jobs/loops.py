@@ -1,6 +1,10 @@
 """The loops `outreach serve` runs beside the web UI: the sender, the inbox sync, the scheduler,
 and (with ``privacy.retain_months``) the daily retention job.
 
+``serve_jobs`` is the one list of them: the web app starts each when it starts and cancels
+them when it stops. A new kind of background work (waiting on IMAP IDLE, say) is a
+``*_forever`` function here and one more entry in that list.
+
 Each loop runs rounds until it is cancelled and survives any exception a round raises: the
 error goes to the log (with its traceback when it is not one of ours), into the store as the
 loop's health (``outreach.jobs.health``: every web page and `outreach status` show it), and the
@@ -15,14 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
+from typing import Any
 
 from outreach.campaigns import followups
 from outreach.candidates import retention
-from outreach.config import Settings
+from outreach.config import Clock, Settings
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import OutreachError
 from outreach.inbox.sync import run_sync, suggest_replies
@@ -34,8 +39,8 @@ from outreach.store import Store
 from outreach.store.models import utcnow
 
 log = logging.getLogger("outreach.jobs.loops")
-Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
+Job = Callable[[], Coroutine[Any, Any, None]]
 IDLE = 60.0  # seconds between looks at the outbox when nothing is scheduled
 SHORTEST = 5.0  # the sender's shortest wait, and its first retry after a failure
 RETRY = 30.0  # the sync's and the scheduler's first retry after a failure
@@ -188,6 +193,26 @@ async def advance_forever(
     """Draft due campaign follow-ups every ``sync.interval_minutes`` until cancelled."""
     round_ = partial(advance_round, settings, store, clock)
     await supervise("scheduler", store, round_, backoff=Backoff(RETRY), clock=clock, sleep=sleep)
+
+
+def serve_jobs(settings: Settings, store: Store, *, clock: Clock = utcnow) -> list[Job]:
+    """The loops `serve` runs beside the web UI, each until the server stops.
+
+    The sender sends approved mail as pacing allows; the campaign scheduler drafts due
+    follow-ups into the queue; the inbox sync runs every ``sync.interval_minutes`` when a
+    mailbox is configured (and starts the IMAP IDLE watcher, ``outreach.jobs.watching``, when
+    the server offers it); the retention job runs once a day when ``privacy.retain_months``
+    is set.
+    """
+    jobs: list[Job] = [
+        lambda: send_forever(settings, store, clock=clock),
+        lambda: advance_forever(settings, store, clock=clock),
+    ]
+    if settings.imap.host or settings.imap.maildir:
+        jobs.append(lambda: sync_forever(settings, store, clock=clock))
+    if settings.privacy.retain_months:
+        jobs.append(lambda: retention_forever(settings, store, clock=clock))
+    return jobs
 
 
 async def retention_round(settings: Settings, store: Store, clock: Clock) -> Round:

@@ -6,6 +6,8 @@ subject as sent (with ``Re:`` for a reply in a thread), the body, and the thread
 it, and freezing into the outbox and claiming for sending compute it again from what the store
 holds then. A change to any of them after approval (a candidate re-imported under another name,
 an edit, a regenerated text, another thread) no longer matches, so the message is not sent.
+``approval_problem`` is the one rule that says whether a draft may be sent; freezing, claiming
+and the sender's last check before DATA all ask it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -21,8 +24,9 @@ from sqlalchemy.orm import Session
 from outreach.mail.subjects import reply_subject
 from outreach.mail.thread import answering
 from outreach.store.models import Candidate, Draft, OutboxEntry, Revision
+from outreach.store.values import DraftKind
 
-THREADED = ("follow_up", "reply")
+THREADED = (DraftKind.FOLLOW_UP, DraftKind.REPLY)
 # Part of every hash: approvals recorded before they covered the recipient and the thread
 # (subject and body only) can never match one computed now.
 SCHEME = "outreach approval 2: to, subject, body, thread"
@@ -144,4 +148,47 @@ def visible_of(session: Session, draft: Draft) -> Visible:
         body=revision.body,
         in_reply_to=in_reply_to,
         references=references,
+    )
+
+
+def approval_problem(
+    *,
+    draft_id: int,
+    approved_at: datetime | None,
+    approved_by: str | None,
+    approved_hash: str | None,
+    approved_revision: int | None,
+    current_revision: int,
+    fingerprint: str | None,
+    message_id: str | None,
+) -> str | None:
+    """The one rule: why a draft with these fields may NOT be sent, or None when it may.
+
+    ``fingerprint`` is ``approval.fingerprint`` of what would be sent now (None: no revision).
+    """
+    if approved_at is None or approved_hash is None or not approved_by:
+        return f"draft {draft_id} has no approval"
+    if approved_revision != current_revision:
+        return f"draft {draft_id} changed after approval (revision {current_revision})"
+    if fingerprint != approved_hash:
+        return (
+            f"draft {draft_id}: what would be sent (recipient, subject, body or thread) "
+            "differs from what was approved"
+        )
+    if not message_id:
+        return f"draft {draft_id} has no Message-ID"
+    return None
+
+
+def approval_is_valid(session: Session, draft: Draft) -> str | None:
+    """Why this draft may NOT be sent, or None when its approval covers what would be sent."""
+    return approval_problem(
+        draft_id=draft.id,
+        approved_at=draft.approved_at,
+        approved_by=draft.approved_by,
+        approved_hash=draft.approved_hash,
+        approved_revision=draft.approved_revision,
+        current_revision=draft.current_revision,
+        fingerprint=fingerprint(visible_of(session, draft)),
+        message_id=draft.message_id,
     )

@@ -16,12 +16,15 @@ The web page, the JSON API and `outreach queue held …` all call these.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from outreach.errors import StateError
 from outreach.review import queue
-from outreach.store.models import Draft, Event
+from outreach.review.audit import draft_event
+from outreach.store.models import Draft
 
 CHOICES = ("send", "rewrite", "drop")
 
@@ -43,18 +46,19 @@ def _held(draft: Draft) -> None:
 
 
 def send_anyway(
-    session: Session, draft: Draft, *, actor: str, sender: str, seen: int | None
+    session: Session,
+    draft: Draft,
+    *,
+    actor: str,
+    sender: str,
+    seen: int | None,
+    now: datetime | None = None,
 ) -> None:
     """Approve a held draft as it is: the person read the news and wants it sent."""
     _held(draft)
     news = draft.hold_reason
-    queue.approve(session, draft, actor=actor, sender=sender, seen=seen)
-    session.add(
-        Event(
-            actor=actor, action="draft.sent_anyway", subject_type="draft", subject_id=draft.id,
-            candidate_id=draft.candidate_id, details={"news": news},
-        )
-    )  # fmt: skip
+    queue.approve(session, draft, actor=actor, sender=sender, seen=seen, now=now)
+    draft_event(session, actor, "draft.sent_anyway", draft, now, news=news)
 
 
 def rewrite_instruction(hold_reason: str) -> str:
@@ -63,7 +67,8 @@ def rewrite_instruction(hold_reason: str) -> str:
     return f"{news}: take their latest message into account; do not repeat what it answers"
 
 
-def drop(session: Session, draft: Draft, *, actor: str) -> None:
+def drop(session: Session, draft: Draft, *, actor: str, now: datetime | None = None) -> None:
     """Cancel a held draft: after the news it should not go out."""
     _held(draft)
-    queue.cancel(session, draft, actor=actor, reason=f"dropped by {actor}: {draft.hold_reason}")
+    reason = f"dropped by {actor}: {draft.hold_reason}"
+    queue.cancel(session, draft, actor=actor, reason=reason, now=now)

@@ -22,21 +22,22 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from outreach.errors import InputError, NotFound, StateError
 from outreach.mail.messages import new_message_id
 from outreach.review import approval
+from outreach.review.audit import draft_event
+from outreach.review.opened import mark_viewed, seen_revision
 from outreach.store.bulk import bulk_insert
-from outreach.store.models import Candidate, Draft, DraftView, Event, Revision, utcnow
+from outreach.store.models import Candidate, Draft, Event, Revision, utcnow
+from outreach.store.values import CandidateStatus, DraftKind
 
 PENDING, APPROVED, REJECTED, CANCELLED = "pending", "approved", "rejected", "cancelled"
 QUEUED, SENDING, SENT, FAILED, UNCERTAIN = "queued", "sending", "sent", "failed", "uncertain"
 # Once the outbox has a message, the draft mirrors its state; before that a person decides.
 OPEN = (PENDING, APPROVED)
 CANCELLABLE = (PENDING, APPROVED, QUEUED)
-KINDS = ("outreach", "follow_up", "feedback", "reply")
 WITHDRAWN = "approval withdrawn: "  # how the reason of a withdrawal starts on the draft
 
 
@@ -72,32 +73,25 @@ class NewDraft:
     due_at: datetime | None = None
 
 
-def _event(session: Session, actor: str, action: str, draft: Draft, **details: Any) -> None:
-    session.add(
-        Event(
-            actor=actor,
-            action=action,
-            subject_type="draft",
-            subject_id=draft.id,
-            candidate_id=draft.candidate_id,
-            details=details,
-        )
-    )
-
-
-def create_draft(session: Session, new: NewDraft, *, actor: str = "drafting") -> Draft:
+def create_draft(
+    session: Session, new: NewDraft, *, actor: str = "drafting", now: datetime | None = None
+) -> Draft:
     """Put a new draft in the queue as pending, with revision 1."""
-    return create_drafts(session, [new], actor=actor)[0]
+    return create_drafts(session, [new], actor=actor, now=now)[0]
 
 
 def create_drafts(
-    session: Session, news: Sequence[NewDraft], *, actor: str = "drafting"
+    session: Session,
+    news: Sequence[NewDraft],
+    *,
+    actor: str = "drafting",
+    now: datetime | None = None,
 ) -> list[Draft]:
     """Put new drafts in the queue as pending, each with revision 1 (one INSERT per table)."""
     for new in news:
-        if new.kind not in KINDS:
-            raise InputError(f"draft kind {new.kind!r}: use one of {', '.join(KINDS)}")
-    now = utcnow()
+        if new.kind not in tuple(DraftKind):
+            raise InputError(f"draft kind {new.kind!r}: use one of {', '.join(DraftKind)}")
+    now = now or utcnow()
     drafts = [
         Draft(
             candidate_id=new.candidate_id,
@@ -134,7 +128,9 @@ def create_drafts(
                 created_at=now,
             )
         )
-        _event(session, actor, "draft.created", draft, template=new.template, author=new.author)
+        draft_event(
+            session, actor, "draft.created", draft, now, template=new.template, author=new.author
+        )
     return drafts
 
 
@@ -167,39 +163,6 @@ def revisions(session: Session, draft: Draft) -> list[Revision]:
     return list(session.scalars(query))
 
 
-def mark_viewed(session: Session, draft: Draft, actor: str) -> None:
-    """Record that this reviewer has read the draft's current revision (approvals check it)."""
-    now = utcnow()
-    if draft.viewed_at is None:
-        draft.viewed_at = now
-    if seen_revision(session, draft.id, actor) == draft.current_revision:
-        return
-    values = {
-        "draft_id": draft.id,
-        "username": actor,
-        "revision": draft.current_revision,
-        "viewed_at": now,
-    }
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    upsert = dialect.insert(DraftView).values(values)
-    session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=[DraftView.draft_id, DraftView.username],
-            set_={"revision": upsert.excluded.revision, "viewed_at": upsert.excluded.viewed_at},
-        )
-    )
-    _event(session, actor, "draft.viewed", draft, revision=draft.current_revision)
-
-
-def seen_revision(session: Session, draft_id: int, actor: str) -> int | None:
-    """The revision of the draft this reviewer last read, or None when they never opened it."""
-    return session.scalar(
-        select(DraftView.revision).where(
-            DraftView.draft_id == draft_id, DraftView.username == actor
-        )
-    )
-
-
 def add_revision(
     session: Session,
     draft: Draft,
@@ -211,8 +174,10 @@ def add_revision(
     ai_text: dict[str, str] | None = None,
     instruction: str = "",
     flags: Sequence[dict[str, Any]] | None = None,
+    now: datetime | None = None,
 ) -> Revision:
     """Save a new revision; an approved draft goes back to pending (its approval is withdrawn)."""
+    now = now or utcnow()
     if draft.status not in OPEN:
         raise StateError(
             f"draft {draft.id} is {draft.status}; only pending or approved drafts change"
@@ -231,20 +196,22 @@ def add_revision(
         author=author,
         ai_text=dict(ai_text or {}),
         instruction=instruction,
-        created_at=utcnow(),
+        created_at=now,
     )
     session.add(revision)
     withdrawn = draft.status == APPROVED
     draft.current_revision = number
-    draft.updated_at = utcnow()
+    draft.updated_at = now
     if flags is not None:
         draft.flags = list(flags)
     if withdrawn:
         _withdraw(draft)
-    _event(session, actor, "draft.revised", draft, revision=number, approval_withdrawn=withdrawn)
+    draft_event(
+        session, actor, "draft.revised", draft, now, revision=number, approval_withdrawn=withdrawn
+    )
     if author == actor:  # a person who wrote the text has read it; a model's text is unread
         session.flush()
-        mark_viewed(session, draft, actor)
+        mark_viewed(session, draft, actor, now=now)
     return revision
 
 
@@ -261,6 +228,7 @@ def approve(
     sender: str = "",
     seen: int | None = None,
     message_id: str | None = None,
+    now: datetime | None = None,
 ) -> None:
     """Approve the current revision: who, when, which revision, and the hash of what is sent.
 
@@ -272,19 +240,20 @@ def approve(
     ``sender`` (the From address), the one place outreach makes Message-IDs; ``message_id``
     gives a fixed one instead (mail imported with its id, tests).
     """
+    now = now or utcnow()
     if draft.status != PENDING:
         raise StateError(f"draft {draft.id} is {draft.status}; only pending drafts can be approved")
     if seen is not None and seen != draft.current_revision:
         raise ChangedSinceOpened(draft.id, seen, draft.current_revision)
     candidate = session.get(Candidate, draft.candidate_id)
-    if candidate is not None and candidate.status != "active":
+    if candidate is not None and candidate.status != CandidateStatus.ACTIVE:
         raise StateError(
             f"draft {draft.id}: {candidate.email} is {candidate.status}; it cannot be approved"
         )
     revision = current(session, draft)
     if not revision.body.strip():
         raise StateError(f"draft {draft.id}: the body is empty; write it before approving")
-    mark_viewed(session, draft, actor)
+    mark_viewed(session, draft, actor, now=now)
     draft.in_reply_to, draft.references = approval.thread(
         session,
         kind=draft.kind,
@@ -295,7 +264,7 @@ def approve(
     draft.status = APPROVED
     draft.hold_reason = ""  # a person decided with the news in front of them
     draft.approved_by = actor
-    draft.approved_at = utcnow()
+    draft.approved_at = now
     draft.approved_revision = revision.number
     draft.approved_hash = approval.fingerprint(approval.visible_of(session, draft))
     if not draft.message_id:
@@ -304,13 +273,21 @@ def approve(
         draft.message_id = message_id or new_message_id(sender)
     if draft.error.startswith(WITHDRAWN):
         draft.error = ""  # approved again: the withdrawal it reported is over
-    draft.updated_at = utcnow()
-    _event(
-        session, actor, "draft.approved", draft, revision=revision.number, hash=draft.approved_hash
+    draft.updated_at = now
+    draft_event(
+        session,
+        actor,
+        "draft.approved",
+        draft,
+        now,
+        revision=revision.number,
+        hash=draft.approved_hash,
     )
 
 
-def reject(session: Session, draft: Draft, *, actor: str, reason: str) -> None:
+def reject(
+    session: Session, draft: Draft, *, actor: str, reason: str, now: datetime | None = None
+) -> None:
     """Reject a pending or approved draft, with the reviewer's reason."""
     if draft.status not in OPEN:
         raise StateError(f"draft {draft.id} is {draft.status}; only pending drafts can be rejected")
@@ -318,11 +295,13 @@ def reject(session: Session, draft: Draft, *, actor: str, reason: str) -> None:
         raise InputError("give a reason for rejecting (--reason)")
     draft.status = REJECTED
     draft.reject_reason = reason.strip()
-    draft.updated_at = utcnow()
-    _event(session, actor, "draft.rejected", draft, reason=draft.reject_reason)
+    draft.updated_at = now = now or utcnow()
+    draft_event(session, actor, "draft.rejected", draft, now, reason=draft.reject_reason)
 
 
-def withdraw(session: Session, draft: Draft, *, actor: str, reason: str) -> None:
+def withdraw(
+    session: Session, draft: Draft, *, actor: str, reason: str, now: datetime | None = None
+) -> None:
     """Take back the approval of a draft that can no longer be sent as approved (to pending).
 
     The reason stays on the draft for the reviewer; nothing is sent until they approve again.
@@ -331,18 +310,20 @@ def withdraw(session: Session, draft: Draft, *, actor: str, reason: str) -> None
         raise StateError(f"draft {draft.id} is {draft.status}; only approved drafts are withdrawn")
     _withdraw(draft)
     draft.error = WITHDRAWN + reason
-    draft.updated_at = utcnow()
-    _event(session, actor, "draft.approval_withdrawn", draft, reason=reason)
+    draft.updated_at = now = now or utcnow()
+    draft_event(session, actor, "draft.approval_withdrawn", draft, now, reason=reason)
 
 
-def cancel(session: Session, draft: Draft, *, actor: str, reason: str) -> bool:
+def cancel(
+    session: Session, draft: Draft, *, actor: str, reason: str, now: datetime | None = None
+) -> bool:
     """Cancel a draft that has not started sending; returns whether it was cancelled."""
     if draft.status not in CANCELLABLE:
         return False
     draft.status = CANCELLED
     draft.reject_reason = reason
-    draft.updated_at = utcnow()
-    _event(session, actor, "draft.cancelled", draft, reason=reason)
+    draft.updated_at = now = now or utcnow()
+    draft_event(session, actor, "draft.cancelled", draft, now, reason=reason)
     return True
 
 
@@ -359,7 +340,9 @@ def touched_at(session: Session, draft: Draft) -> datetime | None:
     return max(times) if times else None
 
 
-def hold(session: Session, draft: Draft, *, reason: str, actor: str) -> bool:
+def hold(
+    session: Session, draft: Draft, *, reason: str, actor: str, now: datetime | None = None
+) -> bool:
     """Hold a draft a person worked on: the reason shows, an approval is withdrawn.
 
     The draft stays as it is otherwise; a person reads the news and approves it again (or
@@ -374,61 +357,26 @@ def hold(session: Session, draft: Draft, *, reason: str, actor: str) -> bool:
     if was != PENDING:
         _withdraw(draft)
     draft.hold_reason = reason
-    draft.updated_at = utcnow()
-    _event(session, actor, "draft.held", draft, reason=reason, was=was)
+    draft.updated_at = now = now or utcnow()
+    draft_event(session, actor, "draft.held", draft, now, reason=reason, was=was)
     return True
 
 
-def set_status(session: Session, draft: Draft, status: str, *, actor: str, **details: Any) -> None:
+def set_status(
+    session: Session,
+    draft: Draft,
+    status: str,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    **details: Any,
+) -> None:
     """Mirror the outbox's state on the draft (queued, sending, sent, failed, uncertain)."""
     if status not in (QUEUED, SENDING, SENT, FAILED, UNCERTAIN, APPROVED):
         raise StateError(f"draft {draft.id}: {status!r} is not an outbox state")
     draft.status = status
-    draft.updated_at = utcnow()
-    _event(session, actor, f"draft.{status}", draft, **details)
-
-
-def approval_problem(
-    *,
-    draft_id: int,
-    approved_at: datetime | None,
-    approved_by: str | None,
-    approved_hash: str | None,
-    approved_revision: int | None,
-    current_revision: int,
-    fingerprint: str | None,
-    message_id: str | None,
-) -> str | None:
-    """The one rule: why a draft with these fields may NOT be sent, or None when it may.
-
-    ``fingerprint`` is ``approval.fingerprint`` of what would be sent now (None: no revision).
-    """
-    if approved_at is None or approved_hash is None or not approved_by:
-        return f"draft {draft_id} has no approval"
-    if approved_revision != current_revision:
-        return f"draft {draft_id} changed after approval (revision {current_revision})"
-    if fingerprint != approved_hash:
-        return (
-            f"draft {draft_id}: what would be sent (recipient, subject, body or thread) "
-            "differs from what was approved"
-        )
-    if not message_id:
-        return f"draft {draft_id} has no Message-ID"
-    return None
-
-
-def approval_is_valid(session: Session, draft: Draft) -> str | None:
-    """Why this draft may NOT be sent, or None when its approval covers what would be sent."""
-    return approval_problem(
-        draft_id=draft.id,
-        approved_at=draft.approved_at,
-        approved_by=draft.approved_by,
-        approved_hash=draft.approved_hash,
-        approved_revision=draft.approved_revision,
-        current_revision=draft.current_revision,
-        fingerprint=approval.fingerprint(approval.visible_of(session, draft)),
-        message_id=draft.message_id,
-    )
+    draft.updated_at = now = now or utcnow()
+    draft_event(session, actor, f"draft.{status}", draft, now, **details)
 
 
 def set_status_many(
@@ -472,6 +420,7 @@ def approve_viewed(
     *,
     actor: str,
     sender: str,
+    now: datetime | None = None,
 ) -> tuple[list[int], list[str]]:
     """Bulk approve: approve each pending draft at the revision this reviewer opened.
 
@@ -489,7 +438,7 @@ def approve_viewed(
             skipped.append(f"draft {draft_id}: not opened yet; open it before approving")
         else:
             try:
-                approve(session, draft, actor=actor, sender=sender, seen=seen)
+                approve(session, draft, actor=actor, sender=sender, seen=seen, now=now)
             except StateError as exc:
                 skipped.append(str(exc))
             else:

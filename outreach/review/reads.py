@@ -2,7 +2,8 @@
 
 Every listing is one query (drafts joined with their candidate, current revision and
 campaign) bounded by a page, ordered newest due first along ``ix_drafts_status_due``.
-State changes live in ``queue.py``; nothing here writes.
+State changes live in ``queue.py``; nothing here writes. What these functions return are the
+typed models of ``models.py``, which the JSON API serves as they are.
 """
 
 from __future__ import annotations
@@ -21,6 +22,16 @@ from sqlalchemy.orm import Session, aliased
 
 from outreach.candidates.records import profile
 from outreach.review import queue
+from outreach.review.edits import word_distance
+from outreach.review.models import (
+    CampaignOption,
+    DraftDetail,
+    DraftPage,
+    DraftRow,
+    EditStat,
+    Metrics,
+    RevisionInfo,
+)
 from outreach.store.models import (
     Campaign,
     Candidate,
@@ -113,7 +124,7 @@ def list_drafts(
     per_page: int = PER_PAGE,
     status_counts: Mapping[str, int] | None = None,
     viewer: str | None = None,
-) -> dict[str, Any]:
+) -> DraftPage:
     """One page of drafts with their candidate and current subject, newest due first.
 
     ``status_counts`` (from ``counts``) saves counting again when only the status filters.
@@ -160,13 +171,13 @@ def list_drafts(
         total = status_counts[filters.status]
     else:
         total = session.scalar(filters.apply(select(func.count(Draft.id)))) or 0
-    return {
-        "items": [{**row, "viewed": bool(row["viewed"])} for row in rows],
-        "total": total,
-        "page": page,
-        "per_page": per_page,
-        "pages": max((total + per_page - 1) // per_page, 1),
-    }
+    return DraftPage(
+        items=[DraftRow.model_validate({**row, "viewed": bool(row["viewed"])}) for row in rows],
+        total=total,
+        page=page,
+        per_page=per_page,
+        pages=max((total + per_page - 1) // per_page, 1),
+    )
 
 
 def counts(session: Session, *, archive: bool = True) -> dict[str, int]:
@@ -183,20 +194,10 @@ def counts(session: Session, *, archive: bool = True) -> dict[str, int]:
     return {status: found.get(status, 0) for status in wanted}
 
 
-def campaigns(session: Session) -> list[dict[str, Any]]:
+def campaigns(session: Session) -> list[CampaignOption]:
     """Campaign ids and names, for the filter."""
     rows = session.execute(select(Campaign.id, Campaign.name).order_by(Campaign.name))
-    return [{"id": cid, "name": name} for cid, name in rows]
-
-
-def word_distance(before: str, after: str) -> int:
-    """Edit distance in words: how many words a reviewer deleted, inserted or replaced."""
-    a, b = before.split(), after.split()
-    changed = 0
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if op != "equal":
-            changed += max(i2 - i1, j2 - j1)
-    return changed
+    return [CampaignOption(id=cid, name=name) for cid, name in rows]
 
 
 def metrics(
@@ -206,7 +207,7 @@ def metrics(
     now: datetime | None = None,
     cache: MutableMapping[tuple[int, int], tuple[int, int]] | None = None,
     status_counts: Mapping[str, int] | None = None,
-) -> dict[str, Any]:
+) -> Metrics:
     """Pending, approved today, approval rate, median review time and edits per template.
 
     Review time runs from the first time a reviewer opened a draft to its approval; approvals
@@ -215,21 +216,7 @@ def metrics(
     distance of each (draft, revision) pair, which never changes, between calls.
     """
     now = now or utcnow()
-    local = now.astimezone(ZoneInfo(timezone))
-    today = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    month = now - timedelta(days=30)
-    today_n, month_n = session.execute(
-        select(func.count(case((Draft.approved_at >= today, 1))), func.count(Draft.id)).where(
-            Draft.approved_at >= month
-        )
-    ).one()
-    approved_today, approved_month = int(today_n), int(month_n)
-    rejected_month = session.scalar(
-        select(func.count(Draft.id)).where(
-            Draft.status == queue.REJECTED, Draft.updated_at >= month
-        )
-    )
-    decided = (approved_month or 0) + (rejected_month or 0)
+    approved_today, approved_month, decided = _decisions(session, now, ZoneInfo(timezone))
     latest = session.execute(
         select(
             Draft.id, Draft.template, Draft.approved_revision, Draft.viewed_at, Draft.approved_at
@@ -251,28 +238,48 @@ def metrics(
     if len(cache) > 4 * METRIC_WINDOW:  # keep only the window's pairs
         for stale in set(cache) - set(keys):
             del cache[stale]
-    edits = [
-        {
-            "template": name,
-            "approved": len(pairs),
-            "mean_words_changed": round(statistics.fmean(d for d, _ in pairs), 1),
-            "changed_share": round(sum(d for d, _ in pairs) / max(sum(w for _, w in pairs), 1), 3),
-            "unchanged": sum(1 for d, _ in pairs if d == 0),
-        }
-        for name, pairs in sorted(per_template.items())
-    ]
-    return {
-        "pending": (
-            status_counts[queue.PENDING]
-            if status_counts is not None
-            else session.scalar(select(func.count(Draft.id)).where(Draft.status == queue.PENDING))
-        ),
-        "approved_today": approved_today or 0,
-        "approval_rate": round((approved_month or 0) / decided, 3) if decided else None,
-        "decided_30d": decided,
-        "median_review_seconds": round(statistics.median(waits), 1) if waits else None,
-        "edits": edits,
-    }
+    edits = [_edit_stat(name, pairs) for name, pairs in sorted(per_template.items())]
+    pending = (
+        status_counts[queue.PENDING]
+        if status_counts is not None
+        else session.scalar(select(func.count(Draft.id)).where(Draft.status == queue.PENDING))
+    )
+    return Metrics(
+        pending=pending or 0,
+        approved_today=approved_today,
+        approval_rate=round(approved_month / decided, 3) if decided else None,
+        decided_30d=decided,
+        median_review_seconds=round(statistics.median(waits), 1) if waits else None,
+        edits=edits,
+    )
+
+
+def _decisions(session: Session, now: datetime, zone: ZoneInfo) -> tuple[int, int, int]:
+    """Approvals today (in the sender's zone) and in 30 days, and decisions in 30 days."""
+    today = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    month = now - timedelta(days=30)
+    today_n, month_n = session.execute(
+        select(func.count(case((Draft.approved_at >= today, 1))), func.count(Draft.id)).where(
+            Draft.approved_at >= month
+        )
+    ).one()
+    rejected = session.scalar(
+        select(func.count(Draft.id)).where(
+            Draft.status == queue.REJECTED, Draft.updated_at >= month
+        )
+    )
+    return int(today_n), int(month_n), int(month_n) + (rejected or 0)
+
+
+def _edit_stat(template: str, pairs: Sequence[tuple[int, int]]) -> EditStat:
+    """One template's figures from (words changed, words in revision 1) per approved draft."""
+    return EditStat(
+        template=template,
+        approved=len(pairs),
+        mean_words_changed=round(statistics.fmean(d for d, _ in pairs), 1),
+        changed_share=round(sum(d for d, _ in pairs) / max(sum(w for _, w in pairs), 1), 3),
+        unchanged=sum(1 for d, _ in pairs if d == 0),
+    )
 
 
 def _measure_edits(
@@ -308,12 +315,6 @@ def neighbours(session: Session, draft: Draft, filters: Filters) -> tuple[int | 
     previous: int | None = session.scalar(before.limit(1))
     following: int | None = session.scalar(after.limit(1))
     return previous, following
-
-
-def first_draft(session: Session, filters: Filters) -> int | None:
-    """The first draft in the queue's order, or None when the queue is empty."""
-    query = filters.apply(select(Draft.id)).order_by(Draft.due_at.desc(), Draft.id.desc())
-    return session.scalar(query.limit(1))
 
 
 def diff(before: str, after: str) -> list[dict[str, str]]:
@@ -374,7 +375,7 @@ def mark_flags(text: str, flags: Sequence[Mapping[str, Any]]) -> list[dict[str, 
     return segments
 
 
-def draft_detail(session: Session, draft: Draft, filters: Filters = Filters()) -> dict[str, Any]:
+def draft_detail(session: Session, draft: Draft, filters: Filters = Filters()) -> DraftDetail:
     """Everything the draft page shows: profile, conversation, revisions, flags and the diff."""
     candidate = session.get(Candidate, draft.candidate_id)
     assert candidate is not None  # the foreign key guarantees it
@@ -396,7 +397,7 @@ def draft_detail(session: Session, draft: Draft, filters: Filters = Filters()) -
     # A flag whose words an edit took out is cleared; a flag about the whole draft stays.
     cleared = [f for f in flags if f.get("text") and str(f["text"]) not in now.body]
     current = [f for f in flags if f not in cleared]
-    return {
+    detail = {
         "id": draft.id,
         "status": draft.status,
         "kind": draft.kind,
@@ -419,15 +420,7 @@ def draft_detail(session: Session, draft: Draft, filters: Filters = Filters()) -
         "body": now.body,
         "revision": now.number,
         "author": now.author,
-        "revisions": [
-            {
-                "number": r.number,
-                "author": r.author,
-                "instruction": r.instruction,
-                "created_at": r.created_at,
-            }
-            for r in history
-        ],
+        "revisions": [RevisionInfo.model_validate(r, from_attributes=True) for r in history],
         "flags": current,
         "flags_elsewhere": cleared,
         "marked_body": mark_flags(now.body, current),
@@ -449,3 +442,4 @@ def draft_detail(session: Session, draft: Draft, filters: Filters = Filters()) -
         "previous_id": previous,
         "next_id": following,
     }
+    return DraftDetail.model_validate(detail)

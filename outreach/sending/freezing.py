@@ -80,7 +80,7 @@ def _build(
             kind=row.kind, to_name=row.name, to_email=row.email, subject=row.subject,
             body=row.body, in_reply_to=in_reply_to, references=references,
         )  # fmt: skip
-    reason = queue.approval_problem(
+    reason = approval.approval_problem(
         draft_id=row.id,
         approved_at=row.approved_at,
         approved_by=row.approved_by,

@@ -22,6 +22,7 @@ from typing import TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from outreach.config import Clock
 from outreach.errors import SendError
 from outreach.sending import ledger
 from outreach.sending import outbox as sending
@@ -31,12 +32,11 @@ from outreach.servers.smtp import (
     SmtpConnection,
     Transient,
     Uncertain,
-    send_with_retry,
 )
+from outreach.servers.smtp_retry import send_with_retry
 from outreach.store import Store
 
 _T = TypeVar("_T")
-Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 OnDb = Callable[[Callable[[], _T]], Awaitable[_T]]
 TRANSIENT_STREAK = 3  # consecutive temporary failures: the server is down, stop this run

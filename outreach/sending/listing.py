@@ -15,7 +15,7 @@ from sqlalchemy import and_, select
 
 from outreach.config import Settings
 from outreach.sending.outbox import FAILED, QUEUED, SENDING, SENT, UNCERTAIN
-from outreach.sending.sender import outbox_listing
+from outreach.sending.preview import outbox_listing
 from outreach.store import Store
 from outreach.store.models import Candidate, Draft, OutboxEntry, Revision
 

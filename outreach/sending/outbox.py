@@ -15,7 +15,7 @@ conditional ``UPDATE … RETURNING``, so a row is claimed exactly once whatever 
 says), ``outcome_values`` (sending → sent | queued | failed | uncertain, by the SMTP
 outcome), ``resolve`` and ``retry_failed`` (a person's decisions), ``found_in_sent_folder``,
 ``cancel_entry`` and ``hold``. ``outreach.sending.ledger`` writes the outcomes and the progress
-marks on the send path, and ``ledger.reconcile`` applies the crash arrows above after a sender
+marks on the send path, and ``recovery.reconcile`` applies the crash arrows above after a sender
 stopped. The draft of a message mirrors its row's state (``queue.set_status``), so every
 change here also goes through ``outreach.review.queue`` and is audited.
 
@@ -44,6 +44,7 @@ from outreach.mail.messages import digest, restamp
 from outreach.review import approval, queue
 from outreach.servers.smtp import Accepted, Outcome, Permanent, Transient, Uncertain
 from outreach.store.models import Campaign, Candidate, Draft, Event, OutboxEntry, Revision
+from outreach.store.values import CandidateStatus
 
 # The states of an outbox row; its draft shows the same name (``queue.set_status``).
 QUEUED, SENDING, SENT, FAILED, UNCERTAIN = "queued", "sending", "sent", "failed", "uncertain"
@@ -115,7 +116,7 @@ class Skipped:
 
 
 def approval_refusal(row: Row[Any]) -> str | None:
-    """``queue.approval_problem`` over a joined row: does the approval cover what is sent now?"""
+    """``approval.approval_problem`` over a joined row: does the approval cover what is sent now?"""
     fingerprint = None
     if row.subject is not None:
         seen = approval.visible(
@@ -124,7 +125,7 @@ def approval_refusal(row: Row[Any]) -> str | None:
             references=row.references,
         )  # fmt: skip
         fingerprint = approval.fingerprint(seen)
-    return queue.approval_problem(
+    return approval.approval_problem(
         draft_id=row.draft_id,
         approved_at=row.approved_at,
         approved_by=row.approved_by,
@@ -235,7 +236,7 @@ def claim(
             _fail(session, row, f"refused: {problem}", actor, now)
             skipped.append(Skipped(row.id, FAILED, f"refused: {problem}"))
             continue
-        elif row.candidate_status != "active":
+        elif row.candidate_status != CandidateStatus.ACTIVE:
             reason = f"suppressed: {row.to_email} is {row.candidate_status}"
         elif row.to_email in suppressed:
             why = suppressed[row.to_email]

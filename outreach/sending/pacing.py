@@ -22,10 +22,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from outreach.config import WORKING_HOURS, Settings
+from outreach.store.values import DraftKind
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # Lower goes first: answers to people, then follow-ups, then first contacts.
-PRIORITY = {"reply": 0, "feedback": 0, "follow_up": 1, "outreach": 2}
+PRIORITY: dict[str, int] = {
+    DraftKind.REPLY: 0,
+    DraftKind.FEEDBACK: 0,
+    DraftKind.FOLLOW_UP: 1,
+    DraftKind.OUTREACH: 2,
+}
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 

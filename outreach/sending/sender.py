@@ -1,7 +1,7 @@
 """The sender: one per mailbox, sends what pacing says is due, records every outcome.
 
 A run takes the mailbox lock and settles what a sender that stopped left ``sending``
-(``ledger.reconcile``): a message whose SMTP transaction had begun is ``uncertain``, one that
+(``recovery.reconcile``): a message whose SMTP transaction had begun is ``uncertain``, one that
 was claimed but never attempted goes back to the queue. It looks for uncertain messages in the
 IMAP Sent folder, freezes newly approved drafts, then sends what is due: rows are claimed a
 batch at a time (committed before connecting), and each message's progress is committed on
@@ -39,18 +39,18 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import select
 
 from outreach.campaigns import followups
-from outreach.config import Settings, smtp_password
-from outreach.sending import freezing, ledger, waiting
+from outreach.config import Clock, Settings, smtp_password
+from outreach.sending import freezing, ledger, recovery, waiting
 from outreach.sending import outbox as sending
 from outreach.sending.lanes import Journal, send_lanes
 from outreach.sending.lock import mailbox_lock
-from outreach.sending.pacing import Pacing, Slot, plan
+from outreach.sending.pacing import Pacing, Slot
+from outreach.sending.preview import mailbox_plan
 from outreach.sending.sent_folder import (
     MailboxFactory,
     answered_since,
@@ -63,7 +63,6 @@ from outreach.servers.smtp import SmtpConnection, SmtpSettings
 from outreach.store import Store
 from outreach.store.models import OutboxEntry
 
-Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
 ACTOR = "sender"
 _T = TypeVar("_T")
@@ -108,15 +107,6 @@ class RunReport:
     stopped: str = ""
 
 
-def mailbox_plan(store: Store, settings: Settings, pacing: Pacing, *, now: datetime) -> list[Slot]:
-    """The send order and slots of the sender mailbox's queued messages."""
-    mailbox = settings.sender.email
-    with store.read() as session:
-        items = waiting.waiting(session, mailbox, settings, now=now)
-        last, recent = waiting.history(session, mailbox, now=now)
-    return plan(items, pacing, now=now, last_sent=last, recent_sends=recent)
-
-
 def enqueue_approved(
     store: Store, settings: Settings, *, now: datetime, actor: str, report: RunReport
 ) -> None:
@@ -143,7 +133,9 @@ def _prepare(
     epoch = store.durability_epoch()
     with store.session() as session:
         now = clock()
-        found = ledger.reconcile(session, settings.sender.email, epoch=epoch, now=now, actor=actor)
+        found = recovery.reconcile(
+            session, settings.sender.email, epoch=epoch, now=now, actor=actor
+        )
         if found.sent_drafts:
             followups.schedule(session, settings, now=now, draft_ids=found.sent_drafts)
     report.reconciled, report.released = found.uncertain, found.requeued
@@ -400,81 +392,3 @@ class _Run:
                 await self._db(self.journal.close)
             finally:
                 self.db.shutdown(wait=True)
-
-
-def dry_run(
-    store: Store,
-    settings: Settings,
-    folder: Path,
-    *,
-    now: datetime,
-    pacing: Pacing | None = None,
-    limit: int | None = None,
-) -> list[tuple[Path, str]]:
-    """Write the exact .eml of every message the outbox would send, in order; send nothing.
-
-    Queued messages are written as frozen. Approved drafts not yet frozen are built as they
-    would be now. A message whose Date is more than a few minutes old when it is really sent
-    goes out dated then (``messages.restamp``).
-    """
-    pacing = pacing or Pacing.from_settings(settings)
-    slots = mailbox_plan(store, settings, pacing, now=now)
-    written: list[tuple[Path, str]] = []
-    folder.mkdir(parents=True, exist_ok=True)
-    with store.session() as session:
-        query = select(OutboxEntry.id, OutboxEntry.raw).where(
-            OutboxEntry.id.in_([s.id for s in slots])
-        )
-        raws = {entry_id: raw for entry_id, raw in session.execute(query)}
-        jobs: list[tuple[str, bytes, str]] = [
-            (f"outbox{s.id}", raws[s.id], s.reason or "due now") for s in slots
-        ]
-        built, refused = freezing.build_all(
-            session, freezing.approved_draft_ids(session), settings, now=now
-        )
-        if refused:
-            raise refused[0][1]
-        later = "approved, frozen at the next run"
-        jobs += [(f"draft{item.draft_id}", item.values["raw"], later) for item in built]
-    for number, (name, raw, why) in enumerate(jobs[:limit] if limit else jobs, start=1):
-        path = folder / f"{number:04d}-{name}.eml"
-        path.write_bytes(raw)
-        written.append((path, why))
-    return written
-
-
-def outbox_listing(
-    store: Store,
-    settings: Settings,
-    *,
-    now: datetime,
-    pacing: Pacing | None = None,
-    states: Sequence[str] = (sending.QUEUED, sending.SENDING, sending.UNCERTAIN, sending.FAILED),
-) -> list[dict[str, object]]:
-    """Every outbox row in the given states: queued ones in send order with slot and reason."""
-    pacing = pacing or Pacing.from_settings(settings)
-    slots = {s.id: (n, s) for n, s in enumerate(mailbox_plan(store, settings, pacing, now=now))}
-    with store.session() as session:
-        entries = list(
-            session.scalars(select(OutboxEntry).where(OutboxEntry.state.in_(tuple(states))))
-        )
-    keyed: list[tuple[tuple[bool, int, int], dict[str, object]]] = []
-    for entry in entries:
-        order, slot = slots.get(entry.id, (len(slots), None))
-        why = entry.wait_reason
-        if slot is not None:
-            why = slot.reason or "due now"
-        row: dict[str, object] = {
-            "id": entry.id,
-            "draft_id": entry.draft_id,
-            "to": entry.to_email,
-            "kind": entry.kind,
-            "state": entry.state,
-            "attempts": entry.attempts,
-            "next_at": slot.at.isoformat() if slot else None,
-            "why": why,
-            "last_reply": entry.last_reply,
-            "sent_at": entry.sent_at.isoformat() if entry.sent_at else None,
-        }
-        keyed.append(((entry.state != sending.QUEUED, order, entry.id), row))
-    return [row for _, row in sorted(keyed, key=lambda pair: pair[0])]

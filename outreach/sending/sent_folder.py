@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from outreach.config import Settings
+from outreach.config import Clock, Settings
 from outreach.errors import OutreachError
 from outreach.sending import outbox as sending
 from outreach.servers.configured import mailbox_name, open_mailbox
@@ -22,7 +22,6 @@ from outreach.servers.mailbox import Mailbox
 from outreach.store import Store
 from outreach.store.models import Draft, OutboxEntry, SyncState
 
-Clock = Callable[[], datetime]
 MailboxFactory = Callable[[], Mailbox]
 SELF_FILING = ("gmail", "googlemail", "outlook", "office365", "icloud", "zoho")
 

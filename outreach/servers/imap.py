@@ -17,6 +17,7 @@ from typing import Any
 
 import imapclient
 
+from outreach.config import is_loopback
 from outreach.errors import ConfigError, SyncError
 from outreach.servers.mailbox import (
     HEADER_FIELDS,
@@ -26,7 +27,6 @@ from outreach.servers.mailbox import (
     HeaderItem,
     Mailbox,
     chunks,
-    is_loopback,
     message_id_of,
     same_message_id,
 )

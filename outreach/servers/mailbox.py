@@ -13,7 +13,6 @@ of the whole message.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -120,16 +119,6 @@ class Mailbox(Protocol):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-def is_loopback(host: str) -> bool:
-    """Tell whether a host name or address stays on this machine."""
-    if host.lower() in {"localhost", "localhost."}:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def same_message_id(found: str | None, wanted: str) -> bool:

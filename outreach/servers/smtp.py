@@ -14,10 +14,7 @@ nothing was sent.
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import hashlib
-import ipaddress
 import re
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
@@ -27,12 +24,11 @@ from types import TracebackType
 
 import aiosmtplib
 from aiosmtplib import SMTPException, SMTPResponseException
-from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_attempt
-from tenacity.stop import stop_base
-from tenacity.wait import wait_random_exponential
 
+from outreach.config import is_loopback
 from outreach.errors import ConfigError, SendError, SignInUnavailable
 from outreach.servers.refusals import basic_auth_refused
+from outreach.servers.smtp_oauth import oauth_login
 from outreach.servers.tokens import CommandToken, TokenSource
 
 
@@ -121,16 +117,6 @@ def _refusal(code: int, message: str, step: str) -> Transient | Permanent:
     return Transient(f"{code} {message} (at {step})")
 
 
-def _is_loopback(host: str) -> bool:
-    """Tell whether a host name or address is on this machine's loopback."""
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_security(settings: SmtpSettings) -> None:
     """Refuse settings that would send credentials or mail in plaintext over the network."""
     try:
@@ -139,12 +125,12 @@ def check_security(settings: SmtpSettings) -> None:
         raise ConfigError(
             f"smtp.security is {settings.security!r}; use one of tls, starttls, none"
         ) from None
-    if security is Security.NONE and not _is_loopback(settings.host):
+    if security is Security.NONE and not is_loopback(settings.host):
         raise ConfigError(
             f'smtp.security = "none" would send mail to {settings.host} in plaintext; '
             'use "tls" (usually port 465) or "starttls" (usually port 587)'
         )
-    if not settings.tls_verify and not _is_loopback(settings.host):
+    if not settings.tls_verify and not is_loopback(settings.host):
         raise ConfigError("smtp.tls_verify may be false only for a server on loopback")
     if settings.password is not None and settings.token_source() is not None:
         raise ConfigError("set either an SMTP password or smtp.oauth2_token_command, not both")
@@ -410,7 +396,7 @@ class SmtpConnection:
         tokens = s.token_source()
         try:
             if tokens is not None:
-                await _oauth_login(smtp, s.username, tokens)
+                await oauth_login(smtp, s.username, tokens)
             else:
                 await smtp.login(s.username, s.password or "")
         except SignInUnavailable as exc:
@@ -432,70 +418,3 @@ class SmtpConnection:
             raise
         except SMTPException as exc:  # no AUTH offered, or no mechanism in common
             raise ConfigError(f"cannot log in to {s.host}: {exc}") from None
-
-
-async def _oauth_login(smtp: aiosmtplib.SMTP, username: str, tokens: TokenSource) -> None:
-    """Log in with a token; after a 5xx refusal, once more with a fresh one, then give up."""
-    token = await asyncio.to_thread(tokens.token)
-    try:
-        await _auth_bearer(smtp, username, token)
-    except aiosmtplib.SMTPAuthenticationError as exc:
-        if exc.code < 500:
-            raise
-        token = await asyncio.to_thread(tokens.token, token)
-        await _auth_bearer(smtp, username, token)
-
-
-async def _auth_bearer(smtp: aiosmtplib.SMTP, username: str, token: str) -> None:
-    """AUTH OAUTHBEARER (RFC 7628) where offered, else XOAUTH2 as Google and Microsoft expect."""
-    if "oauthbearer" in smtp.server_auth_methods:
-        user = username.replace("=", "=3D").replace(",", "=2C")
-        sasl = f"n,a={user},\x01auth=Bearer {token}\x01\x01".encode()
-        mechanism, abort = b"OAUTHBEARER", b"AQ=="  # base64 of \x01 ends a failed exchange
-    else:
-        sasl = f"user={username}\x01auth=Bearer {token}\x01\x01".encode()
-        mechanism, abort = b"XOAUTH2", b""
-    response = await smtp.execute_command(b"AUTH", mechanism, base64.b64encode(sasl))
-    if response.code == 334:  # an error challenge (JSON): answer it to get the final code
-        response = await smtp.execute_command(abort)
-    if response.code != 235:
-        raise aiosmtplib.SMTPAuthenticationError(response.code, response.message)
-
-
-class _stop_after_waiting(stop_base):
-    """Stop once the waits so far add up to max_seconds (counts injected sleeps too)."""
-
-    def __init__(self, max_seconds: float) -> None:
-        self.max_seconds = max_seconds
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        return retry_state.idle_for >= self.max_seconds
-
-
-async def send_with_retry(
-    conn: SmtpConnection,
-    sender: str,
-    recipients: Sequence[str],
-    data: bytes,
-    *,
-    attempts: int = 4,
-    max_seconds: float = 120.0,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    sha256: str | None = None,
-) -> Outcome:
-    """Send, retrying only Transient outcomes with jittered exponential backoff."""
-    jitter = wait_random_exponential(multiplier=2.0, max=max(max_seconds / 2, 1.0))
-
-    def wait(state: RetryCallState) -> float:
-        return max(0.0, min(jitter(state), max_seconds - state.idle_for))
-
-    retrying = AsyncRetrying(
-        sleep=sleep,
-        stop=stop_after_attempt(attempts) | _stop_after_waiting(max_seconds),
-        wait=wait,
-        retry=retry_if_result(lambda outcome: isinstance(outcome, Transient)),
-        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
-        reraise=True,
-    )
-    outcome: Outcome = await retrying(conn.send, sender, recipients, data, sha256=sha256)
-    return outcome

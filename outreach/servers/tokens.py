@@ -2,7 +2,7 @@
 
 Both logins ask a ``TokenSource`` for a token, try it, and on a refusal ask once more with
 ``refused=`` the token that failed; a second refusal is reported, never retried in a loop.
-``GrantToken`` (in ``tokens``) serves saved OAuth sign-ins; ``CommandToken`` runs the
+``GrantToken`` (``outreach.accounts.tokens``) serves saved OAuth sign-ins; ``CommandToken`` runs the
 ``oauth2_token_command`` of a generic account, which keeps its own tokens fresh.
 """
 

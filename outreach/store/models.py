@@ -1,4 +1,4 @@
-"""The tables: SQLAlchemy 2 typed models for every record of DESIGN.md §4.
+"""The tables: SQLAlchemy 2 typed models for every record the store keeps (docs/architecture.md).
 
 Times are stored as UTC and come back timezone-aware. Everything a candidate owns hangs off
 ``candidates.id`` with ON DELETE CASCADE, so forgetting a person erases all of it at once.
@@ -27,6 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from outreach.config.clock import real_time
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -53,9 +55,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
-def utcnow() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)
+utcnow = real_time  # the default of every timestamp column (a fixed clock is passed in)
 
 
 class Base(DeclarativeBase):

@@ -19,13 +19,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.sessions import SessionMiddleware
 
 from outreach import __version__, users
-from outreach.config import Settings, database_password
+from outreach.config import Clock, Settings, database_password, real_time
 from outreach.conversations.reads import local_time
 from outreach.conversations.waiting import waiting
 from outreach.errors import InputError, LLMError, NotFound, OutreachError, StateError
 from outreach.jobs import health, watching
 from outreach.store import Store, open_store
-from outreach.store.models import utcnow
 from outreach.web import (
     api,
     auth,
@@ -75,10 +74,50 @@ def _environment(timezone: str) -> Environment:
     return env
 
 
-def _waiting_count(store: Store, settings: Settings) -> int:
+async def _security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Time the request (Server-Timing) and set the security headers of every response."""
+    start = time.perf_counter()
+    response = await call_next(request)
+    elapsed = (time.perf_counter() - start) * 1000
+    response.headers["Server-Timing"] = f"app;dur={elapsed:.2f}"
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if not request.url.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def _login_required(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    return login_redirect(exc)
+
+
+async def _outreach_error(request: Request, exc: Exception) -> Response:
+    """One of our errors: JSON under /api, the error page elsewhere, with its status code."""
+    code = next((c for kind, c in STATUS_OF if isinstance(exc, kind)), 400)
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+    return render(request, "error.html", status_code=code, message=str(exc))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's errors: JSON, except the 403 and 404 of pages, which get the error page."""
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/api/") or exc.status_code not in (403, 404):
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+    return render(request, "error.html", status_code=exc.status_code, message=str(exc.detail))
+
+
+def _waiting_count(store: Store, settings: Settings, clock: Clock) -> int:
     """How many wait on us, for the navigation; a store that fails here never breaks a page."""
     try:
-        return len(waiting(store, settings, now=utcnow()))
+        return len(waiting(store, settings, now=clock()))
     except SQLAlchemyError:
         log.warning("could not count who is waiting", exc_info=True)
         return 0
@@ -90,12 +129,14 @@ def create_app(
     *,
     secure_cookies: bool = False,
     background: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
+    clock: Clock = real_time,
 ) -> FastAPI:
     """Build the web app over a store (opened from the settings when none is given).
 
     ``secure_cookies`` marks the session cookie Secure (for a server behind HTTPS).
+    ``clock`` is "now" for every state change and page (a fixed ``OUTREACH_NOW`` in demos).
     ``background`` jobs (the sender loop, the inbox sync) run while the server runs and are
-    cancelled when it stops; see ``outreach.cli.web.background_jobs``.
+    cancelled when it stops; see ``outreach.jobs.loops.serve_jobs``.
     """
     owned = store is None
     the_store = store or open_store(settings.database_url, password=database_password())
@@ -128,28 +169,15 @@ def create_app(
     idle = watching.watches(settings)
     env.globals["health_all"] = lambda: [
         status
-        for status in health.statuses(the_store, now=utcnow())
+        for status in health.statuses(the_store, now=clock())
         if idle or status.component != watching.COMPONENT or status.state != health.NEVER
     ]
-    env.globals["waiting_count"] = lambda: _waiting_count(the_store, settings)
-    app.state.ctx = WebContext(settings=settings, store=the_store, env=env, secret=secret)
+    env.globals["waiting_count"] = lambda: _waiting_count(the_store, settings, clock)
+    app.state.ctx = WebContext(
+        settings=settings, store=the_store, env=env, secret=secret, clock=clock
+    )
 
-    @app.middleware("http")
-    async def headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        start = time.perf_counter()
-        response = await call_next(request)
-        elapsed = (time.perf_counter() - start) * 1000
-        response.headers["Server-Timing"] = f"app;dur={elapsed:.2f}"
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
-        if not request.url.path.startswith("/static/"):
-            response.headers["Cache-Control"] = "no-store"
-        return response
-
+    app.middleware("http")(_security_headers)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,
@@ -158,25 +186,9 @@ def create_app(
         same_site="lax",
         https_only=secure_cookies,
     )
-
-    @app.exception_handler(LoginRequired)
-    async def _login(_: Request, exc: LoginRequired) -> Response:
-        return login_redirect(exc)
-
-    @app.exception_handler(OutreachError)
-    async def _outreach(request: Request, exc: OutreachError) -> Response:
-        code = next((c for kind, c in STATUS_OF if isinstance(exc, kind)), 400)
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"detail": str(exc)}, status_code=code)
-        return render(request, "error.html", status_code=code, message=str(exc))
-
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> Response:
-        if request.url.path.startswith("/api/") or exc.status_code not in (403, 404):
-            return JSONResponse(
-                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-            )
-        return render(request, "error.html", status_code=exc.status_code, message=str(exc.detail))
+    app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(OutreachError, _outreach_error)
+    app.add_exception_handler(HTTPException, _http_error)
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(_: Annotated[str, Depends(auth.api_user)]) -> JSONResponse:

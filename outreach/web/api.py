@@ -24,9 +24,11 @@ from outreach.campaigns import followups
 from outreach.candidates.records import profile
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import InputError, NotFound
-from outreach.review import queue
+from outreach.review import edits, opened, queue
 from outreach.review import reads as review
-from outreach.store.models import Candidate, CandidateTag, Draft, utcnow
+from outreach.review.models import DraftDetail, DraftPage, Metrics
+from outreach.store.models import Candidate, CandidateTag, Draft
+from outreach.store.values import DraftKind
 from outreach.web.auth import api_user, context
 
 Status = Literal[
@@ -40,7 +42,6 @@ Status = Literal[
     "rejected",
     "cancelled",
 ]
-Kind = Literal["outreach", "follow_up", "feedback", "reply"]
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Reviewer = Annotated[str, Depends(api_user)]
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -102,95 +103,6 @@ class BulkApproveIn(BaseModel):
     ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(max_length=500)
 
 
-class DraftSummary(BaseModel):
-    id: int
-    status: str
-    kind: str
-    template: str
-    campaign_id: int | None
-    campaign: str | None
-    candidate_id: int
-    candidate_name: str
-    candidate_email: str
-    subject: str
-    flags: int
-    viewed: bool
-    due_at: datetime
-    created_at: datetime
-    approved_by: str | None
-    hold_reason: str
-
-
-class DraftPage(BaseModel):
-    items: list[DraftSummary]
-    total: int
-    page: int
-    per_page: int
-    pages: int
-    counts: dict[str, int]
-
-
-class RevisionInfo(BaseModel):
-    number: int
-    author: str
-    instruction: str
-    created_at: datetime
-
-
-class DiffSegment(BaseModel):
-    op: Literal["equal", "insert", "delete"]
-    text: str
-
-
-class MarkedSegment(BaseModel):
-    text: str
-    flags: list[str]
-
-
-class ConversationMessage(BaseModel):
-    direction: str
-    date: datetime | None
-    subject: str
-    from_addr: str
-    classification: str
-    text: str
-
-
-class DraftDetail(BaseModel):
-    id: int
-    status: str
-    kind: str
-    template: str
-    campaign: str | None
-    campaign_id: int | None
-    due_at: datetime
-    created_at: datetime
-    viewed_at: datetime | None
-    approved_by: str | None
-    approved_at: datetime | None
-    approved_revision: int | None
-    approved_hash: str | None
-    reject_reason: str
-    hold_reason: str
-    error: str
-    candidate: dict[str, Any]
-    subject: str
-    body: str
-    revision: int
-    author: str
-    revisions: list[RevisionInfo]
-    flags: list[dict[str, Any]]
-    flags_elsewhere: list[dict[str, Any]] = []  # cleared: an edit removed their words
-    grounds: dict[str, Any] = {}  # what the draft was grounded in (see docs/drafting.md)
-    marked_body: list[MarkedSegment]
-    diff_subject: list[DiffSegment]
-    diff_body: list[DiffSegment]
-    changed: bool
-    conversation: list[ConversationMessage]
-    previous_id: int | None
-    next_id: int | None
-
-
 class DraftState(BaseModel):
     id: int
     status: str
@@ -205,23 +117,6 @@ class DraftState(BaseModel):
 class BulkResult(BaseModel):
     approved: list[int]
     skipped: list[str]
-
-
-class EditStat(BaseModel):
-    template: str
-    approved: int
-    mean_words_changed: float
-    changed_share: float
-    unchanged: int
-
-
-class Metrics(BaseModel):
-    pending: int
-    approved_today: int
-    approval_rate: float | None
-    decided_30d: int
-    median_review_seconds: float | None
-    edits: list[EditStat]
 
 
 class CandidatePage(BaseModel):
@@ -252,11 +147,11 @@ def list_drafts(
     user: Reviewer,
     status: Status = "pending",
     campaign: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    kind: Kind | None = None,
+    kind: DraftKind | None = None,
     flagged: bool | None = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = review.PER_PAGE,
-) -> dict[str, Any]:
+) -> DraftPage:
     """Drafts in a status, newest due first, one page at a time, with counts per status."""
     filters = review.Filters(status=status, campaign=campaign, kind=kind, flagged=flagged)
     with context(request).store.session() as session:
@@ -264,16 +159,17 @@ def list_drafts(
         listing = review.list_drafts(
             session, filters, page=page, per_page=per_page, status_counts=counts, viewer=user
         )
-        listing["counts"] = counts
+        listing.counts = counts
     return listing
 
 
 @router.get("/drafts/{draft_id}", response_model=DraftDetail, tags=["drafts"])
-def get_draft(request: Request, draft_id: Id, user: Reviewer) -> dict[str, Any]:
+def get_draft(request: Request, draft_id: Id, user: Reviewer) -> DraftDetail:
     """One draft with its profile, conversation, flags and diff; records that it was opened."""
-    with context(request).store.session() as session:
+    ctx = context(request)
+    with ctx.store.session() as session:
         draft = queue.get_draft(session, draft_id)
-        queue.mark_viewed(session, draft, user)
+        opened.mark_viewed(session, draft, user, now=ctx.clock())
         return review.draft_detail(session, draft)
 
 
@@ -302,6 +198,7 @@ def approve(
                 actor=user,
                 sender=ctx.settings.sender.email,
                 seen=payload.revision,
+                now=ctx.clock(),
             )
         except queue.ChangedSinceOpened as exc:
             now = queue.current(session, draft)
@@ -318,7 +215,9 @@ def bulk_approve(request: Request, payload: BulkApproveIn, user: Reviewer) -> Bu
     ctx = context(request)
     sender = ctx.settings.sender.email
     with ctx.store.session() as session:
-        approved, skipped = queue.approve_viewed(session, payload.ids, actor=user, sender=sender)
+        approved, skipped = queue.approve_viewed(
+            session, payload.ids, actor=user, sender=sender, now=ctx.clock()
+        )
     return BulkResult(approved=approved, skipped=skipped)
 
 
@@ -333,10 +232,10 @@ def reject(request: Request, draft_id: Id, payload: RejectIn, user: Reviewer) ->
                 raise InputError(f"draft {draft_id} is a campaign step: give then: skip or stop")
             followups.reject_step(
                 session, draft, then=payload.then, reason=payload.reason, actor=user,
-                settings=ctx.settings, now=utcnow(),
+                settings=ctx.settings, now=ctx.clock(),
             )  # fmt: skip
         else:
-            queue.reject(session, draft, actor=user, reason=payload.reason)
+            queue.reject(session, draft, actor=user, reason=payload.reason, now=ctx.clock())
         return _state(draft)
 
 
@@ -344,18 +243,18 @@ def reject(request: Request, draft_id: Id, payload: RejectIn, user: Reviewer) ->
     "/drafts/{draft_id}/revisions", response_model=DraftState, status_code=201, tags=["drafts"]
 )
 def add_revision(request: Request, draft_id: Id, payload: RevisionIn, user: Reviewer) -> DraftState:
-    """Save an edit as a new revision; an approved draft goes back to pending."""
-    with context(request).store.session() as session:
-        draft = queue.get_draft(session, draft_id, lock=True)
-        queue.add_revision(
+    """Save an edit as a new revision (none if it changes nothing); approved goes to pending."""
+    ctx = context(request)
+    with ctx.store.session() as session:
+        edits.save_edit(
             session,
-            draft,
+            draft_id,
             subject=payload.subject,
-            body=payload.body.replace("\r\n", "\n"),
-            author=user,
+            body=payload.body,
             actor=user,
+            now=ctx.clock(),
         )
-        return _state(draft)
+        return _state(queue.get_draft(session, draft_id))
 
 
 @router.post(
@@ -380,11 +279,13 @@ async def regenerate(
 
 
 @router.get("/metrics", response_model=Metrics, tags=["drafts"])
-def metrics(request: Request, user: Reviewer) -> dict[str, Any]:
+def metrics(request: Request, user: Reviewer) -> Metrics:
     """Review metrics: pending, approved today, approval rate, review time, edits per template."""
     ctx = context(request)
     with ctx.store.session() as session:
-        return review.metrics(session, timezone=ctx.settings.sender.timezone, cache=ctx.edit_cache)
+        return review.metrics(
+            session, timezone=ctx.settings.sender.timezone, now=ctx.clock(), cache=ctx.edit_cache
+        )
 
 
 @router.get("/candidates", response_model=CandidatePage, tags=["candidates"])

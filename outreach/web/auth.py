@@ -27,7 +27,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment
 
 from outreach import users
-from outreach.config import Settings
+from outreach.config import Clock, Settings, real_time
 from outreach.store import Store
 from outreach.web.throttle import LoginThrottle, wait_message
 
@@ -43,6 +43,7 @@ class WebContext:
     store: Store
     env: Environment
     secret: str
+    clock: Clock = real_time  # OUTREACH_NOW when `outreach serve` was given one
     # (draft id, revision) -> (words changed, words); a pair's texts never change, nor do these.
     edit_cache: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
     throttle: LoginThrottle = field(default_factory=LoginThrottle)

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from outreach.campaigns import lifecycle as campaigns
 from outreach.campaigns import stats as campaign_stats
 from outreach.sending import outbox as sending
-from outreach.store.models import Campaign, utcnow
+from outreach.store.models import Campaign
+from outreach.store.values import CampaignStatus
 from outreach.web.auth import api_user, context, flash, page_user, render
 from outreach.web.charts import funnel, per_day
 
@@ -60,23 +61,24 @@ def campaign_page(request: Request, name: str, user: Reviewer) -> Response:
 
 @router.post("/campaigns/{name}/pause")
 def pause(request: Request, name: str, user: Reviewer) -> Response:
-    campaigns.set_status(context(request).store, name, "paused", actor=user)
+    campaigns.set_status(context(request).store, name, CampaignStatus.PAUSED, actor=user)
     flash(request, f"Paused {name}: nothing of it is drafted or sent until you resume.")
     return RedirectResponse(f"/campaigns/{name}", status_code=303)
 
 
 @router.post("/campaigns/{name}/resume")
 def resume(request: Request, name: str, user: Reviewer) -> Response:
-    campaigns.set_status(context(request).store, name, "active", actor=user)
+    campaigns.set_status(context(request).store, name, CampaignStatus.ACTIVE, actor=user)
     flash(request, f"Resumed {name}.")
     return RedirectResponse(f"/campaigns/{name}", status_code=303)
 
 
 @router.post("/campaigns/{name}/retry")
 def retry(request: Request, name: str, user: Reviewer) -> Response:
-    with context(request).store.session() as session:
+    ctx = context(request)
+    with ctx.store.session() as session:
         campaign = campaigns.get(session, name)
-        count = sending.retry_campaign(session, campaign, actor=user, now=utcnow())
+        count = sending.retry_campaign(session, campaign, actor=user, now=ctx.clock())
     flash(request, f"Queued {count} failed message(s) to be sent again.")
     return RedirectResponse(f"/campaigns/{name}", status_code=303)
 

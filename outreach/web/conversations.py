@@ -71,7 +71,9 @@ def conversation_page(request: Request, email: str, user: Reviewer) -> Response:
     ctx = context(request)
     data = reads.show_conversation(ctx.store, email)
     boxes = {
-        t.id: replies.reply_box(ctx.store, ctx.settings, t, data.email, viewer=user)
+        t.id: replies.reply_box(
+            ctx.store, ctx.settings, t, data.email, viewer=user, now=ctx.clock()
+        )
         for t in data.conversations
     }
     return render(

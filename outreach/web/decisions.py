@@ -18,7 +18,6 @@ from outreach.campaigns import followups
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import InputError, OutreachError
 from outreach.review import held, queue
-from outreach.store.models import utcnow
 from outreach.web.auth import context, flash, page_user
 from outreach.web.views import back_to, next_after
 
@@ -63,10 +62,10 @@ async def reject(
                     raise InputError("say what comes next: skip this step, stop, or rewrite")
                 outcome = followups.reject_step(
                     session, draft, then=then, reason=reason, actor=user,
-                    settings=ctx.settings, now=utcnow(),
+                    settings=ctx.settings, now=ctx.clock(),
                 )  # fmt: skip
             else:
-                queue.reject(session, draft, actor=user, reason=reason)
+                queue.reject(session, draft, actor=user, reason=reason, now=ctx.clock())
                 outcome = ""
     except OutreachError as exc:
         flash(request, str(exc), "error")
@@ -87,7 +86,7 @@ def send_anyway(
             draft = queue.get_draft(session, draft_id, lock=True)
             held.send_anyway(
                 session, draft, actor=user, seen=int(revision),
-                sender=ctx.settings.sender.email,
+                sender=ctx.settings.sender.email, now=ctx.clock(),
             )  # fmt: skip
     except OutreachError as exc:
         flash(request, str(exc), "error")
@@ -105,9 +104,11 @@ async def rewrite(
 
 @router.post("/drafts/{draft_id}/drop")
 def drop(request: Request, draft_id: int, user: Reviewer) -> Response:
+    ctx = context(request)
     try:
-        with context(request).store.session() as session:
-            held.drop(session, queue.get_draft(session, draft_id, lock=True), actor=user)
+        with ctx.store.session() as session:
+            draft = queue.get_draft(session, draft_id, lock=True)
+            held.drop(session, draft, actor=user, now=ctx.clock())
     except OutreachError as exc:
         flash(request, str(exc), "error")
         return RedirectResponse(back_to(request, draft_id), status_code=303)

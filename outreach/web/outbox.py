@@ -22,7 +22,7 @@ from outreach.review import queue
 from outreach.sending import freezing
 from outreach.sending import outbox as sending
 from outreach.sending.listing import outbox_view
-from outreach.sending.sender import outbox_listing
+from outreach.sending.preview import outbox_listing
 from outreach.store.models import utcnow
 from outreach.web.auth import api_user, context, flash, page_user, render
 

@@ -15,8 +15,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from outreach.drafting.drafter import Drafter, make_llm
 from outreach.errors import OutreachError
-from outreach.review import held, queue
+from outreach.review import edits, held, opened, queue
 from outreach.review import reads as review
+from outreach.store.values import DraftKind
 from outreach.web.auth import context, flash, page_user, render
 
 router = APIRouter(include_in_schema=False)
@@ -32,7 +33,7 @@ def parse_filters(params: Mapping[str, str]) -> review.Filters:
     return review.Filters(
         status=status if status in review.STATUSES else queue.PENDING,
         campaign=int(campaign) if campaign.isdigit() and len(campaign) < 10 else None,
-        kind=kind if kind in queue.KINDS else None,
+        kind=kind if kind in tuple(DraftKind) else None,
         flagged={"true": True, "false": False}.get(flagged),
     )
 
@@ -72,6 +73,7 @@ def queue_page(request: Request, user: Reviewer, page: str = "1") -> Response:
             "metrics": review.metrics(
                 session,
                 timezone=ctx.settings.sender.timezone,
+                now=ctx.clock(),
                 cache=ctx.edit_cache,
                 status_counts=counts,
             ),
@@ -84,7 +86,7 @@ def queue_page(request: Request, user: Reviewer, page: str = "1") -> Response:
         filters=filters,
         qs=_qs(filters),
         page_qs=lambda n: _qs(filters, page=n),
-        kinds=queue.KINDS,
+        kinds=tuple(DraftKind),
         statuses=review.STATUSES,
         **data,
     )
@@ -98,7 +100,9 @@ async def bulk_approve(request: Request, user: Reviewer) -> Response:
     ids = [int(v) for v in form.getlist("ids") if isinstance(v, str) and v.isdigit()]
     sender = ctx.settings.sender.email
     with ctx.store.session() as session:
-        approved, skipped = queue.approve_viewed(session, ids, actor=user, sender=sender)
+        approved, skipped = queue.approve_viewed(
+            session, ids, actor=user, sender=sender, now=ctx.clock()
+        )
     if approved:
         flash(request, f"Approved {len(approved)} draft{'s' if len(approved) != 1 else ''}.")
     for reason in skipped:
@@ -121,7 +125,7 @@ def _draft_page(
     filters = parse_filters(request.query_params)
     with ctx.store.session() as session:
         draft = queue.get_draft(session, draft_id)
-        queue.mark_viewed(session, draft, user)
+        opened.mark_viewed(session, draft, user, now=ctx.clock())
         detail = review.draft_detail(session, draft, filters)
     return render(
         request,
@@ -131,10 +135,10 @@ def _draft_page(
         d=detail,
         filters=filters,
         qs=_qs(filters),
-        next_url=_draft_url(detail["next_id"], filters),
-        previous_url=_draft_url(detail["previous_id"], filters) if detail["previous_id"] else "",
+        next_url=_draft_url(detail.next_id, filters),
+        previous_url=_draft_url(detail.previous_id, filters) if detail.previous_id else "",
         llm=ctx.settings.llm.provider != "none",
-        held_instruction=held.rewrite_instruction(detail["hold_reason"]),
+        held_instruction=held.rewrite_instruction(detail.hold_reason),
     )
 
 
@@ -166,6 +170,7 @@ def approve(
                 actor=user,
                 sender=ctx.settings.sender.email,
                 seen=int(revision),
+                now=ctx.clock(),
             )
     except queue.ChangedSinceOpened as exc:
         # The page again, with the new text: what the reviewer sees now is what they approve.
@@ -186,25 +191,20 @@ def save(
     body: Annotated[str, Form()] = "",
 ) -> Response:
     ctx = context(request)
-    body = body.replace("\r\n", "\n").replace("\r", "\n")
     back = back_to(request, draft_id)
     try:
         with ctx.store.session() as session:
-            draft = queue.get_draft(session, draft_id, lock=True)
-            now = queue.current(session, draft)
-            if (now.subject, now.body) == (subject.strip(), body):
-                flash(request, "Nothing changed; no new revision.")
-                return RedirectResponse(back, status_code=303)
-            was_approved = draft.status == queue.APPROVED
-            revision = queue.add_revision(
-                session, draft, subject=subject.strip(), body=body, author=user, actor=user
+            saved = edits.save_edit(
+                session, draft_id, subject=subject, body=body, actor=user, now=ctx.clock()
             )
-            number = revision.number
     except OutreachError as exc:
         flash(request, str(exc), "error")
         return RedirectResponse(back, status_code=303)
-    note = " Its approval was withdrawn; approve it again." if was_approved else ""
-    flash(request, f"Saved revision {number}.{note}")
+    if not saved.changed:
+        flash(request, "Nothing changed; no new revision.")
+    else:
+        note = " Its approval was withdrawn; approve it again." if saved.withdrawn else ""
+        flash(request, f"Saved revision {saved.revision}.{note}")
     return RedirectResponse(back, status_code=303)
 
 

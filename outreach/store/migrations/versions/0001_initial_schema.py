@@ -1,4 +1,4 @@
-"""Initial schema: every record of DESIGN.md §4, and the store's hash salt.
+"""Initial schema: every record the store keeps, and the store's hash salt.
 
 Revision ID: 0001
 Revises:
